@@ -1,0 +1,35 @@
+// npm test's runner: every test file, one at a time (namespace tests share the kernel),
+// in layer order: unit, host-plugin integration, simulator, end to end, then the check
+// that nothing was left behind. One node:test run, so one summary.
+
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+
+const LAYERS = ['test/unit', 'test/integration', 'test/xapi-sim', 'test/e2e']
+const LAST = 'test/leftovers.test.ts'
+
+function testFiles(dir: string): string[] {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return []
+  }
+  return names.filter(n => n.endsWith('.test.ts')).sort().map(n => join(dir, n))
+}
+
+const only = process.argv.slice(2)
+const files = only.length ? only : [...LAYERS.flatMap(testFiles), LAST]
+
+if (process.getuid?.() !== 0) {
+  console.error('npm test needs root: the integration tests build network namespaces (run it with sudo).')
+  process.exit(1)
+}
+
+const result = await execa(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  { stdio: 'inherit', reject: false },
+)
+process.exit(result.exitCode ?? 1)

@@ -1,0 +1,44 @@
+// Stable error codes of the host plugin. They reach callers verbatim as xapi error codes
+// (`ErrorDescription[0]`), so renaming one is a breaking change: add, never rename.
+
+export const ErrorCode = {
+  /** An argument is missing, unknown or malformed. Nothing was changed. */
+  INVALID_ARGUMENT: 'VIF_IP_BINDER_INVALID_ARGUMENT',
+  /** A named interface (bridge, management bridge) does not exist. Nothing was changed. */
+  NO_SUCH_DEVICE: 'VIF_IP_BINDER_NO_SUCH_DEVICE',
+  /** An `ip` or sysctl step failed; what this call had done was undone. */
+  COMMAND_FAILED: 'VIF_IP_BINDER_COMMAND_FAILED',
+  /** The new gateway did not answer in time; the previous default route was restored. */
+  GATEWAY_UNREACHABLE: 'VIF_IP_BINDER_GATEWAY_UNREACHABLE',
+  /** Another call held the host's lock for longer than the wait allows. */
+  BUSY: 'VIF_IP_BINDER_BUSY',
+  /** A route we were asked to own already exists with another next hop and is not ours. */
+  CONFLICT: 'VIF_IP_BINDER_CONFLICT',
+} as const
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** xapi's own code for a function the plugin does not have (as XenAPIPlugin.py answers). */
+export const UNKNOWN_FUNCTION = 'UNKNOWN_XENAPI_PLUGIN_FUNCTION'
+/** xapi's code for an unexpected exception inside a plugin (XenAPIPlugin.py's shape). */
+export const PLUGIN_FAILURE = 'XENAPI_PLUGIN_FAILURE'
+
+/** An expected failure: becomes `{Status: "Failure", ErrorDescription: [code, message, ...details]}`. */
+export class BinderError extends Error {
+  override name = 'BinderError'
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details: string[] = [],
+  ) {
+    super(message)
+  }
+
+  get errorDescription(): string[] {
+    return [this.code, this.message, ...this.details]
+  }
+}
+
+export function invalidArgument(message: string, ...details: string[]): BinderError {
+  return new BinderError(ErrorCode.INVALID_ARGUMENT, message, details)
+}

@@ -1,0 +1,233 @@
+// The host plugin's argument contract. xapi passes a flat string→string map; this module
+// turns it into typed requests (host side) and builds it from typed requests (XO side),
+// so both ends agree on names, defaults and validation.
+
+import { type Cidr, type Family, cidrText, contains, familyName, parseInterfaceCidr, parseIp, parseRouteDestination } from './addresses.ts'
+import { invalidArgument } from './errors.ts'
+
+export type PluginArgs = Record<string, string>
+
+export interface RouteSpec {
+  destination: Cidr
+  /** Next hop; absent for an on-link route through the bridge (Xen's vif-route style). */
+  via?: string
+}
+
+export interface Gateway {
+  address: string
+  family: Family
+}
+
+export interface ApplyRequest {
+  bridge: string
+  addresses: Cidr[]
+  gateways: Gateway[]
+  routes: RouteSpec[]
+  management?: { address: string; family: Family; bridge: string }
+  proxyArp: boolean
+  forwarding: boolean
+  gatewayCheckSeconds: number
+  dryRun: boolean
+}
+
+export interface ReleaseRequest {
+  bridge: string
+  dryRun: boolean
+}
+
+export interface StatusRequest {
+  bridge?: string
+}
+
+export const DEFAULT_GATEWAY_CHECK_SECONDS = 10
+export const MAX_GATEWAY_CHECK_SECONDS = 300
+
+const APPLY_KEYS = [
+  'bridge',
+  'addresses',
+  'gateway',
+  'routes',
+  'management-address',
+  'management-bridge',
+  'proxy-arp',
+  'forwarding',
+  'gateway-check',
+  'dry-run',
+] as const
+const RELEASE_KEYS = ['bridge', 'dry-run'] as const
+const STATUS_KEYS = ['bridge'] as const
+const NO_KEYS = [] as const
+
+/** The argument names each function accepts; anything else is a typo and is refused. */
+export const FUNCTION_KEYS = {
+  version: NO_KEYS,
+  apply: APPLY_KEYS,
+  release: RELEASE_KEYS,
+  status: STATUS_KEYS,
+} as const satisfies Record<string, readonly string[]>
+
+function rejectUnknownKeys(fn: string, args: PluginArgs, allowed: readonly string[]): void {
+  for (const key of Object.keys(args)) {
+    if (!allowed.includes(key)) {
+      const hint = allowed.length ? ` (accepted: ${allowed.join(', ')})` : ' (it takes no arguments)'
+      throw invalidArgument(`${fn}: unknown argument ${JSON.stringify(key)}${hint}`, key)
+    }
+  }
+}
+
+// Linux accepts up to 15 bytes and almost any byte; we accept the names xapi and admins
+// actually use, which also keeps every name safe in logs and paths.
+const INTERFACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/
+
+export function parseInterfaceName(text: string, what: string): string {
+  if (!INTERFACE_NAME.test(text) || text === '.' || text === '..') {
+    throw invalidArgument(
+      `${what}: ${JSON.stringify(text)} is not a valid interface name (1-15 letters, digits, '.', '_', '-')`,
+      text,
+    )
+  }
+  return text
+}
+
+function required(args: PluginArgs, key: string, fn: string): string {
+  const value = args[key]
+  if (value === undefined || value === '') throw invalidArgument(`${fn}: argument ${JSON.stringify(key)} is required`, key)
+  return value
+}
+
+/** Comma-separated list; blanks around items are ignored, empty items are not. */
+export function parseList(text: string | undefined, what: string): string[] {
+  if (text === undefined || text.trim() === '') return []
+  const items = text.split(',').map(item => item.trim())
+  if (items.some(item => item === '')) throw invalidArgument(`${what}: ${JSON.stringify(text)} has an empty item`, text)
+  return items
+}
+
+export function parseBoolean(text: string | undefined, what: string, fallback: boolean): boolean {
+  if (text === undefined || text === '') return fallback
+  if (text === 'true') return true
+  if (text === 'false') return false
+  throw invalidArgument(`${what}: ${JSON.stringify(text)} is not true or false`, text)
+}
+
+function parseSeconds(text: string | undefined, what: string, fallback: number, max: number): number {
+  if (text === undefined || text === '') return fallback
+  if (!/^\d{1,4}$/.test(text) || Number(text) > max) {
+    throw invalidArgument(`${what}: ${JSON.stringify(text)} is not a whole number of seconds from 0 to ${max}`, text)
+  }
+  return Number(text)
+}
+
+function parseRoute(text: string): RouteSpec {
+  const equals = text.indexOf('=')
+  if (equals < 0) return { destination: parseRouteDestination(text, 'routes') }
+  const destination = parseRouteDestination(text.slice(0, equals), 'routes')
+  const via = parseIp(text.slice(equals + 1), 'routes')
+  if (via.family !== destination.family) {
+    throw invalidArgument(`routes: ${JSON.stringify(text)} mixes ${familyName(destination.family)} and ${familyName(via.family)}`, text)
+  }
+  return { destination, via: via.address }
+}
+
+function rejectDuplicates(items: string[], what: string): void {
+  const seen = new Set<string>()
+  for (const item of items) {
+    if (seen.has(item)) throw invalidArgument(`${what}: ${JSON.stringify(item)} is listed twice`, item)
+    seen.add(item)
+  }
+}
+
+export function parseApplyArgs(args: PluginArgs): ApplyRequest {
+  rejectUnknownKeys('apply', args, APPLY_KEYS)
+  const bridge = parseInterfaceName(required(args, 'bridge', 'apply'), 'bridge')
+
+  const addresses = parseList(required(args, 'addresses', 'apply'), 'addresses').map(a => parseInterfaceCidr(a, 'addresses'))
+  rejectDuplicates(addresses.map(a => a.address), 'addresses')
+
+  const gateways: Gateway[] = parseList(args.gateway, 'gateway').map(text => {
+    const gateway = parseIp(text, 'gateway')
+    const sameFamily = addresses.filter(a => a.family === gateway.family)
+    if (sameFamily.length === 0) {
+      throw invalidArgument(`gateway: ${JSON.stringify(text)} is ${familyName(gateway.family)} but no ${familyName(gateway.family)} address is bound`, text)
+    }
+    if (sameFamily.some(a => a.address === gateway.address)) {
+      throw invalidArgument(`gateway: ${JSON.stringify(text)} is one of the addresses being bound`, text)
+    }
+    if (!sameFamily.some(a => contains(a, gateway.address))) {
+      const prefixes = sameFamily.map(cidrText).join(', ')
+      throw invalidArgument(`gateway: ${JSON.stringify(text)} is outside every bound prefix (${prefixes})`, text)
+    }
+    return gateway
+  })
+  for (const family of [4, 6] as const) {
+    if (gateways.filter(g => g.family === family).length > 1) {
+      throw invalidArgument(`gateway: ${JSON.stringify(args.gateway)} has more than one ${familyName(family)} gateway`, args.gateway ?? '')
+    }
+  }
+
+  const routes = parseList(args.routes, 'routes').map(parseRoute)
+  rejectDuplicates(routes.map(r => cidrText(r.destination)), 'routes')
+
+  const managementAddressText = args['management-address']
+  const managementBridgeText = args['management-bridge']
+  let management: ApplyRequest['management']
+  if (managementAddressText || managementBridgeText) {
+    if (!managementAddressText || !managementBridgeText) {
+      throw invalidArgument('apply: management-address and management-bridge go together', managementAddressText ? 'management-bridge' : 'management-address')
+    }
+    const { address, family } = parseIp(managementAddressText, 'management-address')
+    const bridgeName = parseInterfaceName(managementBridgeText, 'management-bridge')
+    if (bridgeName === bridge) throw invalidArgument(`management-bridge: ${JSON.stringify(bridgeName)} is the bound bridge itself`, bridgeName)
+    management = { address, family, bridge: bridgeName }
+  }
+
+  return {
+    bridge,
+    addresses,
+    gateways,
+    routes,
+    management,
+    proxyArp: parseBoolean(args['proxy-arp'], 'proxy-arp', false),
+    forwarding: parseBoolean(args.forwarding, 'forwarding', false),
+    gatewayCheckSeconds: parseSeconds(args['gateway-check'], 'gateway-check', DEFAULT_GATEWAY_CHECK_SECONDS, MAX_GATEWAY_CHECK_SECONDS),
+    dryRun: parseBoolean(args['dry-run'], 'dry-run', false),
+  }
+}
+
+export function parseReleaseArgs(args: PluginArgs): ReleaseRequest {
+  rejectUnknownKeys('release', args, RELEASE_KEYS)
+  return {
+    bridge: parseInterfaceName(required(args, 'bridge', 'release'), 'bridge'),
+    dryRun: parseBoolean(args['dry-run'], 'dry-run', false),
+  }
+}
+
+export function parseStatusArgs(args: PluginArgs): StatusRequest {
+  rejectUnknownKeys('status', args, STATUS_KEYS)
+  return args.bridge ? { bridge: parseInterfaceName(args.bridge, 'bridge') } : {}
+}
+
+export function parseNoArgs(fn: string, args: PluginArgs): void {
+  rejectUnknownKeys(fn, args, NO_KEYS)
+}
+
+/** The XO side's encoder: the exact inverse of parseApplyArgs. */
+export function encodeApplyArgs(request: Omit<ApplyRequest, 'dryRun'> & { dryRun?: boolean }): PluginArgs {
+  const args: PluginArgs = {
+    bridge: request.bridge,
+    addresses: request.addresses.map(cidrText).join(','),
+  }
+  if (request.gateways.length) args.gateway = request.gateways.map(g => g.address).join(',')
+  if (request.routes.length) {
+    args.routes = request.routes.map(r => (r.via ? `${cidrText(r.destination)}=${r.via}` : cidrText(r.destination))).join(',')
+  }
+  if (request.management) {
+    args['management-address'] = request.management.address
+    args['management-bridge'] = request.management.bridge
+  }
+  if (request.proxyArp) args['proxy-arp'] = 'true'
+  if (request.forwarding) args.forwarding = 'true'
+  if (request.gatewayCheckSeconds !== DEFAULT_GATEWAY_CHECK_SECONDS) args['gateway-check'] = String(request.gatewayCheckSeconds)
+  if (request.dryRun) args['dry-run'] = 'true'
+  return args
+}

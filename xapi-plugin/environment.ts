@@ -1,0 +1,26 @@
+// Where the host plugin reads and writes. In production everything is under `/`; the XAPI
+// simulator (and tests) run several "hosts" on one machine and point each at its own root
+// with VIF_IP_BINDER_ROOT. Nothing else about the plugin changes between the two.
+
+import { join } from 'node:path'
+
+export interface Environment {
+  root: string
+  stateDir: string
+  lockPath: string
+  syslogSocket: string
+  /** How long a call waits for another one to finish before answering BUSY. */
+  lockWaitSeconds: number
+}
+
+export function environmentFrom(env: NodeJS.ProcessEnv): Environment {
+  const root = env.VIF_IP_BINDER_ROOT || '/'
+  const lockWait = Number(env.VIF_IP_BINDER_LOCK_WAIT_SECONDS)
+  return {
+    root,
+    stateDir: env.VIF_IP_BINDER_STATE_DIR || join(root, 'var/lib/vif-ip-binder'),
+    lockPath: join(root, 'var/run/vif-ip-binder.lock'),
+    syslogSocket: join(root, 'dev/log'),
+    lockWaitSeconds: Number.isFinite(lockWait) && lockWait > 0 ? lockWait : 30,
+  }
+}

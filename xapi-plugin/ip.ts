@@ -1,0 +1,116 @@
+// The only door to the kernel's network state: `ip` (iproute2) run without a shell, with
+// `-j` for everything we read. Every failure becomes COMMAND_FAILED naming the command.
+
+import { execa } from 'execa'
+import type { Family } from '../shared/addresses.ts'
+import { BinderError, ErrorCode } from '../shared/errors.ts'
+
+export interface IpAddress {
+  family: 'inet' | 'inet6'
+  local: string
+  prefixlen: number
+  scope?: string
+  tentative?: boolean
+  dadfailed?: boolean
+}
+
+export interface IpLink {
+  ifname: string
+  flags: string[]
+  addr_info?: IpAddress[]
+}
+
+export interface IpRoute {
+  dst: string
+  gateway?: string
+  dev?: string
+  metric?: number
+  protocol?: string
+  scope?: string
+  flags?: string[]
+}
+
+export class CommandError extends BinderError {
+  constructor(argv: string[], stderr: string) {
+    super(ErrorCode.COMMAND_FAILED, `ip ${argv.join(" ")} failed: ${stderr.trim() || "no message"}`, [`ip ${argv.join(" ")}`, stderr.trim()])
+  }
+}
+
+export async function runIp(argv: string[]): Promise<string> {
+  const result = await execa('ip', argv, { reject: false, stdin: 'ignore' })
+  if (result.exitCode !== 0) throw new CommandError(argv, String(result.stderr || result.message))
+  return result.stdout
+}
+
+async function readJson<T>(argv: string[]): Promise<T[]> {
+  const out = await runIp(['-j', ...argv])
+  return out.trim() ? (JSON.parse(out) as T[]) : []
+}
+
+const familyFlag = (family: Family) => (family === 4 ? '-4' : '-6')
+
+/** The interface with its addresses, or undefined when it does not exist. */
+export async function readLink(dev: string): Promise<IpLink | undefined> {
+  const result = await execa('ip', ['-j', 'addr', 'show', 'dev', dev], { reject: false, stdin: 'ignore' })
+  if (result.exitCode !== 0) {
+    if (/does not exist|Cannot find device/i.test(result.stderr)) return undefined
+    throw new CommandError(['-j', 'addr', 'show', 'dev', dev], String(result.stderr))
+  }
+  const links = result.stdout.trim() ? (JSON.parse(result.stdout) as IpLink[]) : []
+  return links[0]
+}
+
+export function readRoutes(family: Family): Promise<IpRoute[]> {
+  return readJson<IpRoute>([familyFlag(family), 'route', 'show', 'table', 'main'])
+}
+
+/** The kernel's words for a default route's identity: ip route replace matches on these. */
+export interface DefaultRoute {
+  family: Family
+  gateway?: string
+  dev?: string
+  metric?: number
+  protocol?: string
+  onlink?: boolean
+}
+
+/** What the kernel assigns when a route is added without `metric`. */
+export const KERNEL_DEFAULT_METRIC: Record<Family, number> = { 4: 0, 6: 1024 }
+
+/** The default route in use for a family: the one with the lowest metric. */
+export function defaultRouteOf(routes: IpRoute[], family: Family): DefaultRoute | undefined {
+  const defaults = routes.filter(r => r.dst === 'default')
+  defaults.sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))
+  const route = defaults[0]
+  if (!route) return undefined
+  return {
+    family,
+    gateway: route.gateway,
+    dev: route.dev,
+    metric: route.metric ?? KERNEL_DEFAULT_METRIC[family],
+    protocol: route.protocol,
+    onlink: route.flags?.includes('onlink') || undefined,
+  }
+}
+
+export function defaultRouteArgs(route: DefaultRoute): string[] {
+  const args = [familyFlag(route.family), 'route', 'replace', 'default']
+  if (route.gateway) args.push('via', route.gateway)
+  if (route.dev) args.push('dev', route.dev)
+  if (route.metric !== undefined) args.push('metric', String(route.metric))
+  if (route.protocol && route.protocol !== 'boot') args.push('proto', route.protocol)
+  if (route.onlink) args.push('onlink')
+  return args
+}
+
+export function sameDefaultRoute(a: DefaultRoute | undefined, b: DefaultRoute | undefined): boolean {
+  if (!a || !b) return false
+  return a.family === b.family && a.gateway === b.gateway && a.dev === b.dev && a.metric === b.metric
+}
+
+export function describeDefaultRoute(route: DefaultRoute | undefined): string {
+  if (!route) return 'none'
+  return ['default', route.gateway && `via ${route.gateway}`, route.dev && `dev ${route.dev}`, route.metric !== undefined && `metric ${route.metric}`]
+    .filter(Boolean)
+    .join(' ')
+}

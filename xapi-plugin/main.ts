@@ -1,0 +1,84 @@
+// The vif-ip-binder executable. One file, three ways in:
+//   xapi (host.call_plugin):  vif-ip-binder '<methodCall>…</methodCall>'  → XML on stdout
+//   a person, by hand:        vif-ip-binder apply bridge=xapi1 addresses=…  → JSON on stdout
+//   help:                     vif-ip-binder --help
+
+import type { PluginArgs } from '../shared/plugin-args.ts'
+import { createContext } from './context.ts'
+import { environmentFrom } from './environment.ts'
+import { functions } from './functions.ts'
+import { createLogger } from './log.ts'
+import { type Outcome, encodeOutcome, errorDescriptionOf, parsePluginCall, unknownFunction } from './protocol.ts'
+import { usage } from './usage.ts'
+
+function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise(resolve => stream.write(text, () => resolve()))
+}
+
+async function call(fn: string, args: PluginArgs, session: string | undefined): Promise<Outcome> {
+  const env = environmentFrom(process.env)
+  const log = createLogger(env.syslogSocket)
+  try {
+    const handler = Object.hasOwn(functions, fn) ? functions[fn] : undefined
+    if (!handler) return { ok: false, errorDescription: unknownFunction(fn) }
+    const value = await handler(args, createContext(env, log, session))
+    return { ok: true, value }
+  } catch (error) {
+    const errorDescription = errorDescriptionOf(fn, error)
+    log.log('err', `${fn} failed`, { error: errorDescription })
+    return { ok: false, errorDescription }
+  } finally {
+    await log.close()
+  }
+}
+
+async function xapiMode(xml: string): Promise<number> {
+  let outcome: Outcome
+  try {
+    const { fn, session, args } = parsePluginCall(xml)
+    outcome = await call(fn, args, session)
+  } catch (error) {
+    outcome = { ok: false, errorDescription: errorDescriptionOf('?', error) }
+  }
+  await write(process.stdout, encodeOutcome(outcome))
+  return 0 // as XenAPIPlugin.py: failures travel in the response, not the exit code
+}
+
+function parseWords(words: string[]): PluginArgs | string {
+  const args: PluginArgs = {}
+  for (const word of words) {
+    const equals = word.indexOf('=')
+    if (equals <= 0) return `expected key=value, got ${JSON.stringify(word)}`
+    args[word.slice(0, equals)] = word.slice(equals + 1)
+  }
+  return args
+}
+
+async function handMode([fn, ...words]: string[]): Promise<number> {
+  const args = parseWords(words)
+  if (typeof args === 'string') {
+    await write(process.stderr, `vif-ip-binder: ${args}\n\n${usage}`)
+    return 2
+  }
+  const outcome = await call(fn!, args, undefined)
+  if (outcome.ok) {
+    await write(process.stdout, JSON.stringify(outcome.value, null, 2) + '\n')
+    return 0
+  }
+  const [code, ...rest] = outcome.errorDescription
+  await write(process.stderr, `${code}: ${rest.join(' | ')}\n`)
+  return 1
+}
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0]
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    await write(first === undefined ? process.stderr : process.stdout, usage)
+    return first === undefined ? 2 : 0
+  }
+  if (first.trimStart().startsWith('<')) return xapiMode(first)
+  return handMode(argv)
+}
+
+// Bun's compiled executables and Node both put the script at argv[1]; our words follow.
+process.exitCode = await main(process.argv.slice(2))

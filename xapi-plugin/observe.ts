@@ -1,0 +1,41 @@
+// One read of everything a plan depends on, straight from the kernel. Plans are computed
+// from this and the record only, never from what an earlier call believed.
+
+import type { Family } from '../shared/addresses.ts'
+import { type DefaultRoute, type IpLink, type IpRoute, defaultRouteOf, readLink, readRoutes } from './ip.ts'
+import { readSysctl } from './sysctl.ts'
+
+export interface Observed {
+  bridge: IpLink | undefined
+  management: IpLink | undefined
+  routes: Record<Family, IpRoute[]>
+  defaults: Partial<Record<Family, DefaultRoute>>
+  sysctls: Record<string, string | undefined>
+}
+
+export async function observe(bridge: string, managementBridge: string | undefined, sysctlPaths: string[]): Promise<Observed> {
+  const [bridgeLink, management, routes4, routes6, ...sysctlValues] = await Promise.all([
+    readLink(bridge),
+    managementBridge ? readLink(managementBridge) : Promise.resolve(undefined),
+    readRoutes(4),
+    readRoutes(6),
+    ...sysctlPaths.map(readSysctl),
+  ])
+  return {
+    bridge: bridgeLink,
+    management,
+    routes: { 4: routes4, 6: routes6 },
+    defaults: { 4: defaultRouteOf(routes4, 4), 6: defaultRouteOf(routes6, 6) },
+    sysctls: Object.fromEntries(sysctlPaths.map((path, i) => [path, sysctlValues[i]])),
+  }
+}
+
+export function hasAddress(link: IpLink | undefined, address: string, prefix: number): boolean {
+  return !!link?.addr_info?.some(a => a.local === address && a.prefixlen === prefix)
+}
+
+/** `ip -j route` prints host routes without their /32 or /128. */
+export function routeDestination(route: IpRoute, family: Family): string {
+  if (route.dst === 'default') return family === 4 ? '0.0.0.0/0' : '::/0'
+  return route.dst.includes('/') ? route.dst : `${route.dst}/${family === 4 ? 32 : 128}`
+}

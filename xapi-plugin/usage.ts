@@ -1,0 +1,15 @@
+export const usage = `usage: vif-ip-binder FUNCTION [key=value ...]
+
+Binds dom0 addresses, default routes and routes on the bridge of a firewall VM's private
+network. xapi calls it as a host plugin; the same functions run by hand:
+
+  vif-ip-binder version
+  vif-ip-binder apply bridge=xapi1 addresses=192.0.2.2/24 gateway=192.0.2.1
+  vif-ip-binder status [bridge=xapi1]
+  vif-ip-binder release bridge=xapi1
+
+apply arguments: bridge, addresses, gateway, routes, management-address,
+management-bridge, proxy-arp, forwarding, gateway-check, dry-run.
+Lists are comma-separated. Results are JSON on stdout; errors go to stderr with a
+VIF_IP_BINDER_* code and a non-zero exit status. See the README for every argument.
+`
