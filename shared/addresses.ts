@@ -50,7 +50,8 @@ function parsePrefix(text: string, family: Family, whole: string, what: string):
   return prefix
 }
 
-const unusableRanges = new Set(['unspecified', 'multicast', 'loopback', 'broadcast', 'reserved'])
+// Documentation ranges (ipaddr.js calls them 'reserved') stay usable: labs and examples use them.
+const unusableRanges = new Set(['unspecified', 'multicast', 'loopback', 'broadcast', 'ipv4Mapped'])
 
 /** An address to put on an interface: `192.0.2.2/24` or `2001:db8::2/64`. */
 export function parseInterfaceCidr(text: string, what: string): Cidr {

@@ -43,6 +43,11 @@ function sameRoute(a: OwnedRoute, b: OwnedRoute): boolean {
 
 export function desiredSysctls(request: ApplyRequest): { path: string; value: string }[] {
   const wanted: { path: string; value: string }[] = []
+  // Without it, removing the first IPv4 address of a subnet takes every other address of
+  // that subnet with it, ours included: changing dom0's address would drop it entirely.
+  if (request.addresses.some(a => a.family === 4)) {
+    wanted.push({ path: sysctlPath(4, request.bridge, 'promote_secondaries'), value: '1' })
+  }
   if (request.proxyArp) wanted.push({ path: sysctlPath(4, request.bridge, 'proxy_arp'), value: '1' })
   if (request.forwarding) {
     wanted.push({ path: sysctlPath(4, request.bridge, 'forwarding'), value: '1' })

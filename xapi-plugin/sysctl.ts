@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { BinderError, ErrorCode } from '../shared/errors.ts'
 
-export type SysctlName = 'proxy_arp' | 'forwarding'
+export type SysctlName = 'proxy_arp' | 'forwarding' | 'promote_secondaries'
 
 export function sysctlPath(family: 4 | 6, dev: string, name: SysctlName): string {
   return `/proc/sys/net/${family === 4 ? 'ipv4' : 'ipv6'}/conf/${dev}/${name}`

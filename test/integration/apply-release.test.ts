@@ -1,0 +1,199 @@
+// The host plugin against a real kernel: every assertion reads `ip -j` output, sysctls or
+// the result of a real ping from the namespace playing dom0.
+
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { callOk, callPlugin } from '../helpers/host-plugin.ts'
+import { ip } from '../helpers/netns.ts'
+import {
+  DOM0_4,
+  DOM0_6,
+  FW4,
+  FW6,
+  PREVIOUS4,
+  PREVIOUS6,
+  STORAGE,
+  addressesOf,
+  createBridgeAgain,
+  defaultRoutes,
+  kernelSnapshot,
+  ping,
+  readSysctl,
+  withTopology,
+} from './topology.ts'
+
+const FULL_APPLY = {
+  bridge: 'xapi1',
+  addresses: `${DOM0_4},${DOM0_6}`,
+  gateway: `${FW4},${FW6}`,
+  routes: '192.0.2.200,198.51.100.0/24=192.0.2.1',
+  'management-address': '192.0.2.2',
+  'management-bridge': 'xenbr0',
+  'proxy-arp': 'true',
+  forwarding: 'true',
+  'gateway-check': '10',
+}
+
+interface ApplyValue {
+  changes: { action: string }[]
+  unchanged: unknown[]
+  gatewayChecks: { family: number; reachable: boolean }[]
+}
+
+describe('apply', () => {
+  test('binds addresses, mirror, routes, sysctls and both default routes; dom0 reaches the firewall and beyond', () =>
+    withTopology(async ({ dom0, root }) => {
+      assert.equal(await ping(dom0, FW4), false, 'dom0 must not reach the firewall before apply')
+
+      const value = await callOk<ApplyValue>(dom0, root, 'apply', FULL_APPLY)
+
+      assert.deepEqual(await addressesOf(dom0, 'xapi1'), [DOM0_6, DOM0_4].sort())
+      assert.deepEqual(await addressesOf(dom0, 'xenbr0'), ['192.0.2.2/32', '2001:db8:ff::2/64', '203.0.113.2/24'].sort())
+      // Same metric slot as the route in use: one replace, not a second default route.
+      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric }])
+      assert.deepEqual(await defaultRoutes(dom0, 6), [{ dst: 'default', gateway: FW6, dev: 'xapi1', metric: PREVIOUS6.metric }])
+      const routes = await ip(dom0, '-4', 'route', 'show')
+      assert.match(routes, /^192\.0\.2\.200 dev xapi1 /m)
+      assert.match(routes, /^198\.51\.100\.0\/24 via 192\.0\.2\.1 dev xapi1/m)
+      assert.equal(await readSysctl(dom0, 'net.ipv4.conf.xapi1.proxy_arp'), '1')
+      assert.equal(await readSysctl(dom0, 'net.ipv4.conf.xapi1.forwarding'), '1')
+      assert.equal(await readSysctl(dom0, 'net.ipv6.conf.xapi1.forwarding'), '1')
+
+      assert.deepEqual(
+        value.gatewayChecks.map(c => [c.family, c.reachable]).sort(),
+        [
+          [4, true],
+          [6, true],
+        ],
+      )
+      assert.ok(value.changes.some(c => c.action === 'switch-default-route'))
+      assert.equal(await ping(dom0, FW4), true, 'firewall over IPv4')
+      assert.equal(await ping(dom0, FW6), true, 'firewall over IPv6')
+      assert.equal(await ping(dom0, STORAGE), true, 'storage server behind the firewall')
+    }))
+
+  test('a second apply changes nothing, in its answer and in the kernel', () =>
+    withTopology(async ({ dom0, root }) => {
+      await callOk(dom0, root, 'apply', FULL_APPLY)
+      const before = await kernelSnapshot(dom0)
+      const again = await callOk<ApplyValue>(dom0, root, 'apply', FULL_APPLY)
+      assert.deepEqual(again.changes, [])
+      assert.ok(again.unchanged.length >= 8, `unchanged lists what is in place: ${JSON.stringify(again.unchanged)}`)
+      assert.deepEqual(again.gatewayChecks, [])
+      assert.deepEqual(await kernelSnapshot(dom0), before)
+    }))
+
+  test('dry-run returns the plan and changes nothing', () =>
+    withTopology(async ({ dom0, root }) => {
+      const before = await kernelSnapshot(dom0)
+      const value = await callOk<ApplyValue & { dryRun: boolean }>(dom0, root, 'apply', { ...FULL_APPLY, 'dry-run': 'true' })
+      assert.equal(value.dryRun, true)
+      assert.deepEqual(
+        value.changes.map(c => c.action).sort(),
+        [
+          ...['add-address', 'add-address', 'add-address', 'add-route', 'add-route'],
+          ...['set-sysctl', 'set-sysctl', 'set-sysctl', 'set-sysctl', 'switch-default-route', 'switch-default-route'],
+        ].sort(),
+      )
+      assert.deepEqual(await kernelSnapshot(dom0), before)
+    }))
+
+  test('an unreachable gateway is rolled back to the previous default route; the addresses stay', () =>
+    withTopology(async ({ dom0, root }) => {
+      const reply = await callPlugin(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: '192.0.2.254', 'gateway-check': '2' })
+      assert.equal(reply.status, 'Failure')
+      assert.equal(reply.status === 'Failure' && reply.errorDescription[0], 'VIF_IP_BINDER_GATEWAY_UNREACHABLE')
+      assert.match(reply.status === 'Failure' ? reply.errorDescription[1]! : '', /192\.0\.2\.254.*previous default route was restored/)
+      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
+      assert.deepEqual(await addressesOf(dom0, 'xapi1'), [DOM0_4])
+      assert.equal(await ping(dom0, FW4), true, 'the bound address still reaches the firewall on-link')
+
+      // What stayed is owned: release takes it away again.
+      await callOk(dom0, root, 'release', { bridge: 'xapi1' })
+      assert.deepEqual(await addressesOf(dom0, 'xapi1'), [])
+    }))
+
+  test('changing the request converges: new items added, dropped ones removed, first previous route kept', () =>
+    withTopology(async ({ dom0, root }) => {
+      await callOk(dom0, root, 'apply', FULL_APPLY)
+      await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: '192.0.2.3/24', gateway: FW4 })
+      assert.deepEqual(await addressesOf(dom0, 'xapi1'), ['192.0.2.3/24'])
+      assert.deepEqual(await addressesOf(dom0, 'xenbr0'), ['2001:db8:ff::2/64', '203.0.113.2/24'])
+      assert.deepEqual(await defaultRoutes(dom0, 6), [{ dst: 'default', ...PREVIOUS6 }], 'IPv6 gateway dropped: previous restored')
+      assert.equal(await readSysctl(dom0, 'net.ipv4.conf.xapi1.proxy_arp'), '0')
+      assert.doesNotMatch(await ip(dom0, '-4', 'route', 'show'), /192\.0\.2\.200|198\.51\.100/)
+      await callOk(dom0, root, 'release', { bridge: 'xapi1' })
+      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
+    }))
+})
+
+describe('release', () => {
+  test('restores the previous default routes and sysctls, removes what apply added, keeps a foreign address', () =>
+    withTopology(async ({ dom0, root }) => {
+      await ip(dom0, 'addr', 'add', '192.0.2.99/24', 'dev', 'xapi1')
+      await callOk(dom0, root, 'apply', FULL_APPLY)
+      const value = await callOk<{ released: boolean }>(dom0, root, 'release', { bridge: 'xapi1' })
+      assert.equal(value.released, true)
+      assert.deepEqual(await addressesOf(dom0, 'xapi1'), ['192.0.2.99/24'])
+      assert.deepEqual(await addressesOf(dom0, 'xenbr0'), ['2001:db8:ff::2/64', '203.0.113.2/24'])
+      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
+      assert.deepEqual(await defaultRoutes(dom0, 6), [{ dst: 'default', ...PREVIOUS6 }])
+      assert.equal(await readSysctl(dom0, 'net.ipv4.conf.xapi1.proxy_arp'), '0')
+      assert.equal(await readSysctl(dom0, 'net.ipv4.conf.xapi1.forwarding'), '0')
+      assert.equal(await readSysctl(dom0, 'net.ipv4.conf.xapi1.promote_secondaries'), '0')
+      assert.doesNotMatch(await ip(dom0, '-4', 'route', 'show'), /192\.0\.2\.200|198\.51\.100/)
+
+      const again = await callOk<{ released: boolean; changes: unknown[] }>(dom0, root, 'release', { bridge: 'xapi1' })
+      assert.deepEqual([again.released, again.changes], [false, []], 'releasing twice is a no-op success')
+    }))
+
+  test('keeps a default route somebody else set after apply', () =>
+    withTopology(async ({ dom0, root }) => {
+      await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4 })
+      await ip(dom0, 'route', 'replace', 'default', 'via', '203.0.113.254', 'dev', 'xenbr0', 'metric', '100')
+      await callOk(dom0, root, 'release', { bridge: 'xapi1' })
+      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: '203.0.113.254', dev: 'xenbr0', metric: 100 }])
+      assert.deepEqual(await addressesOf(dom0, 'xapi1'), [])
+    }))
+
+  test('works after the bridge vanished with its VIF, and apply on a recreated bridge keeps the original previous route', () =>
+    withTopology(async topology => {
+      const { dom0, root } = topology
+      await callOk(dom0, root, 'apply', FULL_APPLY)
+      await ip(dom0, 'link', 'del', 'xapi1')
+      assert.deepEqual(await defaultRoutes(dom0, 4), [], 'the kernel dropped our default route with the bridge')
+
+      await createBridgeAgain(topology)
+      await callOk(dom0, root, 'apply', FULL_APPLY)
+      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric }])
+      assert.equal(await ping(dom0, FW4), true)
+
+      await ip(dom0, 'link', 'del', 'xapi1')
+      await callOk(dom0, root, 'release', { bridge: 'xapi1' })
+      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
+      assert.deepEqual(await defaultRoutes(dom0, 6), [{ dst: 'default', ...PREVIOUS6 }])
+      assert.deepEqual(await addressesOf(dom0, 'xenbr0'), ['2001:db8:ff::2/64', '203.0.113.2/24'], 'mirror removed')
+      const status = await callOk<{ bridges: Record<string, unknown> }>(dom0, root, 'status', {})
+      assert.deepEqual(status.bridges, {}, 'record forgotten')
+    }))
+})
+
+describe('status', () => {
+  test('reports the recorded state, the kernel state and the drift between them', () =>
+    withTopology(async ({ dom0, root }) => {
+      await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4 })
+      type Status = { bridges: Record<string, { inSync: boolean; drift: { action: string; cidr?: string }[]; kernel: { addresses: string[] } }> }
+      const clean = await callOk<Status>(dom0, root, 'status', { bridge: 'xapi1' })
+      assert.equal(clean.bridges.xapi1?.inSync, true)
+      assert.deepEqual(clean.bridges.xapi1?.kernel.addresses, [DOM0_4])
+
+      await ip(dom0, 'addr', 'del', DOM0_4, 'dev', 'xapi1')
+      const drifted = await callOk<Status>(dom0, root, 'status', { bridge: 'xapi1' })
+      assert.equal(drifted.bridges.xapi1?.inSync, false)
+      assert.deepEqual(
+        drifted.bridges.xapi1?.drift.map(d => [d.action, d.cidr]),
+        [['add-address', DOM0_4], ['switch-default-route', undefined]],
+        'the address and (dropped with it) the default route',
+      )
+    }))
+})
