@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
+import { sweepDeadNamespaces, sweepDeadTempDirs } from '../test/helpers/netns.ts'
 
 const LAYERS = ['test/unit', 'test/integration', 'test/xapi-sim', 'test/e2e']
 const LAST = 'test/leftovers.test.ts'
@@ -26,6 +27,11 @@ if (process.getuid?.() !== 0) {
   console.error('npm test needs root: the integration tests build network namespaces (run it with sudo).')
   process.exit(1)
 }
+
+// A run that was killed cannot clean up after itself; the next one does, so that the last
+// test's "nothing left behind" speaks about this run only.
+const swept = [...(await sweepDeadNamespaces()), ...sweepDeadTempDirs()]
+if (swept.length) console.log(`swept leftovers of an earlier run: ${swept.join(' ')}`)
 
 const result = await execa(
   process.execPath,

@@ -29,16 +29,17 @@ export function hostPrefix(family: Family): number {
  * Parses one IP address. IPv4 must be four decimal parts (no `10.1`, no octal `010.0.0.1`);
  * IPv6 must not carry a zone (`%eth0`): an address means the same on every interface.
  */
-export function parseIp(text: string, what: string): { address: string; family: Family } {
+export function parseIp(text: string, what: string, whole = text): { address: string; family: Family } {
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
     const parsed = ipaddr.IPv4.parse(text)
-    if (parsed.toString() !== text) throw invalidArgument(`${what}: ${JSON.stringify(text)} is not a canonical IPv4 address`, text)
+    if (parsed.toString() !== text) throw invalidArgument(`${what}: ${JSON.stringify(whole)} is not a canonical IPv4 address`, whole)
     return { address: parsed.toString(), family: 4 }
   }
   if (!text.includes('%') && ipaddr.IPv6.isValid(text)) {
     return { address: ipaddr.IPv6.parse(text).toString(), family: 6 }
   }
-  throw invalidArgument(`${what}: ${JSON.stringify(text)} is not an IP address`, text)
+  const hint = whole === text ? 'is not an IP address' : `does not start with an IP address`
+  throw invalidArgument(`${what}: ${JSON.stringify(whole)} ${hint}`, whole)
 }
 
 function parsePrefix(text: string, family: Family, whole: string, what: string): number {
@@ -57,7 +58,7 @@ const unusableRanges = new Set(['unspecified', 'multicast', 'loopback', 'broadca
 export function parseInterfaceCidr(text: string, what: string): Cidr {
   const slash = text.indexOf('/')
   if (slash < 0) throw invalidArgument(`${what}: ${JSON.stringify(text)} needs a prefix length (e.g. 192.0.2.2/24)`, text)
-  const { address, family } = parseIp(text.slice(0, slash), what)
+  const { address, family } = parseIp(text.slice(0, slash), what, text)
   const prefix = parsePrefix(text.slice(slash + 1), family, text, what)
   if (prefix === 0) throw invalidArgument(`${what}: ${JSON.stringify(text)} has prefix /0`, text)
   const range = ipaddr.parse(address).range()
@@ -74,7 +75,7 @@ export function parseInterfaceCidr(text: string, what: string): Cidr {
 /** A route destination: a network with its host bits clear, or a bare address (a host route). */
 export function parseRouteDestination(text: string, what: string): Cidr {
   const slash = text.indexOf('/')
-  const { address, family } = parseIp(slash < 0 ? text : text.slice(0, slash), what)
+  const { address, family } = parseIp(slash < 0 ? text : text.slice(0, slash), what, text)
   const prefix = slash < 0 ? hostPrefix(family) : parsePrefix(text.slice(slash + 1), family, text, what)
   if (prefix === 0) throw invalidArgument(`${what}: ${JSON.stringify(text)} is a default route: use the gateway argument`, text)
   const network = networkOf({ address, prefix, family })

@@ -122,27 +122,34 @@ function parseRoute(text: string): RouteSpec {
   const equals = text.indexOf('=')
   if (equals < 0) return { destination: parseRouteDestination(text, 'routes') }
   const destination = parseRouteDestination(text.slice(0, equals), 'routes')
-  const via = parseIp(text.slice(equals + 1), 'routes')
+  const via = parseIp(text.slice(equals + 1), 'routes', text)
   if (via.family !== destination.family) {
     throw invalidArgument(`routes: ${JSON.stringify(text)} mixes ${familyName(destination.family)} and ${familyName(via.family)}`, text)
   }
   return { destination, via: via.address }
 }
 
-function rejectDuplicates(items: string[], what: string): void {
-  const seen = new Set<string>()
-  for (const item of items) {
-    if (seen.has(item)) throw invalidArgument(`${what}: ${JSON.stringify(item)} is listed twice`, item)
-    seen.add(item)
-  }
+/** Two items with the same key (e.g. one address with two prefixes) are one item typed twice. */
+function rejectDuplicates<T>(texts: string[], parsed: T[], keyOf: (item: T) => string, what: string): void {
+  const seen = new Map<string, string>()
+  parsed.forEach((item, i) => {
+    const key = keyOf(item)
+    const earlier = seen.get(key)
+    if (earlier !== undefined) {
+      const both = earlier === texts[i] ? JSON.stringify(earlier) : `${JSON.stringify(earlier)} and ${JSON.stringify(texts[i])}`
+      throw invalidArgument(`${what}: ${both} ${earlier === texts[i] ? 'is listed twice' : 'are the same address'}`, texts[i]!)
+    }
+    seen.set(key, texts[i]!)
+  })
 }
 
 export function parseApplyArgs(args: PluginArgs): ApplyRequest {
   rejectUnknownKeys('apply', args, APPLY_KEYS)
   const bridge = parseInterfaceName(required(args, 'bridge', 'apply'), 'bridge')
 
-  const addresses = parseList(required(args, 'addresses', 'apply'), 'addresses').map(a => parseInterfaceCidr(a, 'addresses'))
-  rejectDuplicates(addresses.map(a => a.address), 'addresses')
+  const addressTexts = parseList(required(args, 'addresses', 'apply'), 'addresses')
+  const addresses = addressTexts.map(a => parseInterfaceCidr(a, 'addresses'))
+  rejectDuplicates(addressTexts, addresses, a => a.address, 'addresses')
 
   const gateways: Gateway[] = parseList(args.gateway, 'gateway').map(text => {
     const gateway = parseIp(text, 'gateway')
@@ -165,8 +172,9 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
     }
   }
 
-  const routes = parseList(args.routes, 'routes').map(parseRoute)
-  rejectDuplicates(routes.map(r => cidrText(r.destination)), 'routes')
+  const routeTexts = parseList(args.routes, 'routes')
+  const routes = routeTexts.map(parseRoute)
+  rejectDuplicates(routeTexts, routes, r => cidrText(r.destination), 'routes')
 
   const managementAddressText = args['management-address']
   const managementBridgeText = args['management-bridge']

@@ -2,6 +2,9 @@
 // NETNS_PREFIX followed by the owning process id, so a later run can sweep what a crashed
 // run left behind without touching a run that is still alive.
 
+import { readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { execa } from 'execa'
 
 export const NETNS_PREFIX = 'vib'
@@ -49,7 +52,7 @@ export async function listNamespaces(): Promise<string[]> {
   return (JSON.parse(out.stdout) as { name: string }[]).map(n => n.name)
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -82,4 +85,20 @@ export async function createVethPair(a: { ns: string; name: string }, b: { ns: s
 export async function createBridge(ns: string, name: string): Promise<void> {
   await ip(ns, 'link', 'add', name, 'type', 'bridge')
   await ip(ns, 'link', 'set', name, 'up')
+}
+
+/** Temporary directories of ours are named `vib-<kind>-<pid>-…` so they can be swept alike. */
+export const TEMP_DIR_PATTERN = /^vib-(int|sim|e2e|unit|demo)-(\d+)-/
+
+/** Removes temporary directories of ours whose owning process is gone. */
+export function sweepDeadTempDirs(): string[] {
+  const swept: string[] = []
+  for (const name of readdirSync(tmpdir())) {
+    const match = TEMP_DIR_PATTERN.exec(name)
+    if (match && !isAlive(Number(match[2]))) {
+      rmSync(join(tmpdir(), name), { recursive: true, force: true })
+      swept.push(name)
+    }
+  }
+  return swept
 }

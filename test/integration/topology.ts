@@ -43,7 +43,7 @@ export async function createTopology(): Promise<Topology> {
     dom0: namespaceName(`dom0-${n}`),
     fw: namespaceName(`fw-${n}`),
     storage: namespaceName(`sto-${n}`),
-    root: mkdtempSync(join(tmpdir(), 'vib-int-')),
+    root: mkdtempSync(join(tmpdir(), `vib-int-${process.pid}-`)),
   }
   const { dom0, fw, storage } = topology
   try {
@@ -122,10 +122,25 @@ export async function defaultRoutes(ns: string, family: 4 | 6): Promise<RouteJso
 }
 
 /**
+ * Waits until no address in the namespace is tentative: the kernel adds local and
+ * multicast routes as link-local addresses finish DAD, changes that are not ours.
+ */
+export async function settled(ns: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const links = await ipJson<{ addr_info: { tentative?: boolean }[] }[]>(ns, 'addr')
+    if (!links.some(l => l.addr_info.some(a => a.tentative))) return
+    if (Date.now() > deadline) throw new Error(`addresses in ${ns} still tentative after ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+/**
  * Addresses and routes as `ip -j` reports them, for before/after comparisons. Link state
  * (operstate, DAD flags, lifetimes) moves on its own and is not something we change.
  */
 export async function kernelSnapshot(ns: string) {
+  await settled(ns)
   const [links, routes4, routes6] = await Promise.all([
     ipJson<{ ifname: string; addr_info: AddrInfo[] }[]>(ns, 'addr'),
     ipJson<unknown[]>(ns, '-4', 'route', 'show', 'table', 'all'),
