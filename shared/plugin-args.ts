@@ -91,7 +91,7 @@ export function parseInterfaceName(text: string, what: string): string {
 
 function required(args: PluginArgs, key: string, fn: string): string {
   const value = args[key]
-  if (value === undefined || value === '') throw invalidArgument(`${fn}: argument ${JSON.stringify(key)} is required`, key)
+  if (value === undefined || value.trim() === '') throw invalidArgument(`${fn}: argument ${JSON.stringify(key)} is required`, key)
   return value
 }
 
@@ -174,6 +174,14 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
 
   const routeTexts = parseList(args.routes, 'routes')
   const routes = routeTexts.map(parseRoute)
+  // The route goes out through the bridge, so its next hop must be on the bridge: the
+  // kernel would refuse it half-way through the apply otherwise.
+  routes.forEach((route, i) => {
+    if (route.via && !addresses.some(a => contains(a, route.via!))) {
+      const prefixes = addresses.filter(a => a.family === route.destination.family).map(cidrText).join(', ') || 'none'
+      throw invalidArgument(`routes: next hop in ${JSON.stringify(routeTexts[i])} is outside every bound prefix (${prefixes})`, routeTexts[i]!)
+    }
+  })
   rejectDuplicates(routeTexts, routes, r => cidrText(r.destination), 'routes')
 
   const managementAddressText = args['management-address']

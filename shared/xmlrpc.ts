@@ -5,7 +5,7 @@
 // and int64 as strings; Python's xmlrpc.client wraps strings in `<string>`. Decoding
 // accepts both; encoding writes xapi's form so that whatever parses xapi parses us.
 
-import { XMLParser } from 'fast-xml-parser'
+import { XMLParser, XMLValidator } from 'fast-xml-parser'
 
 export type XmlRpcValue =
   | string
@@ -121,7 +121,13 @@ function decodeValue(valueNode: Node): XmlRpcValue {
         const name = childNamed(parts, 'name')
         const value = childNamed(parts, 'value')
         if (!name || !value) throw new XmlRpcSyntaxError('<member> needs <name> and <value>')
-        out[textOf(childrenOf(name))] = decodeValue(value)
+        // defineProperty: a member named __proto__ is data, not our object's prototype.
+        Object.defineProperty(out, textOf(childrenOf(name)), {
+          value: decodeValue(value),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        })
       }
       return out
     }
@@ -133,6 +139,13 @@ function decodeValue(valueNode: Node): XmlRpcValue {
 function parseDocument(xml: string, root: string): Node[] {
   // xapi never sends a DTD; refusing one rules out entity-expansion tricks.
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new XmlRpcSyntaxError('DTDs are not accepted')
+  // The parser is lenient: a truncated argv would decode to a call with cut values (a
+  // `dry-run` of "tr" becoming ""). Only a well-formed document is a call.
+  const validation = XMLValidator.validate(xml)
+  if (validation !== true) {
+    const { msg, line, col } = validation.err
+    throw new XmlRpcSyntaxError(`not well-formed XML (line ${line}, column ${col}): ${msg}`)
+  }
   let doc: Node[]
   try {
     doc = parser.parse(xml) as Node[]
@@ -181,16 +194,22 @@ export function escapeXml(text: string): string {
   return text.replace(/[&<>]/g, c => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'))
 }
 
+/** xapi's (and XML-RPC's) compact form: 20260101T12:00:00Z. */
+function xapiDateTime(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/-/g, '')
+}
+
 /** Encodes as xapi does: bare strings, `<value/>` for empty, int64 as strings. */
 export function encodeValue(value: XmlRpcValue): string {
   if (value === null || value === undefined) return '<value><nil/></value>'
   if (typeof value === 'string') return value === '' ? '<value/>' : `<value>${escapeXml(value)}</value>`
   if (typeof value === 'boolean') return `<value><boolean>${value ? 1 : 0}</boolean></value>`
   if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError(`XML-RPC has no encoding for ${value}`)
     if (Number.isInteger(value)) return `<value>${value}</value>`
     return `<value><double>${value}</double></value>`
   }
-  if (value instanceof Date) return `<value><dateTime.iso8601>${value.toISOString()}</dateTime.iso8601></value>`
+  if (value instanceof Date) return `<value><dateTime.iso8601>${xapiDateTime(value)}</dateTime.iso8601></value>`
   if (Array.isArray(value)) return `<value><array><data>${value.map(encodeValue).join('')}</data></array></value>`
   const members = Object.entries(value)
     .filter(([, v]) => v !== undefined)

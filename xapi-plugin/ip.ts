@@ -77,20 +77,22 @@ export interface DefaultRoute {
 /** What the kernel assigns when a route is added without `metric`. */
 export const KERNEL_DEFAULT_METRIC: Record<Family, number> = { 4: 0, 6: 1024 }
 
-/** The default route in use for a family: the one with the lowest metric. */
-export function defaultRouteOf(routes: IpRoute[], family: Family): DefaultRoute | undefined {
-  const defaults = routes.filter(r => r.dst === 'default')
-  defaults.sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))
-  const route = defaults[0]
-  if (!route) return undefined
-  return {
-    family,
-    gateway: route.gateway,
-    dev: route.dev,
-    metric: route.metric ?? KERNEL_DEFAULT_METRIC[family],
-    protocol: route.protocol,
-    onlink: route.flags?.includes('onlink') || undefined,
-  }
+/**
+ * Every default route of a family, lowest metric (the one in use) first. A default route's
+ * identity for `ip route replace` includes its metric: each metric is a separate slot.
+ */
+export function defaultRoutesOf(routes: IpRoute[], family: Family): DefaultRoute[] {
+  return routes
+    .filter(r => r.dst === 'default')
+    .map(route => ({
+      family,
+      gateway: route.gateway,
+      dev: route.dev,
+      metric: route.metric ?? KERNEL_DEFAULT_METRIC[family],
+      protocol: route.protocol,
+      onlink: route.flags?.includes('onlink') || undefined,
+    }))
+    .sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))
 }
 
 export function defaultRouteArgs(route: DefaultRoute): string[] {

@@ -11,6 +11,8 @@ import { statSync } from 'node:fs'
 export type Level = 'info' | 'warning' | 'err'
 
 export interface Logger {
+  /** Where lines go: syslog, or stderr when dom0 has no syslog socket. */
+  readonly target: 'syslog' | 'stderr'
   log(level: Level, message: string, fields?: Record<string, unknown>): void
   close(): Promise<void>
 }
@@ -31,6 +33,7 @@ function format(level: Level, message: string, fields?: Record<string, unknown>)
 export function createLogger(syslogSocket: string, tag = 'vif-ip-binder'): Logger {
   if (!isSocket(syslogSocket)) {
     return {
+      target: 'stderr',
       log: (level, message, fields) => void process.stderr.write(`${tag}: ${format(level, message, fields)}\n`),
       close: async () => {},
     }
@@ -43,6 +46,7 @@ export function createLogger(syslogSocket: string, tag = 'vif-ip-binder'): Logge
     return logger
   }
   return {
+    target: 'syslog',
     log(level, message, fields) {
       stream().stdin?.write(format(level, message, fields) + '\n')
     },

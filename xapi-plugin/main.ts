@@ -15,7 +15,8 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
   return new Promise(resolve => stream.write(text, () => resolve()))
 }
 
-async function call(fn: string, args: PluginArgs, session: string | undefined): Promise<Outcome> {
+/** `byHand`: the failure is printed to the person anyway; log it only where it is kept. */
+async function call(fn: string, args: PluginArgs, session: string | undefined, byHand = false): Promise<Outcome> {
   const env = environmentFrom(process.env)
   const log = createLogger(env.syslogSocket)
   try {
@@ -25,7 +26,7 @@ async function call(fn: string, args: PluginArgs, session: string | undefined): 
     return { ok: true, value }
   } catch (error) {
     const errorDescription = errorDescriptionOf(fn, error)
-    log.log('err', `${fn} failed`, { error: errorDescription })
+    if (!(byHand && log.target === 'stderr')) log.log('err', `${fn} failed`, { error: errorDescription })
     return { ok: false, errorDescription }
   } finally {
     await log.close()
@@ -60,7 +61,7 @@ async function handMode([fn, ...words]: string[]): Promise<number> {
     await write(process.stderr, `vif-ip-binder: ${args}\n\n${usage}`)
     return 2
   }
-  const outcome = await call(fn!, args, undefined)
+  const outcome = await call(fn!, args, undefined, true)
   if (outcome.ok) {
     await write(process.stdout, JSON.stringify(outcome.value, null, 2) + '\n')
     return 0

@@ -2,14 +2,15 @@
 // from this and the record only, never from what an earlier call believed.
 
 import type { Family } from '../shared/addresses.ts'
-import { type DefaultRoute, type IpLink, type IpRoute, defaultRouteOf, readLink, readRoutes } from './ip.ts'
+import { type DefaultRoute, type IpLink, type IpRoute, defaultRoutesOf, readLink, readRoutes } from './ip.ts'
 import { readSysctl } from './sysctl.ts'
 
 export interface Observed {
   bridge: IpLink | undefined
   management: IpLink | undefined
   routes: Record<Family, IpRoute[]>
-  defaults: Partial<Record<Family, DefaultRoute>>
+  /** Default routes per family, lowest metric (the one in use) first. */
+  defaults: Record<Family, DefaultRoute[]>
   sysctls: Record<string, string | undefined>
 }
 
@@ -25,7 +26,7 @@ export async function observe(bridge: string, managementBridge: string | undefin
     bridge: bridgeLink,
     management,
     routes: { 4: routes4, 6: routes6 },
-    defaults: { 4: defaultRouteOf(routes4, 4), 6: defaultRouteOf(routes6, 6) },
+    defaults: { 4: defaultRoutesOf(routes4, 4), 6: defaultRoutesOf(routes6, 6) },
     sysctls: Object.fromEntries(sysctlPaths.map((path, i) => [path, sysctlValues[i]])),
   }
 }
@@ -38,4 +39,14 @@ export function hasAddress(link: IpLink | undefined, address: string, prefix: nu
 export function routeDestination(route: IpRoute, family: Family): string {
   if (route.dst === 'default') return family === 4 ? '0.0.0.0/0' : '::/0'
   return route.dst.includes('/') ? route.dst : `${route.dst}/${family === 4 ? 32 : 128}`
+}
+
+/** The default route in use for a family. */
+export function defaultInUse(observed: Observed, family: Family): DefaultRoute | undefined {
+  return observed.defaults[family][0]
+}
+
+/** The default route in one metric slot, which `ip route replace` would overwrite. */
+export function defaultInSlot(observed: Observed, family: Family, metric: number | undefined): DefaultRoute | undefined {
+  return observed.defaults[family].find(d => d.metric === metric)
 }

@@ -6,7 +6,7 @@ import { type Family, cidrText } from '../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../shared/errors.ts'
 import { type ApplyRequest, encodeApplyArgs } from '../shared/plugin-args.ts'
 import { type DefaultRoute, KERNEL_DEFAULT_METRIC, describeDefaultRoute, sameDefaultRoute } from './ip.ts'
-import { type Observed, hasAddress, routeDestination } from './observe.ts'
+import { type Observed, defaultInSlot, defaultInUse, hasAddress, routeDestination } from './observe.ts'
 import type { BridgeRecord, OwnedDefaultRoute, OwnedRoute, OwnedSysctl } from './state.ts'
 import { sysctlPath } from './sysctl.ts'
 
@@ -163,13 +163,14 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
   }
 
   // Default routes: one `ip route replace` in the slot (metric) of the route in use, and the
-  // first route we displaced is kept as "previous" across every later apply.
+  // first route we displaced is kept as "previous" across every later apply. Once we own a
+  // slot we stay in it, whatever other default routes come and go around it.
   const ownedDefaults: OwnedDefaultRoute[] = []
   for (const gateway of request.gateways) {
     const family = gateway.family
     const entry = record.defaultRoutes.find(d => d.family === family)
-    const current = observed.defaults[family]
-    const metric = entry?.ours.metric ?? current?.metric ?? KERNEL_DEFAULT_METRIC[family]
+    const metric = entry ? entry.ours.metric : (defaultInUse(observed, family)?.metric ?? KERNEL_DEFAULT_METRIC[family])
+    const current = defaultInSlot(observed, family, metric)
     const ours: DefaultRoute = { family, gateway: gateway.address, dev: bridge, metric }
     const previous = entry ? entry.previous : (current ?? null)
     if (sameDefaultRoute(current, ours)) {
@@ -185,9 +186,11 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
     }
     ownedDefaults.push({ family, ours, previous })
   }
-  for (const entry of record.defaultRoutes) {
-    if (!ownedDefaults.some(d => d.family === entry.family)) breaking.push(...restoreDefaultRoute(entry, observed))
-  }
+  // Given back first among the removals: the route out matters more than any address.
+  const restores = record.defaultRoutes
+    .filter(entry => !ownedDefaults.some(d => d.family === entry.family))
+    .flatMap(entry => restoreDefaultRoute(entry, observed))
+  breaking.unshift(...restores)
 
   const final: BridgeRecord = {
     bridge,
@@ -215,7 +218,7 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
  * (the kernel drops it with the bridge): a route somebody set since is theirs to keep.
  */
 function restoreDefaultRoute(entry: OwnedDefaultRoute, observed: Observed): Step[] {
-  const current = observed.defaults[entry.family]
+  const current = defaultInSlot(observed, entry.family, entry.ours.metric)
   if (current && !sameDefaultRoute(current, entry.ours)) return []
   if (entry.previous) {
     return [

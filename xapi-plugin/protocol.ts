@@ -49,7 +49,7 @@ export function unknownFunction(fn: string): string[] {
 
 export function encodeOutcome(outcome: Outcome): string {
   const struct: Record<string, XmlRpcValue> = outcome.ok
-    ? { Status: 'Success', Value: JSON.stringify(outcome.value) }
+    ? { Status: 'Success', Value: JSON.stringify(outcome.value ?? null) }
     : { Status: 'Failure', ErrorDescription: outcome.errorDescription }
   return encodeMethodResponse(struct) + '\n'
 }

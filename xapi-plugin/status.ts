@@ -7,7 +7,7 @@ import { type StatusRequest, parseApplyArgs } from '../shared/plugin-args.ts'
 import { sysctlPathsFor } from './apply.ts'
 import type { CallContext } from './context.ts'
 import { describeDefaultRoute } from './ip.ts'
-import { observe } from './observe.ts'
+import { defaultInUse, observe } from './observe.ts'
 import { type Step, planApply } from './plan.ts'
 import { type BridgeRecord, emptyRecord } from './state.ts'
 
@@ -34,7 +34,7 @@ async function bridgeStatus(bridge: string, record: BridgeRecord | undefined): P
       exists: !!observed.bridge,
       up: !!observed.bridge?.flags.includes('UP'),
       addresses: (observed.bridge?.addr_info ?? []).filter(a => a.scope !== 'link').map(a => `${a.local}/${a.prefixlen}`),
-      defaultRoutes: { ipv4: describeDefaultRoute(observed.defaults[4]), ipv6: describeDefaultRoute(observed.defaults[6]) },
+      defaultRoutes: { ipv4: describeDefaultRoute(defaultInUse(observed, 4)), ipv6: describeDefaultRoute(defaultInUse(observed, 6)) },
     },
     inSync: true,
     drift: [],

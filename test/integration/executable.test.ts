@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { execa } from 'execa'
-import { HOST_PLUGIN, callOk, parseReply, pythonEncodedCall, runByHand, runPluginXml } from '../helpers/host-plugin.ts'
+import { HOST_PLUGIN, callOk, parseReply, pythonEncodedCall, runByHand, runPluginXml, xapiEncodedCall } from '../helpers/host-plugin.ts'
 import { DOM0_4, FW4, addressesOf, withTopology } from './topology.ts'
 
 test('the executable is one ELF needing at most GLIBC_2.17 (dom0 is CentOS 7 based)', async () => {
@@ -61,4 +61,36 @@ test('run by hand: JSON on stdout and exit 0; errors on stderr with a code and e
     const help = await runByHand(dom0, root, ['--help'])
     assert.equal(help.exitCode, 0)
     assert.match(help.stdout, /^usage: vif-ip-binder FUNCTION/)
+  }))
+
+// A syslog socket where dom0 has one (/dev/log under the simulated root): a datagram
+// listener in Python, since Node cannot bind unix datagram sockets.
+const SYSLOG_LISTENER = `
+import os, socket, sys
+path = sys.argv[1]
+os.makedirs(os.path.dirname(path), exist_ok=True)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+print("ready", flush=True)
+s.settimeout(15)
+while True:
+    data = s.recv(65536).decode(errors="replace")
+    print(data, flush=True)
+    if "VIF_IP_BINDER_NO_SUCH_DEVICE" in data:
+        break
+`
+
+test('logs go to syslog when /dev/log exists, never to stdout', () =>
+  withTopology(async ({ dom0, root }) => {
+    const listener = execa('python3', ['-c', SYSLOG_LISTENER, `${root}/dev/log`], { reject: false })
+    try {
+      await new Promise<void>(resolve => listener.stdout!.once('data', () => resolve()))
+      const run = await runPluginXml(dom0, xapiEncodedCall('apply', { bridge: 'xapi7', addresses: DOM0_4 }), { root })
+      assert.match(run.stdout, /^<methodResponse>.*<\/methodResponse>$/s, "stdout is the answer alone")
+      assert.equal(run.stderr, '', 'with syslog, nothing on stderr')
+      const { stdout } = await listener
+      assert.match(stdout, /vif-ip-binder\[\d+\]: err: apply failed .*VIF_IP_BINDER_NO_SUCH_DEVICE.*xapi7/)
+    } finally {
+      listener.kill()
+    }
   }))
