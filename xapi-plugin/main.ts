@@ -7,6 +7,7 @@ import type { PluginArgs } from '../shared/plugin-args.ts'
 import { createContext } from './context.ts'
 import { environmentFrom } from './environment.ts'
 import { functions } from './functions.ts'
+import { install, reloadSystemd, uninstall } from './install.ts'
 import { createLogger } from './log.ts'
 import { type Outcome, encodeOutcome, errorDescriptionOf, parsePluginCall, unknownFunction } from './protocol.ts'
 import { usage } from './usage.ts'
@@ -71,6 +72,26 @@ async function handMode([fn, ...words]: string[]): Promise<number> {
   return 1
 }
 
+/** `install|uninstall [--root DIR]`: files only, no xapi call; prints what it did. */
+async function installMode([verb, ...rest]: string[]): Promise<number> {
+  let root = '/'
+  if (rest.length === 2 && rest[0] === '--root' && rest[1]) root = rest[1]
+  else if (rest.length) {
+    await write(process.stderr, `usage: vif-ip-binder ${verb} [--root DIR]\n`)
+    return 2
+  }
+  try {
+    const result = verb === 'install' ? install(root, process.execPath) : uninstall(root)
+    if (root === '/') await reloadSystemd()
+    await write(process.stdout, JSON.stringify(result, null, 2) + '\n')
+    return 0
+  } catch (error) {
+    const [code, ...rest] = errorDescriptionOf(verb!, error)
+    await write(process.stderr, `${code}: ${rest.join(' | ')}\n`)
+    return 1
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const first = argv[0]
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
@@ -78,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
     return first === undefined ? 2 : 0
   }
   if (first.trimStart().startsWith('<')) return xapiMode(first)
+  if (first === 'install' || first === 'uninstall') return installMode(argv)
   return handMode(argv)
 }
 

@@ -7,6 +7,8 @@ network. xapi calls it as a host plugin; the same functions run by hand:
   vif-ip-binder apply bridge=xapi1 addresses=192.0.2.2/24 gateway=192.0.2.1
   vif-ip-binder status [bridge=xapi1]
   vif-ip-binder release bridge=xapi1
+  vif-ip-binder install [--root DIR]      put this executable in place on the host
+  vif-ip-binder uninstall [--root DIR]    take it away, restoring what was there
 
 apply arguments: bridge, addresses, gateway, routes, management-address,
 management-bridge, proxy-arp, forwarding, gateway-check, dry-run.
