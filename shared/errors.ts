@@ -14,6 +14,10 @@ export const ErrorCode = {
   BUSY: 'VIF_IP_BINDER_BUSY',
   /** A route we were asked to own already exists with another next hop and is not ours. */
   CONFLICT: 'VIF_IP_BINDER_CONFLICT',
+  /** The local xapi did not answer (on /var/lib/xcp/xapi), or this host is unknown to it. */
+  XAPI_UNREACHABLE: 'VIF_IP_BINDER_XAPI_UNREACHABLE',
+  /** An SR UUID that this pool does not have. Nothing was changed. */
+  NO_SUCH_SR: 'VIF_IP_BINDER_NO_SUCH_SR',
 } as const
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -4,6 +4,7 @@
 
 import { type Cidr, type Family, cidrText, contains, familyName, parseInterfaceCidr, parseIp, parseRouteDestination } from './addresses.ts'
 import { invalidArgument } from './errors.ts'
+import { type Probe, parseProbe } from './probes.ts'
 
 export type PluginArgs = Record<string, string>
 
@@ -55,6 +56,7 @@ const APPLY_KEYS = [
   'dry-run',
 ] as const
 const RELEASE_KEYS = ['bridge', 'dry-run'] as const
+const PLUG_SRS_KEYS = ['srs', 'probes', 'timeout'] as const
 const STATUS_KEYS = ['bridge'] as const
 const NO_KEYS = [] as const
 
@@ -64,6 +66,7 @@ export const FUNCTION_KEYS = {
   apply: APPLY_KEYS,
   release: RELEASE_KEYS,
   status: STATUS_KEYS,
+  'plug-srs': PLUG_SRS_KEYS,
 } as const satisfies Record<string, readonly string[]>
 
 function rejectUnknownKeys(fn: string, args: PluginArgs, allowed: readonly string[]): void {
@@ -246,4 +249,36 @@ export function encodeApplyArgs(request: Omit<ApplyRequest, 'dryRun'> & { dryRun
   if (request.gatewayCheckSeconds !== DEFAULT_GATEWAY_CHECK_SECONDS) args['gateway-check'] = String(request.gatewayCheckSeconds)
   if (request.dryRun) args['dry-run'] = 'true'
   return args
+}
+
+export interface PlugSrsRequest {
+  srs: string[]
+  /** Explicit probes by SR UUID; the others are derived from the PBDs' device_config. */
+  probes: Record<string, Probe>
+  timeoutSeconds: number
+}
+
+export const DEFAULT_PLUG_TIMEOUT_SECONDS = 120
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export function parseUuid(text: string, what: string): string {
+  if (!UUID.test(text)) throw invalidArgument(`${what}: ${JSON.stringify(text)} is not a UUID`, text)
+  return text.toLowerCase()
+}
+
+export function parsePlugSrsArgs(args: PluginArgs): PlugSrsRequest {
+  rejectUnknownKeys('plug-srs', args, PLUG_SRS_KEYS)
+  const srTexts = parseList(required(args, 'srs', 'plug-srs'), 'srs')
+  const srs = srTexts.map(text => parseUuid(text, 'srs'))
+  rejectDuplicates(srTexts, srs, uuid => uuid, 'srs')
+  const probes: Record<string, Probe> = {}
+  for (const item of parseList(args.probes, 'probes')) {
+    const equals = item.indexOf('=')
+    if (equals < 0) throw invalidArgument(`probes: ${JSON.stringify(item)} is not <sr-uuid>=<probe>`, item)
+    const sr = parseUuid(item.slice(0, equals), 'probes')
+    if (!srs.includes(sr)) throw invalidArgument(`probes: ${JSON.stringify(item)} is for an SR not listed in srs`, item)
+    if (probes[sr]) throw invalidArgument(`probes: ${JSON.stringify(item)}: a second probe for the same SR`, item)
+    probes[sr] = parseProbe(item.slice(equals + 1), 'probes')
+  }
+  return { srs, probes, timeoutSeconds: parseSeconds(args.timeout, 'timeout', DEFAULT_PLUG_TIMEOUT_SECONDS, 3600) }
 }

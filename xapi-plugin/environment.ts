@@ -9,6 +9,8 @@ export interface Environment {
   stateDir: string
   lockPath: string
   syslogSocket: string
+  /** For detached work when dom0 has no syslog: nobody reads its stderr. */
+  logFile: string
   /** How long a call waits for another one to finish before answering BUSY. */
   lockWaitSeconds: number
 }
@@ -21,6 +23,7 @@ export function environmentFrom(env: NodeJS.ProcessEnv): Environment {
     stateDir: env.VIF_IP_BINDER_STATE_DIR || join(root, 'var/lib/vif-ip-binder'),
     lockPath: join(root, 'var/run/vif-ip-binder.lock'),
     syslogSocket: join(root, 'dev/log'),
+    logFile: join(root, 'var/log/vif-ip-binder.log'),
     lockWaitSeconds: Number.isFinite(lockWait) && lockWait > 0 ? lockWait : 30,
   }
 }

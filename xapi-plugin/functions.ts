@@ -1,10 +1,15 @@
 // The functions this plugin answers, by name. Each one validates all of its arguments
 // before it touches anything.
 
-import { type PluginArgs, parseApplyArgs, parseNoArgs, parseReleaseArgs, parseStatusArgs } from '../shared/plugin-args.ts'
+import { invalidArgument } from '../shared/errors.ts'
+import { type PluginArgs, parseApplyArgs, parseNoArgs, parsePlugSrsArgs, parseReleaseArgs, parseStatusArgs, parseUuid } from '../shared/plugin-args.ts'
 import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../shared/version.ts'
 import { apply } from './apply.ts'
 import type { CallContext } from './context.ts'
+import { DEFAULT_BOOT_WAIT_SECONDS, boot } from './boot.ts'
+import { handleHotplug } from './hotplug.ts'
+import { plugSrs } from './plug-srs.ts'
+import { reconcile } from './reconcile.ts'
 import { release } from './release.ts'
 import { status } from './status.ts'
 
@@ -18,4 +23,26 @@ export const functions: Record<string, PluginFunction> = {
   apply: (args, ctx) => apply(parseApplyArgs(args), ctx),
   release: (args, ctx) => release(parseReleaseArgs(args), ctx),
   status: (args, ctx) => status(parseStatusArgs(args), ctx),
+  'plug-srs': (args, ctx) => plugSrs(parsePlugSrsArgs(args), ctx),
+  reconcile: (args, ctx) => {
+    parseNoArgs('reconcile', args)
+    return reconcile(ctx)
+  },
+}
+
+/** Run by the host itself (the boot unit, the hook's worker), not through xapi. */
+export const localFunctions: Record<string, PluginFunction> = {
+  boot: (args, ctx) => {
+    const unknown = Object.keys(args).find(k => k !== 'wait')
+    if (unknown) throw invalidArgument(`boot: unknown argument ${JSON.stringify(unknown)} (accepted: wait)`, unknown)
+    const wait = args.wait ?? String(DEFAULT_BOOT_WAIT_SECONDS)
+    if (!/^\d{1,5}$/.test(wait)) throw invalidArgument(`boot: wait ${JSON.stringify(wait)} is not a number of seconds`, wait)
+    return boot(Number(wait), ctx)
+  },
+  'hotplug-worker': (args, ctx) => {
+    const unknown = Object.keys(args).find(k => !['action', 'vif', 'vm'].includes(k))
+    if (unknown) throw invalidArgument(`hotplug-worker: unknown argument ${JSON.stringify(unknown)}`, unknown)
+    if (args.action !== 'online' && args.action !== 'remove') throw invalidArgument(`hotplug-worker: action ${JSON.stringify(args.action)}`, String(args.action))
+    return handleHotplug({ action: args.action, vif: parseUuid(args.vif ?? '', 'vif'), vm: parseUuid(args.vm ?? '', 'vm') }, ctx)
+  },
 }

@@ -3,31 +3,10 @@
 // duplicate address detection: until then the kernel will not source traffic from them,
 // and a check would fail for a reason that fixes itself a second later.
 
-import { accessSync, constants } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { execa } from 'execa'
 import type { Family } from '../shared/addresses.ts'
 import { readLink } from './ip.ts'
-
-const SYSTEM_PATH = ['/sbin', '/usr/sbin', '/bin', '/usr/bin']
-
-function onPath(name: string): boolean {
-  return SYSTEM_PATH.some(dir => {
-    try {
-      accessSync(`${dir}/${name}`, constants.X_OK)
-      return true
-    } catch {
-      return false
-    }
-  })
-}
-
-/** CentOS 7's ping speaks IPv4 only and ships ping6; newer iputils take -6. */
-function pingCommand(family: Family, address: string): [string, string[]] {
-  const common = ['-n', '-c', '1', '-W', '1', address]
-  if (family === 4) return ['ping', common]
-  return onPath('ping6') ? ['ping6', common] : ['ping', ['-6', ...common]]
-}
+import { pingOnce } from './ping.ts'
 
 export interface GatewayCheck {
   reachable: boolean
@@ -57,15 +36,14 @@ export async function checkGateway(bridge: string, family: Family, gateway: stri
     const dadProblem = await waitForDad(bridge, family, deadline)
     if (dadProblem) return { reachable: false, attempts: 0, elapsedMs: Date.now() - started, reason: dadProblem }
   }
-  const [command, args] = pingCommand(family, gateway)
   let attempts = 0
   let lastError = ''
   do {
     attempts++
     const attemptStarted = Date.now()
-    const result = await execa(command, args, { reject: false, stdin: 'ignore', timeout: 3000 })
-    if (result.exitCode === 0) return { reachable: true, attempts, elapsedMs: Date.now() - started }
-    lastError = (result.stderr || result.stdout.split('\n').slice(-2).join(' ')).trim()
+    const answer = await pingOnce(gateway)
+    if (answer.ok) return { reachable: true, attempts, elapsedMs: Date.now() - started }
+    lastError = answer.error
     // ping fails at once (no route, no neighbour yet) as well as after its 1 s wait.
     if (Date.now() - attemptStarted < 200) await sleep(200)
   } while (Date.now() < deadline)

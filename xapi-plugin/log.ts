@@ -6,13 +6,14 @@
 // per call that reads our lines from a pipe (util-linux's logger is in every dom0).
 
 import { type ChildProcess, spawn } from 'node:child_process'
-import { statSync } from 'node:fs'
+import { appendFileSync, mkdirSync, statSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 export type Level = 'info' | 'warning' | 'err'
 
 export interface Logger {
-  /** Where lines go: syslog, or stderr when dom0 has no syslog socket. */
-  readonly target: 'syslog' | 'stderr'
+  /** Where lines go: syslog, or else a file or stderr. */
+  readonly target: 'syslog' | 'file' | 'stderr'
   log(level: Level, message: string, fields?: Record<string, unknown>): void
   close(): Promise<void>
 }
@@ -30,7 +31,25 @@ function format(level: Level, message: string, fields?: Record<string, unknown>)
   return `${level}: ${message}${extra}`.replace(/\n/g, ' ')
 }
 
-export function createLogger(syslogSocket: string, tag = 'vif-ip-binder'): Logger {
+/**
+ * `fallbackFile`: where a detached process (whose stderr nobody reads) writes when there
+ * is no syslog, as XCP-ng's own plugins keep /var/log/<name>-plugin.log.
+ */
+export function createLogger(syslogSocket: string, tag = 'vif-ip-binder', fallbackFile?: string): Logger {
+  if (!isSocket(syslogSocket) && fallbackFile) {
+    return {
+      target: 'file',
+      log: (level, message, fields) => {
+        try {
+          mkdirSync(dirname(fallbackFile), { recursive: true })
+          appendFileSync(fallbackFile, `${new Date().toISOString()} ${tag}[${process.pid}]: ${format(level, message, fields)}\n`)
+        } catch {
+          // nowhere left to report to
+        }
+      },
+      close: async () => {},
+    }
+  }
   if (!isSocket(syslogSocket)) {
     return {
       target: 'stderr',

@@ -6,7 +6,8 @@
 import type { PluginArgs } from '../shared/plugin-args.ts'
 import { createContext } from './context.ts'
 import { environmentFrom } from './environment.ts'
-import { functions } from './functions.ts'
+import { functions, localFunctions } from './functions.ts'
+import { runHook } from './hotplug.ts'
 import { install, reloadSystemd, uninstall } from './install.ts'
 import { createLogger } from './log.ts'
 import { type Outcome, encodeOutcome, errorDescriptionOf, parsePluginCall, unknownFunction } from './protocol.ts'
@@ -19,9 +20,10 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
 /** `byHand`: the failure is printed to the person anyway; log it only where it is kept. */
 async function call(fn: string, args: PluginArgs, session: string | undefined, byHand = false): Promise<Outcome> {
   const env = environmentFrom(process.env)
-  const log = createLogger(env.syslogSocket)
+  const log = createLogger(env.syslogSocket, undefined, fn === 'hotplug-worker' ? env.logFile : undefined)
   try {
-    const handler = Object.hasOwn(functions, fn) ? functions[fn] : undefined
+    const registry = byHand ? { ...functions, ...localFunctions } : functions
+    const handler = Object.hasOwn(registry, fn) ? registry[fn] : undefined
     if (!handler) return { ok: false, errorDescription: unknownFunction(fn) }
     const value = await handler(args, createContext(env, log, session))
     return { ok: true, value }
@@ -92,6 +94,20 @@ async function installMode([verb, ...rest]: string[]): Promise<number> {
   }
 }
 
+/** Run as /etc/xapi.d/vif-hotplug: returns at once, the work goes on in a worker. */
+async function hookMode(argv: string[]): Promise<number> {
+  const env = environmentFrom(process.env)
+  const log = createLogger(env.syslogSocket, 'vif-ip-binder-hotplug', env.logFile)
+  try {
+    return await runHook(argv, env.root, log)
+  } catch (error) {
+    log.log('err', 'vif-hotplug failed', { argv, error: errorDescriptionOf('vif-hotplug', error) })
+    return 1
+  } finally {
+    await log.close()
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const first = argv[0]
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
@@ -100,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (first.trimStart().startsWith('<')) return xapiMode(first)
   if (first === 'install' || first === 'uninstall') return installMode(argv)
+  if (first === '-action' || argv.includes('-action')) return hookMode(argv)
   return handMode(argv)
 }
 

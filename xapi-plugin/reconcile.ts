@@ -1,0 +1,107 @@
+// reconcile: make this host match the pool's bindings, from xapi alone. For every bound VM
+// running here with its VIF on the bound network attached: apply, then plug its SRs.
+// Bridges recorded here that no bound VM needs any more are released. A pool where the XO
+// plugin never wrote bindings is left alone: hand-made bindings are not ours to undo.
+
+import { BinderError } from '../shared/errors.ts'
+import { type ApplyResult, apply } from './apply.ts'
+import type { CallContext } from './context.ts'
+import { type HostIdentity, type LocalXapi, thisHost, withLocalXapi } from './local-xapi.ts'
+import { parsePlugSrsArgs } from '../shared/plugin-args.ts'
+import { type SrOutcome, plugSrsWith } from './plug-srs.ts'
+import { type BoundVif, boundVif, readPoolBindings } from './pool-bindings.ts'
+import { type ReleaseResult, release } from './release.ts'
+
+interface VifRecord {
+  network: string
+  currently_attached: boolean
+}
+
+export interface ReconcileResult {
+  host: string
+  configured: boolean
+  applied: { vm: string; bridge: string; changes: number; error?: string[] }[]
+  released: { bridge: string; changes: number; error?: string[] }[]
+  srs: SrOutcome[]
+}
+
+/** The bound VIFs attached on this host right now. */
+export async function boundVifsHere(xapi: LocalXapi, hostRef: string, pool: NonNullable<Awaited<ReturnType<typeof readPoolBindings>>>): Promise<BoundVif[]> {
+  const found: BoundVif[] = []
+  for (const binding of pool.bindings) {
+    let vmRef: string
+    try {
+      vmRef = await xapi.call<string>('VM.get_by_uuid', binding.vm)
+    } catch {
+      continue // a VM deleted since XO wrote the bindings
+    }
+    const [powerState, residentOn, vifs] = await Promise.all([
+      xapi.call<string>('VM.get_power_state', vmRef),
+      xapi.call<string>('VM.get_resident_on', vmRef),
+      xapi.call<string[]>('VM.get_VIFs', vmRef),
+    ])
+    if (powerState !== 'Running' || residentOn !== hostRef) continue
+    for (const vif of vifs) {
+      const record = await xapi.call<VifRecord>('VIF.get_record', vif)
+      if (!record.currently_attached) continue
+      const bound = await boundVif(xapi, pool, binding.vm, record.network, hostRef)
+      if (bound && bound.binding === binding) found.push(bound)
+    }
+  }
+  return found
+}
+
+function describe(error: unknown): string[] {
+  return error instanceof BinderError ? error.errorDescription : [String((error as Error)?.message ?? error)]
+}
+
+export async function reconcile(ctx: CallContext): Promise<ReconcileResult> {
+  return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
+    const host = await thisHost(ctx.env.root, xapi)
+    const result: ReconcileResult = { host: host.uuid, configured: false, applied: [], released: [], srs: [] }
+    const pool = await readPoolBindings(xapi)
+    if (!pool) return result
+    result.configured = true
+
+    const wanted = await boundVifsHere(xapi, host.ref, pool)
+    for (const bound of wanted) {
+      try {
+        const applied: ApplyResult = await apply(bound.request, ctx)
+        result.applied.push({ vm: bound.binding.vm, bridge: bound.bridge, changes: applied.changes.length })
+      } catch (error) {
+        result.applied.push({ vm: bound.binding.vm, bridge: bound.bridge, changes: 0, error: describe(error) })
+      }
+    }
+
+    const wantedBridges = new Set(wanted.map(w => w.bridge))
+    for (const bridge of Object.keys(ctx.store.load().bridges)) {
+      if (wantedBridges.has(bridge)) continue
+      try {
+        const released: ReleaseResult = await release({ bridge, dryRun: false }, ctx)
+        result.released.push({ bridge, changes: released.changes.length })
+      } catch (error) {
+        result.released.push({ bridge, changes: 0, error: describe(error) })
+      }
+    }
+
+    const srConfigs = wanted.flatMap(w => w.binding.srs)
+    if (srConfigs.length) result.srs = await plugSrsFor(xapi, host, srConfigs, ctx)
+    ctx.log.log('info', 'reconciled', { applied: result.applied.length, released: result.released.length })
+    return result
+  })
+}
+
+/** plug-srs for bindings' SRs, with the probes the admin configured. */
+export async function plugSrsFor(
+  xapi: LocalXapi,
+  host: HostIdentity,
+  srs: { sr: string; probe?: string }[],
+  ctx: CallContext,
+  timeoutSeconds = 120,
+): Promise<SrOutcome[]> {
+  const unique = [...new Map(srs.map(s => [s.sr, s])).values()]
+  const args: Record<string, string> = { srs: unique.map(s => s.sr).join(','), timeout: String(timeoutSeconds) }
+  const probes = unique.filter(s => s.probe).map(s => `${s.sr}=${s.probe}`)
+  if (probes.length) args.probes = probes.join(',')
+  return plugSrsWith(xapi, host, parsePlugSrsArgs(args), ctx)
+}
