@@ -186,11 +186,9 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
     }
     ownedDefaults.push({ family, ours, previous })
   }
-  // Given back first among the removals: the route out matters more than any address.
-  const restores = record.defaultRoutes
-    .filter(entry => !ownedDefaults.some(d => d.family === entry.family))
-    .flatMap(entry => restoreDefaultRoute(entry, observed))
-  breaking.unshift(...restores)
+  for (const entry of record.defaultRoutes) {
+    if (!ownedDefaults.some(d => d.family === entry.family)) breaking.push(...restoreDefaultRoute(entry, observed))
+  }
 
   const final: BridgeRecord = {
     bridge,
@@ -210,7 +208,31 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
     defaultRoutes: unionBy(ownedDefaults, record.defaultRoutes, (a, b) => a.family === b.family),
     sysctls: unionBy(ownedSysctls, record.sysctls, (a, b) => a.path === b.path),
   }
-  return { make, break: breaking, unchanged, intent, final }
+  return { make, break: orderRemovals(breaking, bridge), unchanged, intent, final }
+}
+
+/**
+ * The order in which things are given back. Management mirrors go first: when the last
+ * IPv4 address leaves a device the kernel flushes every route through it, so removing the
+ * mirror after restoring a default route through the management bridge would take that
+ * route away again. Then the default routes (the way out matters most), then routes,
+ * then the bridge's addresses (routes via a gateway need them), then sysctls.
+ */
+export function orderRemovals(steps: Step[], bridge: string): Step[] {
+  const rank = (step: Step): number => {
+    switch (step.action) {
+      case 'remove-address':
+        return step.dev === bridge ? 3 : 0
+      case 'switch-default-route':
+      case 'remove-default-route':
+        return 1
+      case 'remove-route':
+        return 2
+      default:
+        return 4
+    }
+  }
+  return steps.map((step, i) => ({ step, i })).sort((a, b) => rank(a.step) - rank(b.step) || a.i - b.i).map(({ step }) => step)
 }
 
 /**
@@ -235,7 +257,7 @@ function restoreDefaultRoute(entry: OwnedDefaultRoute, observed: Observed): Step
   return [{ action: 'remove-default-route', family: entry.family, route: current, description: describeDefaultRoute(current) }]
 }
 
-/** Release: give back everything the record owns, default routes first. */
+/** Release: give back everything the record owns, in orderRemovals' order. */
 export function planRelease(record: BridgeRecord, observed: Observed): Step[] {
   const steps: Step[] = record.defaultRoutes.flatMap(entry => restoreDefaultRoute(entry, observed))
   const link = observed.bridge
@@ -259,5 +281,5 @@ export function planRelease(record: BridgeRecord, observed: Observed): Step[] {
       steps.push({ action: 'set-sysctl', path: owned.path, value: owned.previous, previous: owned.value })
     }
   }
-  return steps
+  return orderRemovals(steps, record.bridge)
 }

@@ -147,6 +147,18 @@ describe('release', () => {
       assert.deepEqual([again.released, again.changes], [false, []], 'releasing twice is a no-op success')
     }))
 
+  test('restores a default route through the management bridge even when the mirror was its last IPv4 address', () =>
+    withTopology(async ({ dom0, root }) => {
+      // dom0 with no network of its own: no IPv4 address on xenbr0, a device default route.
+      await ip(dom0, 'addr', 'del', '203.0.113.2/24', 'dev', 'xenbr0')
+      await ip(dom0, 'route', 'replace', 'default', 'dev', 'xenbr0', 'metric', '100')
+      await callOk(dom0, root, 'apply', { ...FULL_APPLY, gateway: FW4 })
+      assert.deepEqual(await addressesOf(dom0, 'xenbr0'), ['192.0.2.2/32', '2001:db8:ff::2/64'])
+      await callOk(dom0, root, 'release', { bridge: 'xapi1' })
+      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: undefined, dev: 'xenbr0', metric: 100 }])
+      assert.deepEqual(await addressesOf(dom0, 'xenbr0'), ['2001:db8:ff::2/64'])
+    }))
+
   test('keeps a default route somebody else set after apply', () =>
     withTopology(async ({ dom0, root }) => {
       await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4 })

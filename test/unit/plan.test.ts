@@ -763,11 +763,14 @@ describe('planApply: stale owned items and intent', () => {
 })
 
 describe('planRelease', () => {
-  test('after an apply: default routes first, then routes, mirrors, addresses, sysctls', () => {
+  test('after an apply: the mirror first, then default routes, routes, addresses, sysctls', () => {
     const kernel = dom0()
     const { final } = applyOn(kernel, FULL, emptyRecord(BRIDGE))
     const steps = planRelease(final, kernel.observe(BRIDGE, MGMT))
-    assert.deepEqual(actions(steps), [
+    // The mirror leaves before the default route comes back through the management bridge:
+    // removing a device's last IPv4 address flushes every route through it.
+    assert.deepEqual(steps[0], { action: 'remove-address', dev: MGMT, cidr: '10.0.0.2/32' })
+    assert.deepEqual(actions(steps.slice(1)), [
       'switch-default-route',
       'remove-default-route',
       'remove-route',
@@ -775,17 +778,16 @@ describe('planRelease', () => {
       'remove-route',
       'remove-address',
       'remove-address',
-      'remove-address',
       'set-sysctl',
     ])
-    assert.deepEqual(steps[0], {
+    assert.deepEqual(steps[1], {
       action: 'switch-default-route',
       family: 4,
       to: V4_PREVIOUS,
       from: { family: 4, gateway: '10.0.0.1', dev: BRIDGE, metric: 100, protocol: undefined, onlink: undefined },
       description: 'default via 10.0.0.1 dev xapi1 metric 100 -> default via 192.168.1.1 dev xenbr0 metric 100',
     })
-    assert.deepEqual(steps[1], {
+    assert.deepEqual(steps[2], {
       action: 'remove-default-route',
       family: 6,
       route: { family: 6, gateway: 'fd00:1::1', dev: BRIDGE, metric: 1024, protocol: undefined, onlink: undefined },
@@ -802,8 +804,8 @@ describe('planRelease', () => {
     kernel.removeLink(BRIDGE)
     const steps = planRelease(final, kernel.observe(BRIDGE, MGMT))
     assert.deepEqual(steps, [
-      { action: 'switch-default-route', family: 4, to: V4_PREVIOUS, from: null, description: 'none -> default via 192.168.1.1 dev xenbr0 metric 100' },
       { action: 'remove-address', dev: MGMT, cidr: '10.0.0.2/32' },
+      { action: 'switch-default-route', family: 4, to: V4_PREVIOUS, from: null, description: 'none -> default via 192.168.1.1 dev xenbr0 metric 100' },
     ] satisfies Step[])
   })
 
