@@ -4,7 +4,7 @@
 // target of the running binary needs no download, and the baseline build needs no newer
 // glibc than dom0's.
 
-import { mkdir, rm } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,4 +30,35 @@ async function buildHostPlugin(): Promise<void> {
   console.log(`built ${hostPluginPath.slice(repo.length + 1)}`)
 }
 
+export const xoPluginDir = join(repo, 'dist/xo-plugin')
+
+// The XO plugin: one ESM file with every dependency inside (xo-server resolves the
+// directory's package.json `main` and imports it; nothing is installed next to it), plus
+// the package.json that makes the directory a `xo-server-vif-ip-binder` package.
+async function buildXoPlugin(): Promise<void> {
+  await rm(xoPluginDir, { recursive: true, force: true })
+  await mkdir(xoPluginDir, { recursive: true })
+  await execa(bunBinary(), ['build', '--target=node', '--format=esm', 'xo-plugin/index.ts', '--outfile', join(xoPluginDir, 'index.js')], {
+    cwd: repo,
+    stdout: 'ignore',
+    stderr: 'inherit',
+  })
+  const root = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string; license: string }
+  const manifest = {
+    name: 'xo-server-vif-ip-binder',
+    version: root.version,
+    description:
+      'Xen Orchestra plugin: keeps dom0 reachable when every NIC belongs to a firewall VM, by binding dom0 addresses, gateway and routes on the firewall network whenever its VIF plugs.',
+    keywords: ['xen-orchestra', 'xo-server', 'xo-server-plugin', 'xcp-ng', 'xenserver', 'firewall', 'dom0', 'vif'],
+    license: root.license,
+    type: 'module',
+    main: 'index.js',
+    engines: { node: '>=20' },
+  }
+  await writeFile(join(xoPluginDir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n')
+  await copyFile(join(repo, 'xo-plugin/README-sections.md'), join(xoPluginDir, 'README.md'))
+  console.log(`built ${xoPluginDir.slice(repo.length + 1)}/`)
+}
+
 await buildHostPlugin()
+await buildXoPlugin()

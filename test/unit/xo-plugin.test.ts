@@ -1,0 +1,371 @@
+// The XO plugin's behaviour against an in-memory xo-server and pool: what it calls on which
+// host when the firewall VM starts, stops, migrates; configuration changes; reconnections.
+
+import assert from 'node:assert/strict'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import type { BindingConfig, PluginConfig } from '../../shared/binding.ts'
+import { VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
+import { FakeXo, RecordingLogger, firewallPool, halt, startOn } from './xo-fakes.ts'
+
+function setup() {
+  const xo = new FakeXo()
+  const pool = firewallPool()
+  xo.xapis.lab = pool.xapi
+  const log = new RecordingLogger()
+  const plugin = new VifIpBinderPlugin(xo, {
+    log,
+    debounceMs: 5,
+    fetchTimeoutMs: 50,
+    queue: { retries: 2, backoffMs: 1, maxBackoffMs: 2, timeoutMs: 2000 },
+  })
+  const binding: BindingConfig = { vm: pool.vm.uuid, network: 'dom0-firewall', addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'] }
+  const config: PluginConfig = { bindings: [binding], gatewayCheckSeconds: 10 }
+  return { xo, pool, log, plugin, binding, config, ...pool }
+}
+
+let ctx: ReturnType<typeof setup>
+
+beforeEach(() => {
+  ctx = setup()
+})
+
+afterEach(async () => {
+  await ctx.plugin.unload()
+})
+
+describe('configure', () => {
+  it('writes the pool copy with the network resolved to its UUID, removing before adding', async () => {
+    const { plugin, config, xapi, priv, vm } = ctx
+    await plugin.configure(config, { loaded: false })
+    const written = JSON.parse(xapi.pool!.other_config['vif-ip-binder']!)
+    assert.deepEqual(written, {
+      version: 1,
+      gatewayCheckSeconds: 10,
+      bindings: [{ vm: vm.uuid, network: priv.uuid, addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'], routes: [], proxyArp: false, forwarding: false, srs: [] }],
+    })
+    assert.deepEqual(
+      xapi.calls.map(c => c.method),
+      ['pool.remove_from_other_config', 'pool.add_to_other_config'],
+    )
+    // Saving the same configuration again writes nothing.
+    await plugin.configure(config, { loaded: false })
+    assert.equal(xapi.calls.length, 2)
+  })
+
+  it('removes the pool copy when the pool has no binding left', async () => {
+    const { plugin, config, xapi } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.configure({ bindings: [] }, { loaded: false })
+    assert.equal(xapi.pool!.other_config['vif-ip-binder'], undefined)
+  })
+
+  it('refuses an unknown network, an ambiguous name, and a VM without a VIF on it, naming them', async () => {
+    const { plugin, config, binding, xapi } = ctx
+    await plugin.configure(config, { loaded: false })
+    await assert.rejects(plugin.configure({ bindings: [{ ...binding, network: 'nope' }] }, { loaded: false }), /binding 1 .*network "nope" not found in pool "lab"/)
+    const other = xapi.add('network', { name_label: 'dom0-firewall', bridge: 'xapi7', PIFs: [] })
+    await assert.rejects(plugin.configure(config, { loaded: false }), /network name "dom0-firewall" is ambiguous in pool "lab": use one of the UUIDs .*/)
+    await assert.rejects(plugin.configure({ bindings: [{ ...binding, network: other.uuid }] }, { loaded: false }), new RegExp(`VM "fw" \\(.*\\) has no VIF on network "dom0-firewall" \\(${other.uuid}\\)`))
+    const missingSr = '11111111-2222-4333-8444-555555555555'
+    await assert.rejects(plugin.configure({ bindings: [{ ...binding, network: ctx.priv.uuid, srs: [{ sr: missingSr }] }] }, { loaded: false }), new RegExp(`SR ${missingSr} not found in pool "lab"`))
+  })
+
+  it('refuses an unknown VM once a configuration is in place, but waits for it at start-up', async () => {
+    const { plugin, config, binding, log } = ctx
+    const ghost = { ...binding, vm: '00000000-0000-4000-8000-000000000000', addresses: ['192.168.9.2/24'], gateways: [] }
+    await plugin.configure({ bindings: [binding, ghost] }, { loaded: false })
+    assert.equal(log.matching('warn', /binding 2 .*VM "00000000-0000-4000-8000-000000000000" is unknown/).length, 1)
+    await assert.rejects(plugin.configure({ bindings: [binding, ghost] }, { loaded: false }), /binding 2 .*is unknown: no connected pool has it/)
+    void config
+  })
+
+  it('at start-up, accepts bindings of a pool still connecting and binds them once it is fetched', async () => {
+    const { plugin, config, xapi, vm, vif, hosts, log } = ctx
+    let fetched!: () => void
+    xapi.objectsFetched = new Promise<void>(resolve => (fetched = resolve))
+    const poolRecord = xapi.pool
+    xapi.connecting = true
+    startOn(xapi, vm, vif, hosts[0])
+    const started = Date.now()
+    await plugin.configure(config, { loaded: false })
+    assert.ok(Date.now() - started < 40, 'start-up is not held up by connecting pools')
+    assert.equal(poolRecord?.other_config['vif-ip-binder'], undefined)
+    xapi.connecting = false
+    assert.ok(log.matching('warn', /checked again when its pool connects/).length >= 1)
+    await plugin.load()
+    assert.equal(xapi.pluginCalls('apply').length, 0)
+    fetched()
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.addresses, '192.168.1.2/24')
+  })
+
+  it('waits for the records of a connected pool before judging a configuration', async () => {
+    const { plugin, config, xapi } = ctx
+    let fetched!: () => void
+    xapi.objectsFetched = new Promise<void>(resolve => (fetched = resolve))
+    setTimeout(() => fetched(), 20)
+    await plugin.configure(config, { loaded: false })
+    assert.ok(xapi.pool!.other_config['vif-ip-binder'])
+  })
+
+  it('refuses the same network named once by name and once by UUID for one VM', async () => {
+    const { plugin, binding, priv } = ctx
+    await assert.rejects(
+      plugin.configure({ bindings: [binding, { ...binding, network: priv.uuid, addresses: ['192.168.1.3/24'] }] }, { loaded: false }),
+      /binding 2 .*already bound by binding 1/,
+    )
+  })
+
+  it('leaves everything as it was when a configuration is refused', async () => {
+    const { plugin, config, binding, xapi, vm, vif, hosts } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    const before = { ...xapi.pool!.other_config }
+    const calls = xapi.calls.length
+    await assert.rejects(plugin.configure({ bindings: [{ ...binding, addresses: ['192.168.1.2/33'] }] }, { loaded: true }), /addresses: "192\.168\.1\.2\/33"/)
+    await plugin.whenIdle()
+    assert.deepEqual(xapi.pool!.other_config, before)
+    assert.equal(xapi.calls.length, calls)
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')!.addresses, '192.168.1.2/24')
+  })
+})
+
+describe('while loaded', () => {
+  it('applies on the host the VM starts on, with both bridges', async () => {
+    const { plugin, config, xapi, vm, vif, hosts } = ctx
+    await plugin.configure({ bindings: [{ ...config.bindings[0]!, managementAddress: '10.0.0.5' }] }, { loaded: false })
+    await plugin.load()
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginCalls('apply').length, 0, 'nothing runs while the VM is halted')
+    startOn(xapi, vm, vif, hosts[1])
+    await plugin.whenIdle()
+    const applies = xapi.pluginCalls('apply')
+    assert.equal(applies.length, 1)
+    assert.equal(applies[0]!.host, hosts[1].$ref)
+    assert.deepEqual(applies[0]!.args, {
+      bridge: 'xapi1',
+      addresses: '192.168.1.2/24',
+      gateway: '192.168.1.1',
+      'management-address': '10.0.0.5',
+      'management-bridge': 'xenbr0',
+    })
+    assert.deepEqual(plugin.pendingKeys(), [])
+  })
+
+  it('releases when the VIF detaches, and when the VM halts', async () => {
+    const { plugin, config, xapi, vm, vif, hosts } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    xapi.update(vif, { currently_attached: false })
+    await plugin.whenIdle()
+    assert.deepEqual(xapi.pluginCalls('release').map(c => [c.host, c.args]), [[hosts[0].$ref, { bridge: 'xapi1' }]])
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 0)
+    xapi.update(vif, { currently_attached: true })
+    await plugin.whenIdle()
+    halt(xapi, vm, vif)
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginCalls('release').length, 2)
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 0)
+  })
+
+  it('moves the binding when the VM migrates', async () => {
+    const { plugin, config, xapi, vm, vif, hosts } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    xapi.update(vm, { resident_on: hosts[1].$ref })
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 0)
+    assert.equal(xapi.pluginOf(hosts[1]).bridges.get('xapi1')?.addresses, '192.168.1.2/24')
+    assert.deepEqual(xapi.pluginCalls('release').map(c => c.host), [hosts[0].$ref])
+  })
+
+  it('takes a new configuration at once: applies what changed, releases what was removed', async () => {
+    const { plugin, config, binding, xapi, vm, vif, hosts } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    await plugin.configure({ bindings: [{ ...binding, addresses: ['192.168.1.3/24'] }] }, { loaded: true })
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.addresses, '192.168.1.3/24')
+    await plugin.configure({ bindings: [] }, { loaded: true })
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 0)
+    assert.equal(xapi.pool!.other_config['vif-ip-binder'], undefined)
+  })
+
+  it('retries transient failures and logs a missing host plugin once, with what to do', async () => {
+    const { plugin, config, xapi, vm, vif, hosts, log } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    await plugin.whenIdle()
+    xapi.pluginOf(hosts[0]).failures.push(Object.assign(new Error('busy'), { code: 'VIF_IP_BINDER_BUSY', params: ['locked'] }))
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.addresses, '192.168.1.2/24')
+    assert.equal(log.matching('warn', /attempt 1 failed, retrying/).length, 1)
+
+    xapi.pluginOf(hosts[1]).installed = false
+    xapi.update(vm, { resident_on: hosts[1].$ref })
+    await plugin.whenIdle()
+    xapi.update(vif, { currently_attached: false })
+    xapi.update(vif, { currently_attached: true })
+    await plugin.whenIdle()
+    const warnings = log.matching('warn', /host "host2": host plugin vif-ip-binder is not installed: copy .*\/etc\/xapi\.d\/plugins\/vif-ip-binder/)
+    assert.equal(warnings.length, 1)
+    // One attempt, not retried: a missing plugin does not come back by itself.
+    assert.equal(xapi.pluginCalls('apply').filter(c => c.host === hosts[1].$ref).length, 1)
+    assert.equal(xapi.pluginOf(hosts[1]).bridges.size, 0)
+  })
+
+  it('tries again later once the retries are spent on a transient error', async () => {
+    const { xo, pool, config, vm, vif, hosts, log } = ctx
+    const { xapi } = pool
+    const plugin = new VifIpBinderPlugin(xo, { log, debounceMs: 5, fetchTimeoutMs: 50, retryLaterMs: 40, queue: { retries: 1, backoffMs: 1, maxBackoffMs: 1 } })
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    await plugin.whenIdle()
+    const busy = () => Object.assign(new Error('busy'), { code: 'VIF_IP_BINDER_BUSY', params: ['locked'] })
+    xapi.pluginOf(hosts[0]).failures.push(busy(), busy())
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 0, 'both attempts failed')
+    assert.equal(log.matching('error', /apply failed on host "host1" for bridge xapi1/).length, 1)
+    await new Promise(resolve => setTimeout(resolve, 80))
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.addresses, '192.168.1.2/24')
+    await plugin.unload()
+  })
+
+  it('notices a host plugin installed later, without any event', async () => {
+    const { xo, pool, config, vm, vif, hosts, log } = ctx
+    const { xapi } = pool
+    const plugin = new VifIpBinderPlugin(xo, { log, debounceMs: 5, fetchTimeoutMs: 50, retryLaterMs: 40, queue: { retries: 0 } })
+    xapi.pluginOf(hosts[0]).installed = false
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 0)
+    xapi.pluginOf(hosts[0]).installed = true
+    await new Promise(resolve => setTimeout(resolve, 80))
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.addresses, '192.168.1.2/24')
+    assert.equal(log.matching('warn', /is not installed/).length, 1)
+    await plugin.unload()
+  })
+
+  it('refuses a host plugin of another protocol, saying so once', async () => {
+    const { plugin, config, xapi, vm, vif, hosts, log } = ctx
+    xapi.pluginOf(hosts[0]).protocol = 2
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginCalls('apply').length, 0)
+    assert.equal(log.matching('warn', /speaks protocol 2, this XO plugin speaks 1/).length, 1)
+  })
+
+  it('reconciles on reconnection: a VM started meanwhile gets bound', async () => {
+    const { plugin, config, xo, xapi, vm, vif, hosts } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    await plugin.whenIdle()
+    xo.disconnect('lab')
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginCalls('apply').length, 0, 'a disconnected pool is not acted upon')
+    xo.connect('lab', xapi)
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.addresses, '192.168.1.2/24')
+  })
+
+  it('on load, releases what a host still holds for a VM that stopped while XO was away', async () => {
+    const { plugin, config, xapi, hosts } = ctx
+    xapi.pluginOf(hosts[1]).bridges.set('xapi1', { bridge: 'xapi1', addresses: '192.168.1.2/24' })
+    xapi.pluginOf(hosts[1]).bridges.set('xapi9', { bridge: 'xapi9', addresses: '10.9.9.9/24' })
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    await plugin.whenIdle()
+    assert.deepEqual([...xapi.pluginOf(hosts[1]).bridges.keys()], ['xapi9'], 'only the bound network\'s bridge is ours to release')
+  })
+
+  it('does not re-apply on load what a host already holds', async () => {
+    const { plugin, config, xapi, vm, vif, hosts } = ctx
+    startOn(xapi, vm, vif, hosts[0])
+    xapi.pluginOf(hosts[0]).bridges.set('xapi1', { gateway: '192.168.1.1', addresses: '192.168.1.2/24', bridge: 'xapi1' })
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginCalls('apply').length, 0)
+  })
+
+  it('unload stops listening and leaves the hosts as they are', async () => {
+    const { plugin, config, xapi, xo, vm, vif, hosts } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    const calls = xapi.calls.length
+    await plugin.unload()
+    assert.equal(xapi.objects.listenerCount('update') + xapi.objects.listenerCount('add') + xapi.objects.listenerCount('remove'), 0)
+    assert.equal(xo.listenerCount('server:connected') + xo.listenerCount('server:disconnected'), 0)
+    halt(xapi, vm, vif)
+    await new Promise(resolve => setTimeout(resolve, 30))
+    assert.equal(xapi.calls.length, calls)
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 1)
+    // Loading again picks up where things are.
+    await plugin.load()
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 0)
+  })
+})
+
+describe('test()', () => {
+  it('reports each host plugin and the drift of a running VM', async () => {
+    const { plugin, config, xapi, vm, vif, hosts } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    const report = await plugin.test()
+    assert.equal(report.ok, true)
+    assert.match(report.text, /host "host1": vif-ip-binder 9\.9\.9 \(protocol 1\)/)
+    assert.match(report.text, /host "host2": vif-ip-binder 9\.9\.9/)
+    assert.match(report.text, /VM "fw" runs on host "host1", VIF attached, bridge xapi1/)
+    assert.match(report.text, /in sync: addresses 192\.168\.1\.2\/24/)
+  })
+
+  it('fails with the whole report when a host lacks the plugin or holds other arguments', async () => {
+    const { plugin, config, xapi, vm, vif, hosts } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    xapi.pluginOf(hosts[1]).installed = false
+    xapi.pluginOf(hosts[0]).bridges.set('xapi1', { bridge: 'xapi1', addresses: '192.168.1.77/24' })
+    await assert.rejects(plugin.test(), (error: Error) => {
+      assert.match(error.message, /host "host2": PROBLEM: host plugin vif-ip-binder is not installed/)
+      assert.match(error.message, /PROBLEM: host "host1" holds other arguments than configured/)
+      return true
+    })
+  })
+
+  it('says when a host has no management PIF for the mirror', async () => {
+    const { plugin, config, xapi, vm, vif, hosts } = ctx
+    xapi.update(hosts[0], { PIFs: [] })
+    await plugin.configure({ bindings: [{ ...config.bindings[0]!, managementAddress: '10.0.0.5' }] }, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.['management-address'], undefined)
+    const report = await plugin.test()
+    assert.match(report.text, /host "host1" has no management PIF: the management address is not mirrored/)
+  })
+})

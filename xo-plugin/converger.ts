@@ -1,0 +1,253 @@
+// Drives every (host, bridge) towards its target: the desired binding, or nothing. A key
+// has at most one job queued; the job reads the target when it runs, so a burst of events
+// (plug, unplug, plug) costs at most the calls the final state needs.
+
+import { DEFAULT_GATEWAY_CHECK_SECONDS } from '../shared/plugin-args.ts'
+import { PLUGIN_NAME } from '../shared/version.ts'
+import { QueueClosedError, type CallQueue } from './call-queue.ts'
+import { type DesiredBinding, canonicalArgs } from './desired.ts'
+import { type HostPluginCheck, type HostPluginClient, INSTALL_HINT, checkHostPlugin, describeError, isMissingPlugin, isTransient } from './host-plugin.ts'
+import { type Logger, OnceLogger } from './log.ts'
+import type { XapiConnection } from './xapi-types.ts'
+
+interface Entry {
+  key: string
+  poolId: string
+  hostRef: string
+  hostUuid: string
+  hostName: string
+  bridge: string
+  target: DesiredBinding | null
+  /** JSON of the arguments the host holds for this bridge as far as we know; null: nothing. */
+  settled: string | null
+  /** A target whose call failed for good: not retried until it changes or the pool reconnects. */
+  failedFor?: string | null
+  scheduled: boolean
+}
+
+export interface HostRef {
+  poolId: string
+  hostRef: string
+  hostUuid: string
+  hostName: string
+}
+
+// Spawning the plugin, reading the kernel, writing the state file, and the xapi round trip.
+const CALL_OVERHEAD_SECONDS = 30
+
+export class PoolNotConnectedError extends Error {
+  override name = 'PoolNotConnectedError'
+}
+
+function targetText(target: DesiredBinding | null): string | null {
+  return target ? canonicalArgs(target.args) : null
+}
+
+export class Converger {
+  private readonly entries = new Map<string, Entry>()
+  private readonly hostChecks = new Map<string, Promise<HostPluginCheck>>()
+  private readonly once: OnceLogger
+  private readonly laterTimers = new Set<NodeJS.Timeout>()
+
+  constructor(
+    private readonly queue: CallQueue,
+    private readonly client: HostPluginClient,
+    private readonly getXapi: (poolId: string) => XapiConnection | undefined,
+    private readonly log: Logger,
+    /** After the queue's retries are spent on a transient error, try again this much later. */
+    private readonly retryLaterMs = 60_000,
+    /** The queue's own per-attempt timeout; an apply gets at least this. */
+    private readonly minimumTimeoutMs = 0,
+  ) {
+    this.once = new OnceLogger(log)
+  }
+
+  /** Cancels the delayed retries (the queue is closed by its owner). */
+  close(): void {
+    for (const timer of this.laterTimers) clearTimeout(timer)
+    this.laterTimers.clear()
+  }
+
+  /** The whole desired state of one pool: keys of that pool not in it go back to nothing. */
+  setTargets(poolId: string, desired: Map<string, DesiredBinding>): void {
+    for (const target of desired.values()) {
+      const entry = this.entries.get(target.key) ?? this.createEntry(target.key, target, target.bridge)
+      entry.target = target
+    }
+    for (const entry of this.entries.values()) {
+      if (entry.poolId === poolId && !desired.has(entry.key)) entry.target = null
+    }
+    for (const entry of this.entries.values()) if (entry.poolId === poolId) this.kick(entry)
+  }
+
+  /** What a host says it holds for a bridge (from its `status`), replacing our memory. */
+  learn(host: HostRef, bridge: string, recordedArgs: Record<string, string> | null): void {
+    const key = `${host.hostUuid}/${bridge}`
+    const entry = this.entries.get(key) ?? this.createEntry(key, host, bridge)
+    entry.settled = recordedArgs ? canonicalArgs(recordedArgs) : null
+  }
+
+  /** Keys we believe bound on a host (to reconcile with what the host reports). */
+  boundBridges(hostUuid: string): string[] {
+    return [...this.entries.values()].filter(e => e.hostUuid === hostUuid && e.settled !== null).map(e => e.bridge)
+  }
+
+  /** After a (re)connection: give failed targets and the host plugin checks another chance. */
+  forgetFailures(poolId: string): void {
+    for (const entry of this.entries.values()) if (entry.poolId === poolId) entry.failedFor = undefined
+    for (const key of [...this.hostChecks.keys()]) if (key.startsWith(`${poolId}/`)) this.hostChecks.delete(key)
+  }
+
+  /** Keys whose host state differs from the target, for reports and tests. */
+  pending(): string[] {
+    return [...this.entries.values()].filter(e => targetText(e.target) !== e.settled).map(e => e.key)
+  }
+
+  hostCheck(xapi: XapiConnection, host: HostRef): Promise<HostPluginCheck> {
+    const cacheKey = `${host.poolId}/${host.hostUuid}`
+    let check = this.hostChecks.get(cacheKey)
+    if (!check) {
+      check = checkHostPlugin(this.client, xapi, host.hostRef)
+      this.hostChecks.set(cacheKey, check)
+      // An unreachable host is asked again next time; missing or incompatible stays known
+      // until the pool reconnects (or the plugin is reconfigured).
+      void check.then(result => {
+        if (!result.ok && result.reason === 'unreachable') this.hostChecks.delete(cacheKey)
+      })
+    }
+    return check
+  }
+
+  private createEntry(key: string, host: HostRef, bridge: string): Entry {
+    const entry: Entry = {
+      key,
+      poolId: host.poolId,
+      hostRef: host.hostRef,
+      hostUuid: host.hostUuid,
+      hostName: host.hostName,
+      bridge,
+      target: null,
+      settled: null,
+      scheduled: false,
+    }
+    this.entries.set(key, entry)
+    return entry
+  }
+
+  private needsWork(entry: Entry): boolean {
+    const want = targetText(entry.target)
+    return want !== entry.settled && entry.failedFor !== want
+  }
+
+  private kick(entry: Entry): void {
+    if (entry.scheduled || !this.needsWork(entry) || this.queue.isClosed) return
+    entry.scheduled = true
+    const label = `${entry.hostName}/${entry.bridge}`
+    this.queue
+      .run(entry.hostUuid, label, () => this.step(entry), this.timeoutFor(entry.target))
+      .then(
+        () => undefined,
+        error => {
+          if (error instanceof QueueClosedError) return
+          const want = targetText(entry.target)
+          entry.failedFor = want
+          // The pool or host may be back later without any event telling us: look again.
+          if (isTransient(error)) this.retryLater(entry, want)
+          this.log.error(`${entry.target ? 'apply' : 'release'} failed on host ${JSON.stringify(entry.hostName)} for bridge ${entry.bridge}`, {
+            error,
+            reason: describeError(error),
+            host: entry.hostUuid,
+            bridge: entry.bridge,
+          })
+        },
+      )
+      .finally(() => {
+        entry.scheduled = false
+        this.kick(entry)
+      })
+  }
+
+  /** An apply may wait for its gateway check on each family before answering. */
+  private timeoutFor(target: DesiredBinding | null): number | undefined {
+    if (!target) return undefined
+    const check = Number(target.args['gateway-check'] ?? DEFAULT_GATEWAY_CHECK_SECONDS)
+    return Math.max(this.minimumTimeoutMs, (2 * check + CALL_OVERHEAD_SECONDS) * 1000)
+  }
+
+  /** One attempt; the queue retries it. Reads the target afresh each time. */
+  private async step(entry: Entry): Promise<void> {
+    const target = entry.target
+    const want = targetText(target)
+    if (want === entry.settled) return
+    const xapi = this.getXapi(entry.poolId)
+    if (!xapi) throw new PoolNotConnectedError(`the pool of host ${JSON.stringify(entry.hostName)} is not connected`)
+    const host = target ?? entry
+    const check = await this.hostCheck(xapi, host)
+    if (!check.ok) {
+      if (check.reason === 'unreachable') throw new Error(check.message)
+      this.hostUnusable(entry, check.reason, check.message, want)
+      return
+    }
+    try {
+      await this.call(xapi, entry, target, want)
+    } catch (error) {
+      // Removed since the check: forget the check, say what to do, wait for a change.
+      if (!isMissingPlugin(error)) throw error
+      this.hostChecks.delete(`${entry.poolId}/${entry.hostUuid}`)
+      this.hostUnusable(entry, 'missing', `host plugin ${PLUGIN_NAME} is not installed: ${INSTALL_HINT}`, want)
+    }
+  }
+
+  private hostUnusable(entry: Entry, reason: string, message: string, want: string | null): void {
+    this.once.warn(`${entry.hostUuid}:${reason}`, `host ${JSON.stringify(entry.hostName)}: ${message}`, {
+      host: entry.hostUuid,
+      plugin: PLUGIN_NAME,
+    })
+    entry.failedFor = want
+    // Installing the host plugin needs no restart of anything: notice it by asking again.
+    this.retryLater(entry, want, () => this.hostChecks.delete(`${entry.poolId}/${entry.hostUuid}`))
+  }
+
+  private retryLater(entry: Entry, want: string | null, before?: () => void): void {
+    const timer = setTimeout(() => {
+      this.laterTimers.delete(timer)
+      if (entry.failedFor !== want) return
+      before?.()
+      entry.failedFor = undefined
+      this.kick(entry)
+    }, this.retryLaterMs)
+    this.laterTimers.add(timer)
+  }
+
+  private async call(xapi: XapiConnection, entry: Entry, target: DesiredBinding | null, want: string | null): Promise<void> {
+    if (target) {
+      const started = Date.now()
+      const result = await this.client.apply(xapi, target.hostRef, target.args)
+      entry.hostRef = target.hostRef
+      entry.settled = want
+      this.log.info(`applied on host ${JSON.stringify(target.hostName)} bridge ${target.bridge}`, {
+        host: target.hostUuid,
+        bridge: target.bridge,
+        changes: result.changes.length,
+        gatewayChecks: result.gatewayChecks,
+        ms: Date.now() - started,
+      })
+      if (target.noManagementPif) {
+        this.once.warn(`${target.hostUuid}:no-management-pif`, `host ${JSON.stringify(target.hostName)} has no management PIF: the management address is not mirrored there`, {
+          host: target.hostUuid,
+        })
+      }
+    } else {
+      const started = Date.now()
+      const result = await this.client.release(xapi, entry.hostRef, entry.bridge)
+      entry.settled = null
+      this.log.info(`released on host ${JSON.stringify(entry.hostName)} bridge ${entry.bridge}`, {
+        host: entry.hostUuid,
+        bridge: entry.bridge,
+        released: result.released,
+        changes: result.changes.length,
+        ms: Date.now() - started,
+      })
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// Calls the host plugin through xapi (`host.call_plugin`) and turns its answers and errors
+// into typed values. Result shapes are the host plugin's own (xapi-plugin/*.ts).
+
+import { ErrorCode, PLUGIN_FAILURE, UNKNOWN_FUNCTION } from '../shared/errors.ts'
+import type { PluginArgs } from '../shared/plugin-args.ts'
+import { PLUGIN_NAME, PROTOCOL_VERSION } from '../shared/version.ts'
+import type { ApplyResult } from '../xapi-plugin/apply.ts'
+import type { ReleaseResult } from '../xapi-plugin/release.ts'
+import type { BridgeStatus } from '../xapi-plugin/status.ts'
+import type { XapiConnection } from './xapi-types.ts'
+
+export const MISSING_PLUGIN = 'XENAPI_MISSING_PLUGIN'
+
+export interface VersionResult {
+  name: string
+  version: string
+  protocol: number
+}
+
+export type { ApplyResult, BridgeStatus, ReleaseResult }
+
+/** An XAPI error as both `xen-api` and `@xen-orchestra/xapi` throw it. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+export function errorParams(error: unknown): string[] {
+  const params = (error as { params?: unknown } | null)?.params
+  return Array.isArray(params) ? params.map(String) : []
+}
+
+/** One line for logs and reports: the code and the host plugin's message. */
+export function describeError(error: unknown): string {
+  const code = errorCode(error)
+  const params = errorParams(error)
+  if (code?.startsWith('VIF_IP_BINDER_') && params[0]) return `${code}: ${params[0]}`
+  if (code === PLUGIN_FAILURE && params.length) return `${code}: ${params.slice(0, 4).join(' / ')}`
+  if (code) return params.length ? `${code} ${JSON.stringify(params)}` : code
+  return error instanceof Error ? error.message : String(error)
+}
+
+// Errors that a later attempt can cure: the host lock was busy, the firewall was still
+// booting (its gateway did not answer yet), the bridge was not up yet, the pool master was
+// unreachable or its session expired. Invalid arguments and a missing plugin are final.
+const TRANSIENT_CODES = new Set<string>([
+  ErrorCode.BUSY,
+  ErrorCode.GATEWAY_UNREACHABLE,
+  ErrorCode.NO_SUCH_DEVICE,
+  ErrorCode.COMMAND_FAILED,
+  PLUGIN_FAILURE,
+  'SESSION_INVALID',
+  'HOST_OFFLINE',
+  'HOST_NOT_LIVE',
+  'TOO_BUSY',
+  'VIF_IP_BINDER_XO_TIMEOUT',
+])
+
+export function isTransient(error: unknown): boolean {
+  const code = errorCode(error)
+  if (code === undefined) return true // transport failures (connection refused, reset, …)
+  return TRANSIENT_CODES.has(code) || /^E[A-Z]+$/.test(code) // ECONNRESET, ETIMEDOUT, …
+}
+
+export function isMissingPlugin(error: unknown): boolean {
+  return errorCode(error) === MISSING_PLUGIN
+}
+
+export function isUnknownFunction(error: unknown): boolean {
+  return errorCode(error) === UNKNOWN_FUNCTION
+}
+
+export class HostPluginClient {
+  async call<T>(xapi: XapiConnection, hostRef: string, fn: string, args: PluginArgs = {}): Promise<T> {
+    const text = await xapi.call('host.call_plugin', hostRef, PLUGIN_NAME, fn, args)
+    if (typeof text !== 'string') throw new Error(`${PLUGIN_NAME} ${fn}: expected a JSON string from the host, got ${typeof text}`)
+    try {
+      return JSON.parse(text) as T
+    } catch {
+      throw new Error(`${PLUGIN_NAME} ${fn}: the host answered something that is not JSON: ${text.slice(0, 200)}`)
+    }
+  }
+
+  version(xapi: XapiConnection, hostRef: string): Promise<VersionResult> {
+    return this.call<VersionResult>(xapi, hostRef, 'version')
+  }
+
+  apply(xapi: XapiConnection, hostRef: string, args: PluginArgs): Promise<ApplyResult> {
+    return this.call<ApplyResult>(xapi, hostRef, 'apply', args)
+  }
+
+  release(xapi: XapiConnection, hostRef: string, bridge: string): Promise<ReleaseResult> {
+    return this.call<ReleaseResult>(xapi, hostRef, 'release', { bridge })
+  }
+
+  status(xapi: XapiConnection, hostRef: string, bridge?: string): Promise<{ bridges: Record<string, BridgeStatus> }> {
+    return this.call(xapi, hostRef, 'status', bridge ? { bridge } : {})
+  }
+}
+
+export type HostPluginCheck =
+  | { ok: true; version: VersionResult }
+  | { ok: false; reason: 'missing' | 'incompatible' | 'unreachable'; message: string; version?: VersionResult }
+
+export const INSTALL_HINT = `copy dist/xapi-plugin/${PLUGIN_NAME} to /etc/xapi.d/plugins/${PLUGIN_NAME} on that host (chmod 755)`
+
+/** Is the host plugin there, and does it speak our protocol? Never throws. */
+export async function checkHostPlugin(client: HostPluginClient, xapi: XapiConnection, hostRef: string): Promise<HostPluginCheck> {
+  let version: VersionResult
+  try {
+    version = await client.version(xapi, hostRef)
+  } catch (error) {
+    if (isMissingPlugin(error)) return { ok: false, reason: 'missing', message: `host plugin ${PLUGIN_NAME} is not installed: ${INSTALL_HINT}` }
+    return { ok: false, reason: 'unreachable', message: `host plugin ${PLUGIN_NAME} did not answer: ${describeError(error)}` }
+  }
+  if (version?.protocol !== PROTOCOL_VERSION) {
+    return {
+      ok: false,
+      reason: 'incompatible',
+      version,
+      message: `host plugin ${PLUGIN_NAME} ${version?.version ?? '?'} speaks protocol ${JSON.stringify(version?.protocol)}, this XO plugin speaks ${PROTOCOL_VERSION}: install the host plugin from the same release as the XO plugin`,
+    }
+  }
+  return { ok: true, version }
+}

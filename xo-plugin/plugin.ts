@@ -1,0 +1,315 @@
+// The plugin instance xo-server drives: configure (validate, resolve, write the pools'
+// copy, take effect if loaded), load (watch every pool, reconcile on each connection),
+// test (report) and unload (stop listening; never touch dom0 on the way out: XO stopping
+// must not cut a host off).
+
+import { type Binding, POOL_CONFIG_KEY, type PluginConfig, parsePluginConfig } from '../shared/binding.ts'
+import { BinderError } from '../shared/errors.ts'
+import { CallQueue, type CallQueueOptions, DEFAULT_CALL_QUEUE_OPTIONS } from './call-queue.ts'
+import { Converger } from './converger.ts'
+import { desiredForPool } from './desired.ts'
+import { HostPluginClient, describeError, isTransient } from './host-plugin.ts'
+import { type Logger, OnceLogger } from './log.ts'
+import { poolConfigText, writePoolConfig } from './pool-config.ts'
+import { PoolWatch } from './pool-watch.ts'
+import { type Resolution, resolveBindings } from './resolve.ts'
+import { type TestReport, buildTestReport } from './test-report.ts'
+import { type HostRecord, type NetworkRecord, PoolIndex, type ServerEvent, type XapiConnection, type XoApp } from './xapi-types.ts'
+
+export interface PluginOptions {
+  log: Logger
+  queue?: Partial<Omit<CallQueueOptions, 'isTransient'>>
+  /** How long `configure` waits for connecting pools' records before judging references. */
+  fetchTimeoutMs?: number
+  debounceMs?: number
+  /** After a call's retries are spent on a transient error, when to try again. */
+  retryLaterMs?: number
+}
+
+interface AttachedPool {
+  id: string
+  xapi: XapiConnection
+  watch: PoolWatch
+  poolId?: string
+  ready: Promise<void>
+}
+
+interface ActiveConfig {
+  bindings: Binding[]
+  gatewayCheckSeconds: number
+}
+
+function timeout(ms: number): Promise<'timeout'> {
+  return new Promise(resolve => setTimeout(resolve, ms, 'timeout').unref())
+}
+
+export class VifIpBinderPlugin {
+  private readonly log: Logger
+  private readonly once: OnceLogger
+  private readonly client = new HostPluginClient()
+  private config: ActiveConfig | undefined
+  private resolution: Resolution = { resolved: [], unresolved: [] }
+  private loaded = false
+  private queue!: CallQueue
+  private converger!: Converger
+  private readonly pools = new Map<string, AttachedPool>()
+  private readonly serverIds = new WeakMap<XapiConnection, string>()
+  /** Per pool: what we last wrote and what it replaced, to tell a stale cache from a change. */
+  private readonly written = new Map<string, { text: string | undefined; replaced: string | undefined }>()
+  private nextServerId = 0
+
+  constructor(
+    private readonly xo: XoApp,
+    private readonly options: PluginOptions,
+  ) {
+    this.log = options.log
+    this.once = new OnceLogger(this.log)
+    this.createMachinery()
+  }
+
+  // -------------------------------------------------------------------------------------
+  // xo-server lifecycle
+
+  async configure(raw: PluginConfig, { loaded }: { loaded: boolean }): Promise<void> {
+    const parsed = parsePluginConfig(raw)
+    const xapis = await this.fetchedXapis(this.options.fetchTimeoutMs ?? 10_000)
+    const resolution = resolveBindings(parsed.bindings, xapis)
+    // At xo-server start-up the saved (already validated) configuration arrives before the
+    // pools are connected: a VM no connected pool has yet is waited for, not refused. Any
+    // later change, and anything found wrong in a connected pool, is refused.
+    const startup = this.config === undefined && !loaded
+    for (const problem of resolution.unresolved.sort((a, b) => a.index - b.index)) {
+      if (!startup || problem.kind !== 'vm-unknown') throw problem.error
+      this.log.warn(`${problem.error.message}; checked again when its pool connects`)
+    }
+    this.config = parsed
+    this.resolution = resolution
+    await this.writePoolConfigs(xapis)
+    if (this.loaded) for (const pool of this.pools.values()) if (pool.poolId) this.converger.forgetFailures(pool.poolId)
+    if (this.loaded) this.reconcileAll()
+  }
+
+  async load(): Promise<void> {
+    if (this.queue.isClosed) this.createMachinery()
+    this.loaded = true
+    this.xo.on('server:connected', this.onConnected)
+    this.xo.on('server:disconnected', this.onDisconnected)
+    for (const [id, xapi] of Object.entries(this.xo.getAllXapis())) this.attach(id, xapi)
+  }
+
+  async unload(): Promise<void> {
+    this.loaded = false
+    this.xo.removeListener('server:connected', this.onConnected)
+    this.xo.removeListener('server:disconnected', this.onDisconnected)
+    for (const pool of this.pools.values()) pool.watch.stop()
+    this.pools.clear()
+    this.queue.close()
+    this.converger.close()
+  }
+
+  async test(data?: { binding?: number }): Promise<TestReport> {
+    if (!this.config) throw new BinderError('VIF_IP_BINDER_NOT_CONFIGURED', 'vif-ip-binder is not configured')
+    const only = data?.binding
+    if (only !== undefined && (!Number.isInteger(only) || only < 1 || only > this.config.bindings.length)) {
+      throw new BinderError('VIF_IP_BINDER_INVALID_ARGUMENT', `binding ${JSON.stringify(only)} does not exist (there are ${this.config.bindings.length})`)
+    }
+    const report = await buildTestReport({
+      resolution: this.resolution,
+      gatewayCheckSeconds: this.config.gatewayCheckSeconds,
+      getXapi: poolId => this.xapiOfPool(poolId),
+      client: this.client,
+      only: only === undefined ? undefined : only - 1,
+    })
+    this.log.info(report.text)
+    // xo-web shows a Test result only when it fails; the report is the failure's message.
+    if (!report.ok) throw Object.assign(new Error(report.text), { report })
+    return report
+  }
+
+  /** Resolves once every pool is attached and every host call has settled (tests, demo). */
+  async whenIdle(): Promise<void> {
+    for (;;) {
+      await Promise.all([...this.pools.values()].map(p => p.ready))
+      await this.queue.idle()
+      if ([...this.pools.values()].every(p => !p.watch.busy)) {
+        await this.queue.idle()
+        return
+      }
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+  }
+
+  /** (host/bridge) keys whose host does not hold the target yet. */
+  pendingKeys(): string[] {
+    return this.converger.pending()
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private createMachinery(): void {
+    const queueOptions = { ...DEFAULT_CALL_QUEUE_OPTIONS, ...this.options.queue }
+    this.queue = new CallQueue({
+      ...queueOptions,
+      isTransient,
+      onRetry: (label, attempt, delayMs, error) =>
+        this.log.warn(`${label}: attempt ${attempt} failed, retrying in ${delayMs} ms`, { error, reason: describeError(error) }),
+    })
+    this.converger = new Converger(this.queue, this.client, poolId => this.xapiOfPool(poolId), this.log, this.options.retryLaterMs, queueOptions.timeoutMs)
+  }
+
+  private readonly onConnected = ({ server, xapi }: ServerEvent) => {
+    this.attach(server?.id ?? this.serverIdOf(xapi), xapi)
+  }
+
+  private readonly onDisconnected = ({ server, xapi }: ServerEvent) => {
+    const id = server?.id ?? this.serverIdOf(xapi)
+    const pool = this.pools.get(id)
+    if (pool?.xapi !== xapi) return
+    pool.watch.stop()
+    this.pools.delete(id)
+    this.log.info(`pool ${JSON.stringify(xapi.pool?.name_label ?? id)} disconnected; it is reconciled when it reconnects`)
+  }
+
+  private serverIdOf(xapi: XapiConnection): string {
+    let id = this.serverIds.get(xapi)
+    if (!id) this.serverIds.set(xapi, (id = `server-${++this.nextServerId}`))
+    return id
+  }
+
+  private xapiOfPool(poolId: string): XapiConnection | undefined {
+    for (const pool of this.pools.values()) if (pool.poolId === poolId) return pool.xapi
+    return undefined
+  }
+
+  /**
+   * Connections whose records are all cached. Connected pools are waited for (up to
+   * `waitMs`: their records are on the way); pools still connecting are not (at xo-server
+   * start-up that can take minutes).
+   */
+  private async fetchedXapis(waitMs: number): Promise<XapiConnection[]> {
+    const xapis = Object.values(this.xo.getAllXapis())
+    const fetched = new Set<XapiConnection>()
+    const waits = xapis.map(x => x.objectsFetched.then(() => fetched.add(x)))
+    const connected = xapis.filter(x => x.pool !== undefined)
+    await Promise.race([Promise.all(connected.map(x => waits[xapis.indexOf(x)])), timeout(waitMs)])
+    return xapis.filter(x => fetched.has(x) && x.pool !== undefined)
+  }
+
+  private attach(id: string, xapi: XapiConnection): void {
+    const previous = this.pools.get(id)
+    if (previous?.xapi === xapi && previous.poolId) {
+      // Same connection announced again: treat as a reconnection.
+      previous.ready = this.onPoolReady(previous)
+      return
+    }
+    previous?.watch.stop()
+    const pool: AttachedPool = {
+      id,
+      xapi,
+      // Listening before the fetch completes: nothing that happens in between is missed.
+      watch: new PoolWatch(xapi, this.options.debounceMs ?? 50, () => this.reconcile(pool)),
+      ready: Promise.resolve(),
+    }
+    this.pools.set(id, pool)
+    pool.ready = (async () => {
+      await xapi.objectsFetched
+      if (this.pools.get(id) !== pool || !xapi.pool) return
+      pool.poolId = xapi.pool.uuid
+      await this.onPoolReady(pool)
+    })().catch(error => this.log.error('could not start watching a pool', { error, server: id }))
+  }
+
+  /** On load and every (re)connection: resolve again, write the pool's copy, learn what the hosts hold, converge. */
+  private async onPoolReady(pool: AttachedPool): Promise<void> {
+    const { xapi, poolId } = pool
+    if (!poolId || !this.loaded) return
+    this.log.info(`pool ${JSON.stringify(xapi.pool?.name_label)} connected: reconciling`)
+    if (this.config) {
+      const ready = [...this.pools.values()].filter(p => p.poolId).map(p => p.xapi)
+      try {
+        this.resolution = resolveBindings(this.config.bindings, ready)
+      } catch (error) {
+        this.log.error('the configuration no longer resolves against the connected pools', { error })
+      }
+      for (const problem of this.resolution.unresolved) this.once.warn(problem.error.message, problem.error.message)
+      await this.writePoolConfigs([xapi])
+    }
+    this.converger.forgetFailures(poolId)
+    await this.learnFromHosts(pool)
+    if (this.pools.get(pool.id) === pool) this.reconcile(pool)
+  }
+
+  /**
+   * Asks each host what it holds for the bound networks' bridges, so that what changed
+   * while XO was away (a VM stopped, XO restarted) is released or re-applied.
+   */
+  private async learnFromHosts(pool: AttachedPool): Promise<void> {
+    const { xapi, poolId } = pool
+    if (!poolId || !this.config) return
+    const index = new PoolIndex(xapi)
+    const bridges = new Set<string>()
+    for (const r of this.resolution.resolved) {
+      if (r.poolId !== poolId) continue
+      const bridge = index.uuid<NetworkRecord>(r.networkUuid, 'network')?.bridge
+      if (bridge) bridges.add(bridge)
+    }
+    await Promise.all(
+      index.all<HostRecord>('host').map(async record => {
+        const host = { poolId, hostRef: record.$ref, hostUuid: record.uuid, hostName: record.name_label }
+        const wanted = new Set([...bridges, ...this.converger.boundBridges(record.uuid)])
+        if (wanted.size === 0) return
+        try {
+          await this.queue.run(record.uuid, `${record.name_label}/status`, async () => {
+            const check = await this.converger.hostCheck(xapi, host)
+            if (!check.ok) return
+            const { bridges: recorded } = await this.client.status(xapi, record.$ref)
+            for (const bridge of wanted) this.converger.learn(host, bridge, recorded[bridge]?.recorded?.desired ?? null)
+          })
+        } catch (error) {
+          this.log.debug(`could not read what host ${JSON.stringify(record.name_label)} holds`, { error })
+        }
+      }),
+    )
+  }
+
+  private reconcileAll(): void {
+    for (const pool of this.pools.values()) if (pool.poolId) this.reconcile(pool)
+  }
+
+  private reconcile(pool: AttachedPool): void {
+    if (!this.loaded || !this.config || !pool.poolId || this.pools.get(pool.id) !== pool) return
+    const desired = desiredForPool(new PoolIndex(pool.xapi), this.resolution.resolved, this.config.gatewayCheckSeconds)
+    for (const conflict of desired.conflicts) this.once.warn(conflict, conflict)
+    this.converger.setTargets(pool.poolId, desired.bindings)
+  }
+
+  private async writePoolConfigs(xapis: XapiConnection[]): Promise<void> {
+    if (!this.config) return
+    const { gatewayCheckSeconds } = this.config
+    await Promise.all(
+      xapis.map(async xapi => {
+        const poolId = xapi.pool?.uuid
+        if (!poolId) return
+        // A pool whose binding's VM is not resolved yet keeps its previous copy.
+        if (this.resolution.unresolved.some(u => u.kind === 'vm-unknown') && !this.resolution.resolved.some(r => r.poolId === poolId)) {
+          if (xapi.pool?.other_config?.[POOL_CONFIG_KEY] !== undefined) return
+        }
+        const text = poolConfigText(poolId, this.resolution.resolved, gatewayCheckSeconds)
+        const current = xapi.pool?.other_config?.[POOL_CONFIG_KEY]
+        const last = this.written.get(poolId)
+        // Our own write not yet echoed back by the event stream: nothing to do.
+        if (last && last.text === text && current === last.replaced) return
+        try {
+          const outcome = await writePoolConfig(xapi, text)
+          if (outcome !== 'unchanged') this.written.set(poolId, { text, replaced: current })
+          if (outcome !== 'unchanged') this.log.info(`pool ${JSON.stringify(xapi.pool?.name_label)}: bindings ${outcome} in other_config`)
+        } catch (error) {
+          this.log.warn(`could not write the bindings into pool ${JSON.stringify(xapi.pool?.name_label)}'s other_config (read-only connection?)`, {
+            error,
+            reason: describeError(error),
+          })
+        }
+      }),
+    )
+  }
+}

@@ -1,0 +1,51 @@
+// Listens to one pool connection's object events and calls back, debounced: a VM start
+// brings a burst of VM, VIF, network and host updates, and one recomputation after the
+// burst sees the final state.
+
+import type { ObjectsEvent, RecordBatch, XapiConnection } from './xapi-types.ts'
+
+// Only these classes change what should be bound; tasks, messages, metrics and our own
+// pool.other_config writes do not. Removals carry no record, so they always count.
+const RELEVANT_TYPES = new Set(['VM', 'VIF', 'network', 'host', 'PIF'])
+
+export class PoolWatch {
+  private timer: NodeJS.Timeout | undefined
+  private readonly listeners: [ObjectsEvent, (batch: RecordBatch) => void][]
+  private stopped = false
+
+  constructor(
+    readonly xapi: XapiConnection,
+    private readonly debounceMs: number,
+    private readonly onChange: () => void,
+  ) {
+    const relevant = (batch: RecordBatch) => {
+      if (Object.values(batch).some(record => record !== undefined && RELEVANT_TYPES.has(record.$type))) this.schedule()
+    }
+    this.listeners = [
+      ['add', relevant],
+      ['update', relevant],
+      ['remove', () => this.schedule()],
+    ]
+    for (const [event, listener] of this.listeners) xapi.objects.on(event, listener)
+  }
+
+  get busy(): boolean {
+    return this.timer !== undefined
+  }
+
+  schedule(): void {
+    if (this.stopped) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      if (!this.stopped) this.onChange()
+    }, this.debounceMs)
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    for (const [event, listener] of this.listeners) this.xapi.objects.removeListener(event, listener)
+  }
+}

@@ -1,0 +1,81 @@
+// What xo-web's plugin page renders: the configuration form, its presets, and the Test
+// form. xo-web's form generator renders only type, title, description (Markdown),
+// default, enum/enumNames, required, properties and items, plus `$type` object pickers;
+// other keywords (minItems, pattern, oneOf…) would be validated by xo-server's ajv with
+// messages that name no binding, so `configure` checks those things itself.
+
+import { bindingSchema } from '../shared/binding.ts'
+import { DEFAULT_GATEWAY_CHECK_SECONDS, MAX_GATEWAY_CHECK_SECONDS } from '../shared/plugin-args.ts'
+
+export const configurationSchema = {
+  type: 'object',
+  title: 'vif-ip-binder',
+  description: [
+    'Keeps dom0 reachable on hosts whose physical NICs all belong to a **firewall VM**.',
+    '',
+    'Each binding says: *while this VM runs with its VIF on this network plugged, the host it runs on gets these addresses, this gateway and these routes on that network.* When the VM stops or migrates away, the host gets its previous state back.',
+    '',
+    'Every host of the pool needs the host plugin: copy `vif-ip-binder` to `/etc/xapi.d/plugins/` (see the README). Use **Test** to check each host and compare with what is applied.',
+  ].join('\n'),
+  properties: {
+    bindings: {
+      type: 'array',
+      title: 'Bindings',
+      description: 'One entry per firewall VM and network. An address may be claimed by one binding only.',
+      items: bindingSchema,
+    },
+    gatewayCheckSeconds: {
+      type: 'integer',
+      title: 'Gateway check (seconds)',
+      description: `After switching dom0's default route to a binding's gateway, how long to wait for the gateway to answer before restoring the previous route (0 = do not check, at most ${MAX_GATEWAY_CHECK_SECONDS}).`,
+      default: DEFAULT_GATEWAY_CHECK_SECONDS,
+    },
+  },
+  required: ['bindings'],
+} as const
+
+export const configurationPresets = {
+  'Firewall VM on a private network (IPv4)': {
+    bindings: [
+      {
+        network: 'dom0-firewall',
+        addresses: ['192.168.1.2/24'],
+        gateways: ['192.168.1.1'],
+        routes: [],
+        proxyArp: false,
+        forwarding: false,
+      },
+    ],
+    gatewayCheckSeconds: DEFAULT_GATEWAY_CHECK_SECONDS,
+  },
+  'Firewall VM on a private network (IPv4 + IPv6, management mirror)': {
+    bindings: [
+      {
+        network: 'dom0-firewall',
+        addresses: ['192.168.1.2/24', '2001:db8:1::2/64'],
+        gateways: ['192.168.1.1', '2001:db8:1::1'],
+        routes: [],
+        managementAddress: '192.168.1.2',
+        proxyArp: false,
+        forwarding: false,
+      },
+    ],
+    gatewayCheckSeconds: DEFAULT_GATEWAY_CHECK_SECONDS,
+  },
+}
+
+export const testSchema = {
+  type: 'object',
+  title: 'Test',
+  description: 'Checks every binding: pool connected, host plugin on each host, and for a running VM what its host has applied compared with the configuration.',
+  properties: {
+    binding: {
+      type: 'integer',
+      title: 'Only binding number',
+      description: 'Test only this binding (1 = the first). Leave empty to test them all.',
+    },
+  },
+} as const
+
+/** Keywords xo-web renders; a test holds the schema to them. */
+export const RENDERED_KEYWORDS = new Set(['type', 'title', 'description', 'default', 'enum', 'enumNames', 'required', 'properties', 'items', '$type'])

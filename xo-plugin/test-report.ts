@@ -1,0 +1,122 @@
+// The Test button's report: per binding, is its pool connected, is the host plugin on
+// every host of the pool (and which version), and for a running VM, does its host hold
+// what the configuration wants (the host plugin's `status` drift).
+
+import { PLUGIN_NAME } from '../shared/version.ts'
+import { canonicalArgs, desiredForPool } from './desired.ts'
+import { type HostPluginClient, checkHostPlugin, describeError } from './host-plugin.ts'
+import type { Resolution } from './resolve.ts'
+import { type HostRecord, PoolIndex, type VmRecord, type XapiConnection } from './xapi-types.ts'
+
+export interface BindingReport {
+  label: string
+  ok: boolean
+  lines: string[]
+}
+
+export interface TestReport {
+  ok: boolean
+  bindings: BindingReport[]
+  text: string
+}
+
+export interface ReportInput {
+  resolution: Resolution
+  gatewayCheckSeconds: number
+  getXapi: (poolId: string) => XapiConnection | undefined
+  client: HostPluginClient
+  /** 0-based; undefined = every binding. */
+  only?: number
+}
+
+function describeStep(step: Record<string, unknown>): string {
+  const { action, ...rest } = step
+  const details = Object.entries(rest)
+    .filter(([key, value]) => value !== undefined && key !== 'previous' && typeof value !== 'object')
+    .map(([key, value]) => `${key}=${String(value)}`)
+  return `${String(action)} ${details.join(' ')}`.trim()
+}
+
+async function hostLines(client: HostPluginClient, xapi: XapiConnection, hosts: HostRecord[], report: BindingReport): Promise<void> {
+  const checks = await Promise.all(hosts.map(host => checkHostPlugin(client, xapi, host.$ref)))
+  hosts.forEach((host, i) => {
+    const check = checks[i]!
+    if (check.ok) {
+      report.lines.push(`host ${JSON.stringify(host.name_label)}: ${PLUGIN_NAME} ${check.version.version} (protocol ${check.version.protocol})`)
+    } else {
+      report.ok = false
+      report.lines.push(`host ${JSON.stringify(host.name_label)}: PROBLEM: ${check.message}`)
+    }
+  })
+}
+
+async function bindingReport(input: ReportInput, index: number): Promise<BindingReport | undefined> {
+  const { resolution, client } = input
+  const unresolved = resolution.unresolved.find(u => u.index === index)
+  if (unresolved) return { label: unresolved.label, ok: false, lines: [`PROBLEM: ${unresolved.error.message}`] }
+  const resolved = resolution.resolved.find(r => r.index === index)
+  if (!resolved) return undefined
+  const report: BindingReport = { label: resolved.label, ok: true, lines: [] }
+  const xapi = input.getXapi(resolved.poolId)
+  if (!xapi) {
+    report.ok = false
+    report.lines.push(`PROBLEM: pool ${resolved.poolId} is not connected to Xen Orchestra`)
+    return report
+  }
+  const index_ = new PoolIndex(xapi)
+  report.lines.push(`pool ${JSON.stringify(xapi.pool?.name_label ?? '?')}: connected`)
+  await hostLines(client, xapi, index_.all<HostRecord>('host'), report)
+
+  const vm = index_.uuid<VmRecord>(resolved.vmUuid, 'VM')
+  if (!vm) {
+    report.ok = false
+    report.lines.push(`PROBLEM: VM ${resolved.vmUuid} no longer exists`)
+    return report
+  }
+  const desired = [...desiredForPool(index_, [resolved], input.gatewayCheckSeconds).bindings.values()][0]
+  if (!desired) {
+    report.lines.push(`VM ${JSON.stringify(vm.name_label)} is ${vm.power_state.toLowerCase()}${vm.power_state === 'Running' ? ' but its VIF on the network is not attached' : ''}: nothing should be bound`)
+    return report
+  }
+  report.lines.push(`VM ${JSON.stringify(vm.name_label)} runs on host ${JSON.stringify(desired.hostName)}, VIF attached, bridge ${desired.bridge}`)
+  if (desired.noManagementPif) report.lines.push(`host ${JSON.stringify(desired.hostName)} has no management PIF: the management address is not mirrored`)
+  let status
+  try {
+    status = (await client.status(xapi, desired.hostRef, desired.bridge)).bridges[desired.bridge]
+  } catch (error) {
+    report.ok = false
+    report.lines.push(`PROBLEM: status on host ${JSON.stringify(desired.hostName)} failed: ${describeError(error)}`)
+    return report
+  }
+  if (!status?.recorded) {
+    report.ok = false
+    report.lines.push(`PROBLEM: nothing is applied on host ${JSON.stringify(desired.hostName)} for ${desired.bridge} yet`)
+    return report
+  }
+  if (canonicalArgs(status.recorded.desired) !== canonicalArgs(desired.args)) {
+    report.ok = false
+    report.lines.push(`PROBLEM: host ${JSON.stringify(desired.hostName)} holds other arguments than configured (an apply is pending or failed): ${JSON.stringify(status.recorded.desired)}`)
+  }
+  const kernel = `addresses ${status.kernel.addresses.join(', ') || 'none'}; default routes: IPv4 ${status.kernel.defaultRoutes.ipv4}, IPv6 ${status.kernel.defaultRoutes.ipv6}`
+  if (status.inSync) {
+    report.lines.push(`in sync: ${kernel}`)
+  } else {
+    report.ok = false
+    report.lines.push(`PROBLEM: drift on host ${JSON.stringify(desired.hostName)}: ${status.drift.map(s => describeStep(s as unknown as Record<string, unknown>)).join('; ') || 'none'}`)
+    if (status.problem) report.lines.push(`PROBLEM: ${status.problem}`)
+    report.lines.push(`kernel: ${kernel}`)
+  }
+  return report
+}
+
+export async function buildTestReport(input: ReportInput): Promise<TestReport> {
+  const count = input.resolution.resolved.length + input.resolution.unresolved.length
+  const indexes = input.only === undefined ? [...Array(count).keys()] : [input.only]
+  const bindings = (await Promise.all(indexes.map(i => bindingReport(input, i)))).filter((r): r is BindingReport => r !== undefined)
+  const ok = bindings.every(b => b.ok)
+  const text = [
+    ok ? 'vif-ip-binder: every binding is in order.' : 'vif-ip-binder: some bindings need attention.',
+    ...bindings.map(b => [`${b.ok ? '✔' : '✘'} ${b.label}`, ...b.lines.map(l => `    ${l}`)].join('\n')),
+  ].join('\n')
+  return { ok, bindings, text }
+}

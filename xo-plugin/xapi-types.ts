@@ -1,0 +1,130 @@
+// The slice of xo-server and of XAPI connections this plugin uses, typed. Inside xo-server
+// the connections are `@xen-orchestra/xapi` objects, whose interface extends the `xen-api`
+// client's; the plugin touches only what both have: the cached raw records, their
+// events, and `call`. Keeping the slice this small keeps the test facade small.
+
+/** Every raw XAPI record in `xapi.objects` carries these (set by the `xen-api` client). */
+export interface XapiRecord {
+  readonly $id: string
+  readonly $ref: string
+  readonly $type: string
+  readonly uuid: string
+}
+
+export interface VmRecord extends XapiRecord {
+  readonly name_label: string
+  readonly power_state: string
+  readonly resident_on: string
+  readonly VIFs: readonly string[]
+  readonly is_control_domain: boolean
+  readonly is_a_template: boolean
+  readonly is_a_snapshot: boolean
+}
+
+export interface VifRecord extends XapiRecord {
+  readonly VM: string
+  readonly network: string
+  readonly device: string
+  readonly currently_attached: boolean
+}
+
+export interface NetworkRecord extends XapiRecord {
+  readonly name_label: string
+  readonly bridge: string
+  readonly PIFs: readonly string[]
+}
+
+export interface HostRecord extends XapiRecord {
+  readonly name_label: string
+  readonly address: string
+  readonly enabled: boolean
+  readonly PIFs: readonly string[]
+}
+
+export interface PifRecord extends XapiRecord {
+  readonly host: string
+  readonly network: string
+  readonly management: boolean
+  readonly device: string
+}
+
+export interface PoolRecord extends XapiRecord {
+  readonly name_label: string
+  readonly master: string
+  readonly other_config: Readonly<Record<string, string>>
+}
+
+/** `{ [$id]: record }`; on `remove` the values are undefined (only the ids are usable). */
+export type RecordBatch = Record<string, XapiRecord | undefined>
+export type ObjectsEvent = 'add' | 'update' | 'remove'
+
+export interface XapiObjects {
+  readonly all: Readonly<Record<string, XapiRecord>>
+  on(event: ObjectsEvent, listener: (batch: RecordBatch) => void): unknown
+  removeListener(event: ObjectsEvent, listener: (batch: RecordBatch) => void): unknown
+}
+
+export interface XapiConnection {
+  readonly objects: XapiObjects
+  /** Resolves once the initial fetch of every record is done (again after a reconnection). */
+  readonly objectsFetched: Promise<unknown>
+  /** The pool record; undefined until connected. */
+  readonly pool: PoolRecord | undefined
+  call(method: string, ...args: unknown[]): Promise<unknown>
+}
+
+export interface ServerEvent {
+  server?: { id?: string }
+  xapi: XapiConnection
+}
+
+export type ServerEventName = 'server:connected' | 'server:disconnected'
+
+/** The xo-server application object, as far as this plugin uses it. */
+export interface XoApp {
+  /** Connected pools, by XO server id. */
+  getAllXapis(): Readonly<Record<string, XapiConnection>>
+  on(event: ServerEventName, listener: (event: ServerEvent) => void): unknown
+  removeListener(event: ServerEventName, listener: (event: ServerEvent) => void): unknown
+}
+
+export const NULL_REF = 'OpaqueRef:NULL'
+
+/** Lookup tables over one pool's cached records, built once per computation. */
+export class PoolIndex {
+  readonly byRef = new Map<string, XapiRecord>()
+  readonly byType = new Map<string, XapiRecord[]>()
+
+  constructor(readonly xapi: XapiConnection) {
+    for (const record of Object.values(xapi.objects.all)) {
+      this.byRef.set(record.$ref, record)
+      let list = this.byType.get(record.$type)
+      if (!list) this.byType.set(record.$type, (list = []))
+      list.push(record)
+    }
+  }
+
+  ref<T extends XapiRecord>(ref: string | undefined, type: string): T | undefined {
+    if (!ref || ref === NULL_REF) return undefined
+    const record = this.byRef.get(ref)
+    return record?.$type === type ? (record as T) : undefined
+  }
+
+  uuid<T extends XapiRecord>(uuid: string, type: string): T | undefined {
+    const record = this.xapi.objects.all[uuid]
+    return record?.$type === type ? (record as T) : undefined
+  }
+
+  all<T extends XapiRecord>(type: string): T[] {
+    return (this.byType.get(type) ?? []) as T[]
+  }
+
+  /** The bridge of the host's management PIF's network, if the host has one. */
+  managementBridge(host: HostRecord): string | undefined {
+    for (const pifRef of host.PIFs) {
+      const pif = this.ref<PifRecord>(pifRef, 'PIF')
+      if (pif?.management) return this.ref<NetworkRecord>(pif.network, 'network')?.bridge || undefined
+    }
+    return undefined
+  }
+}
