@@ -44,6 +44,8 @@ export interface BindingConfig {
 export interface PluginConfig {
   bindings: BindingConfig[]
   gatewayCheckSeconds?: number
+  /** Let a host that booted disabled enable itself and start the bound VMs first. */
+  rescue?: boolean
 }
 
 export interface Binding {
@@ -183,14 +185,15 @@ export function parseGatewayCheckSeconds(value: unknown): number {
  * twice (two hosts answering for one address is an outage), no (VM, network) pair twice.
  * The VM and network references are checked against the pools by the XO side.
  */
-export function parsePluginConfig(config: PluginConfig): { bindings: Binding[]; gatewayCheckSeconds: number } {
+export function parsePluginConfig(config: PluginConfig): { bindings: Binding[]; gatewayCheckSeconds: number; rescue: boolean } {
   if (typeof config !== 'object' || config === null || !Array.isArray(config.bindings)) {
     throw invalidArgument('bindings: a list of bindings is required', 'bindings')
   }
   const gatewayCheckSeconds = parseGatewayCheckSeconds(config.gatewayCheckSeconds)
+  const rescue = booleanField(config.rescue, 'rescue', 'settings')
   const bindings = config.bindings.map(parseBinding)
   rejectClaimedTwice(bindings)
-  return { bindings, gatewayCheckSeconds }
+  return { bindings, gatewayCheckSeconds, rescue }
 }
 
 /** Both identities are compared as given; the XO side calls it again with resolved UUIDs. */
@@ -268,6 +271,8 @@ export interface PoolBinding {
 export interface PoolConfig {
   version: typeof POOL_CONFIG_VERSION
   gatewayCheckSeconds: number
+  /** The host may enable itself and start the bound VMs first when it booted disabled. */
+  rescue: boolean
   bindings: PoolBinding[]
 }
 
@@ -292,6 +297,7 @@ export function encodePoolConfig(config: PoolConfig): string {
   return JSON.stringify({
     version: config.version,
     gatewayCheckSeconds: config.gatewayCheckSeconds,
+    rescue: config.rescue,
     bindings: config.bindings.map(b => ({
       vm: b.vm,
       network: b.network,
@@ -322,7 +328,7 @@ export function decodePoolConfig(text: string): { config: PoolConfig; bindings: 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidArgument(`pool other_config ${POOL_CONFIG_KEY}: expected a JSON object`, text.slice(0, 80))
   }
-  const { version, gatewayCheckSeconds, bindings } = value as Partial<PoolConfig>
+  const { version, gatewayCheckSeconds, rescue, bindings } = value as Partial<PoolConfig>
   if (version !== POOL_CONFIG_VERSION) {
     throw invalidArgument(
       `pool other_config ${POOL_CONFIG_KEY}: version ${JSON.stringify(version)} is not ${POOL_CONFIG_VERSION} (written by another release of the XO plugin?)`,
@@ -337,9 +343,9 @@ export function decodePoolConfig(text: string): { config: PoolConfig; bindings: 
       }
     }
   }
-  const parsed = parsePluginConfig({ bindings: bindings as BindingConfig[], gatewayCheckSeconds })
+  const parsed = parsePluginConfig({ bindings: bindings as BindingConfig[], gatewayCheckSeconds, rescue })
   return {
-    config: { version: POOL_CONFIG_VERSION, gatewayCheckSeconds: parsed.gatewayCheckSeconds, bindings: parsed.bindings.map((b, i) => toPoolBinding(b, bindings[i]!.vm, bindings[i]!.network)) },
+    config: { version: POOL_CONFIG_VERSION, gatewayCheckSeconds: parsed.gatewayCheckSeconds, rescue: parsed.rescue, bindings: parsed.bindings.map((b, i) => toPoolBinding(b, bindings[i]!.vm, bindings[i]!.network)) },
     bindings: parsed.bindings,
   }
 }

@@ -37,6 +37,7 @@ interface AttachedPool {
 interface ActiveConfig {
   bindings: Binding[]
   gatewayCheckSeconds: number
+  rescue: boolean
 }
 
 function timeout(ms: number): Promise<'timeout'> {
@@ -285,7 +286,7 @@ export class VifIpBinderPlugin {
 
   private async writePoolConfigs(xapis: XapiConnection[]): Promise<void> {
     if (!this.config) return
-    const { gatewayCheckSeconds } = this.config
+    const settings = { gatewayCheckSeconds: this.config.gatewayCheckSeconds, rescue: this.config.rescue }
     await Promise.all(
       xapis.map(async xapi => {
         const poolId = xapi.pool?.uuid
@@ -294,7 +295,7 @@ export class VifIpBinderPlugin {
         if (this.resolution.unresolved.some(u => u.kind === 'vm-unknown') && !this.resolution.resolved.some(r => r.poolId === poolId)) {
           if (xapi.pool?.other_config?.[POOL_CONFIG_KEY] !== undefined) return
         }
-        const text = poolConfigText(poolId, this.resolution.resolved, gatewayCheckSeconds)
+        const text = poolConfigText(poolId, this.resolution.resolved, settings)
         const current = xapi.pool?.other_config?.[POOL_CONFIG_KEY]
         const last = this.written.get(poolId)
         // Our own write not yet echoed back by the event stream: nothing to do.

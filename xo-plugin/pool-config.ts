@@ -7,12 +7,19 @@ import type { ResolvedBinding } from './resolve.ts'
 import type { XapiConnection } from './xapi-types.ts'
 
 /** The pool form for one pool, or undefined when it has no binding (the key is then removed). */
-export function poolConfigText(poolId: string, bindings: ResolvedBinding[], gatewayCheckSeconds: number): string | undefined {
+/** Settings that apply to every binding of a pool. */
+export interface PoolSettings {
+  gatewayCheckSeconds: number
+  rescue: boolean
+}
+
+export function poolConfigText(poolId: string, bindings: ResolvedBinding[], { gatewayCheckSeconds, rescue }: PoolSettings): string | undefined {
   const mine = bindings.filter(b => b.poolId === poolId)
   if (mine.length === 0) return undefined
   const config: PoolConfig = {
     version: POOL_CONFIG_VERSION,
     gatewayCheckSeconds,
+    rescue,
     bindings: mine.map(b => toPoolBinding(b.binding, b.vmUuid, b.networkUuid)),
   }
   return encodePoolConfig(config)

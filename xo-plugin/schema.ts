@@ -30,6 +30,16 @@ export const configurationSchema = {
       description: `After switching dom0's default route to a binding's gateway, how long to wait for the gateway to answer before restoring the previous route (0 = do not check, at most ${MAX_GATEWAY_CHECK_SECONDS}).`,
       default: DEFAULT_GATEWAY_CHECK_SECONDS,
     },
+    rescue: {
+      type: 'boolean',
+      title: 'Rescue a host that boots disabled',
+      description: [
+        'A host that comes up **disabled** (maintenance mode) starts no VM, not even the firewall its own network depends on, and Xen Orchestra cannot reach it to help.',
+        '',
+        'When on, such a host enables itself at boot, starts the bound firewall VMs first, then the VMs marked for auto-start, in their **start order**, waiting each one\'s start delay, and retries a start that fails only because storage is not back yet. Off by default: it overrides a disable that was on purpose.',
+      ].join('\n'),
+      default: false,
+    },
   },
   required: ['bindings'],
 } as const

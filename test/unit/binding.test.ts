@@ -132,20 +132,25 @@ describe('applyArgsFor', () => {
 describe('pool form', () => {
   it('round-trips through pool.other_config text with the network as a UUID', () => {
     const b = parseBinding({ ...base, addresses: ['2001:DB8::2/64', '192.168.1.2/24'], srs: [{ sr: VM, probe: 'icmp:192.168.1.10' }] }, 0)
-    const text = encodePoolConfig({ version: POOL_CONFIG_VERSION, gatewayCheckSeconds: 7, bindings: [toPoolBinding(b, VM, NET)] })
+    const text = encodePoolConfig({ version: POOL_CONFIG_VERSION, gatewayCheckSeconds: 7, rescue: true, bindings: [toPoolBinding(b, VM, NET)] })
     const json = JSON.parse(text)
     assert.equal(json.version, 1)
+    assert.equal(json.rescue, true)
     assert.equal(json.bindings[0].network, NET)
     assert.deepEqual(json.bindings[0].addresses, ['2001:db8::2/64', '192.168.1.2/24'])
     const decoded = decodePoolConfig(text)
     assert.equal(decoded.config.gatewayCheckSeconds, 7)
+    assert.equal(decoded.config.rescue, true)
     assert.deepEqual(decoded.bindings[0]!.addresses, b.addresses)
     assert.equal(encodePoolConfig(decoded.config), text)
   })
 
   it('refuses unknown versions, non-UUID references and bad values by name', () => {
     const b = parseBinding(base, 0)
-    const good = JSON.parse(encodePoolConfig({ version: 1, gatewayCheckSeconds: 10, bindings: [toPoolBinding(b, VM, NET)] }))
+    const good = JSON.parse(encodePoolConfig({ version: 1, gatewayCheckSeconds: 10, rescue: false, bindings: [toPoolBinding(b, VM, NET)] }))
+    const { rescue: _, ...withoutRescue } = good
+    assert.equal(decodePoolConfig(JSON.stringify(withoutRescue)).config.rescue, false, 'rescue is off unless written')
+    assert.throws(() => decodePoolConfig(JSON.stringify({ ...good, rescue: 'yes' })), /rescue: "yes" is not true or false/)
     assert.throws(() => decodePoolConfig(JSON.stringify({ ...good, version: 2 })), /version 2 is not 1/)
     assert.throws(() => decodePoolConfig(JSON.stringify({ ...good, bindings: [{ ...good.bindings[0], network: 'dom0-firewall' }] })), /network "dom0-firewall" is not a UUID/)
     assert.throws(() => decodePoolConfig(JSON.stringify({ ...good, bindings: [{ ...good.bindings[0], addresses: ['x/24'] }] })), /addresses: "x(\/24)?"/)

@@ -41,6 +41,7 @@ describe('configure', () => {
     assert.deepEqual(written, {
       version: 1,
       gatewayCheckSeconds: 10,
+      rescue: false,
       bindings: [{ vm: vm.uuid, network: priv.uuid, addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'], routes: [], proxyArp: false, forwarding: false, srs: [] }],
     })
     assert.deepEqual(
