@@ -1,0 +1,191 @@
+// The XO plugin end to end: loaded through the xen-api-backed facade, connected to the
+// simulated firewall pool whose hosts are network namespaces running the real host plugin.
+// Everything is asserted on the hosts' kernels and with real pings.
+
+import assert from 'node:assert/strict'
+import { afterEach, describe, it } from 'node:test'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { BUILT_HOST_PLUGIN, HOST_PLUGIN_NAME } from '../xapi-sim/simulator.ts'
+import { ip } from '../helpers/netns.ts'
+import { FIREWALL_POOL as F, type Harness, addresses, defaultRoute, pings, poolCopy, startHarness, waitFor } from './helpers.ts'
+
+let h: Harness | undefined
+
+afterEach(async () => {
+  await h?.close()
+  h = undefined
+})
+
+const BOUND_DEFAULT = `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`
+
+async function bound(ns: string): Promise<boolean> {
+  const addrs = await addresses(ns)
+  return (addrs[F.privateBridge] ?? []).includes(`${F.hostAddresses[0]}/24`) && (await defaultRoute(ns)) === BOUND_DEFAULT
+}
+
+async function released(ns: string): Promise<boolean> {
+  const addrs = await addresses(ns)
+  return !(addrs[F.privateBridge] ?? []).includes(`${F.hostAddresses[0]}/24`) && !(addrs.xenbr0 ?? []).includes(`${F.hostAddresses[0]}/32`)
+}
+
+describe('XO plugin end to end', { timeout: 120_000 }, () => {
+  it('binds when the firewall VM starts and releases when it stops', async () => {
+    h = await startHarness()
+    const { sim, plugin, binding } = h
+    const host1 = sim.host('host1').netns
+    // A default route of dom0's own (through the carrier-less management bridge): the
+    // binding replaces it, and it must come back after the bridge and its routes are gone.
+    await ip(host1, 'route', 'add', 'default', 'dev', 'xenbr0')
+    const before = await defaultRoute(host1)
+    assert.equal(before, 'via - dev xenbr0')
+    await plugin.configure({ bindings: [{ ...binding, managementAddress: undefined }] })
+    await plugin.load()
+    await plugin.instance.whenIdle()
+
+    await sim.startVm(F.firewallVm, 'host1')
+    await waitFor('the binding on host1', () => bound(host1))
+    assert.equal(await pings(host1, F.firewallPrivateAddress), true, 'dom0 reaches the firewall')
+    assert.equal(await pings(host1, F.nfsServer), true, 'dom0 reaches the NFS server through the firewall')
+
+    await sim.shutdownVm(F.firewallVm)
+    await waitFor('the release on host1', () => released(host1))
+    await plugin.instance.whenIdle()
+    assert.equal(await defaultRoute(host1), before, 'the previous default route is back')
+    assert.deepEqual(plugin.instance.pendingKeys(), [])
+  })
+
+  it('mirrors the management address, and still gives the previous default route back on release', async () => {
+    h = await startHarness()
+    const { sim, plugin, binding } = h
+    const host1 = sim.host('host1').netns
+    await ip(host1, 'route', 'add', 'default', 'dev', 'xenbr0')
+    const before = await defaultRoute(host1)
+    await plugin.configure({ bindings: [binding] })
+    await plugin.load()
+    await sim.startVm(F.firewallVm, 'host1')
+    await waitFor('the binding on host1', () => bound(host1))
+    const addrs = await addresses(host1)
+    assert.ok(addrs.xenbr0?.includes(`${F.hostAddresses[0]}/32`), `management mirror on xenbr0: ${JSON.stringify(addrs)}`)
+
+    await sim.shutdownVm(F.firewallVm)
+    await waitFor('the release on host1', () => released(host1))
+    await plugin.instance.whenIdle()
+    assert.equal(await defaultRoute(host1), before, 'the previous default route is back')
+  })
+
+  it('moves the binding when the VM migrates', async () => {
+    h = await startHarness()
+    const { sim, plugin, binding } = h
+    const [host1, host2] = [sim.host('host1').netns, sim.host('host2').netns]
+    await ip(host1, 'route', 'add', 'default', 'dev', 'xenbr0')
+    const before = await defaultRoute(host1)
+    await plugin.configure({ bindings: [{ ...binding, managementAddress: undefined }] })
+    await plugin.load()
+    await sim.startVm(F.firewallVm, 'host1')
+    await waitFor('the binding on host1', () => bound(host1))
+
+    await sim.migrateVm(F.firewallVm, 'host2')
+    await waitFor('the binding on host2', () => bound(host2))
+    await waitFor('the release on host1', () => released(host1))
+    await plugin.instance.whenIdle()
+    assert.equal(await defaultRoute(host1), before, 'host1 has its previous default route back')
+    assert.equal(await pings(host2, F.firewallPrivateAddress), true)
+  })
+
+  it('writes the pool copy, takes a new configuration at once, and refuses a bad one without changing anything', async () => {
+    h = await startHarness()
+    const { sim, plugin, binding } = h
+    const host1 = sim.host('host1').netns
+    await plugin.configure({ bindings: [binding] })
+    const copy = JSON.parse(poolCopy(sim)!)
+    assert.equal(copy.version, 1)
+    assert.equal(copy.bindings[0].network, sim.record('network', F.privateNetwork).uuid, 'network resolved to its UUID')
+    await plugin.load()
+    await sim.startVm(F.firewallVm, 'host1')
+    await waitFor('the binding on host1', () => bound(host1))
+
+    await plugin.configure({ bindings: [{ ...binding, addresses: ['10.77.0.5/24'], managementAddress: undefined }] })
+    await waitFor('the new address', async () => (await addresses(host1))[F.privateBridge]?.join() === '10.77.0.5/24')
+    assert.equal(await defaultRoute(host1), BOUND_DEFAULT)
+    assert.ok(!(await addresses(host1)).xenbr0?.includes(`${F.hostAddresses[0]}/32`), 'the mirror left with the managementAddress')
+    assert.deepEqual(JSON.parse(poolCopy(sim)!).bindings[0].addresses, ['10.77.0.5/24'])
+
+    const kernelBefore = await addresses(host1)
+    const copyBefore = poolCopy(sim)
+    await assert.rejects(plugin.configure({ bindings: [{ ...binding, addresses: ['10.77.0.5/33'] }] }), /binding 1 .*addresses: "10\.77\.0\.5\/33"/)
+    await assert.rejects(plugin.configure({ bindings: [{ ...binding, network: 'No such network' }] }), /network "No such network" not found in pool "Firewall pool"/)
+    await assert.rejects(plugin.configure({ bindings: [{ ...binding, network: F.lanNetwork, gateways: ['10.99.0.1'] }] }), /gateways: "10\.99\.0\.1" is outside every bound prefix/)
+    await plugin.instance.whenIdle()
+    assert.deepEqual(await addresses(host1), kernelBefore)
+    assert.equal(poolCopy(sim), copyBefore)
+
+    await plugin.configure({ bindings: [] })
+    await waitFor('the release on host1', async () => !(await addresses(host1))[F.privateBridge]?.length)
+    assert.equal(poolCopy(sim), undefined, 'the key is removed when the pool has no binding')
+  })
+
+  it('binds a VM started while xapi was unreachable once the connection is back', async () => {
+    h = await startHarness()
+    const { sim, plugin, binding } = h
+    const host1 = sim.host('host1').netns
+    await plugin.configure({ bindings: [binding] })
+    await plugin.load()
+    await plugin.instance.whenIdle()
+    const restarting = sim.restart({ downtimeMs: 1500 })
+    await sim.startVm(F.firewallVm, 'host1')
+    await restarting
+    await waitFor('the binding on host1 after the reconnection', () => bound(host1), 30_000)
+  })
+
+  it('reconciles when XO reconnects the pool', async () => {
+    h = await startHarness()
+    const { sim, xo, plugin, binding } = h
+    const host1 = sim.host('host1').netns
+    await plugin.configure({ bindings: [binding] })
+    await plugin.load()
+    await plugin.instance.whenIdle()
+    await xo.disconnectServer('firewall-pool')
+    await sim.startVm(F.firewallVm, 'host1')
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.equal(await bound(host1), false, 'nothing is done for a pool XO is not connected to')
+    const { url, user, password } = sim.describe()
+    await xo.connectServer('firewall-pool', { url, user, password })
+    await waitFor('the binding on host1 after the reconnection', () => bound(host1))
+  })
+
+  it('reports a host without the host plugin in test()', async () => {
+    h = await startHarness()
+    const { sim, plugin, binding } = h
+    await rm(join(sim.host('host2').root, 'etc/xapi.d/plugins', HOST_PLUGIN_NAME), { force: true })
+    await plugin.configure({ bindings: [binding] })
+    await plugin.load()
+    await sim.startVm(F.firewallVm, 'host1')
+    await waitFor('the binding on host1', () => bound(sim.host('host1').netns))
+    await assert.rejects(plugin.test({}), (error: Error) => {
+      assert.match(error.message, /host "host1": vif-ip-binder \d+\.\d+\.\d+ \(protocol 1\)/)
+      assert.match(error.message, /host "host2": PROBLEM: host plugin vif-ip-binder is not installed: copy .* \/etc\/xapi\.d\/plugins\/vif-ip-binder/)
+      assert.match(error.message, /in sync: addresses 10\.77\.0\.2\/24/)
+      return true
+    })
+    await sim.installPlugin(HOST_PLUGIN_NAME, BUILT_HOST_PLUGIN, ['host2'])
+    const report = (await plugin.test({})) as { ok: boolean }
+    assert.equal(report.ok, true)
+  })
+
+  it('leaves the binding in place when unloaded', async () => {
+    h = await startHarness()
+    const { sim, plugin, binding } = h
+    const host1 = sim.host('host1').netns
+    await plugin.configure({ bindings: [binding] })
+    await plugin.load()
+    await sim.startVm(F.firewallVm, 'host1')
+    await waitFor('the binding on host1', () => bound(host1))
+    const kernel = await addresses(host1)
+    await plugin.unload()
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.deepEqual(await addresses(host1), kernel)
+    assert.equal(await defaultRoute(host1), BOUND_DEFAULT)
+    assert.equal(await pings(host1, F.firewallPrivateAddress), true)
+  })
+})

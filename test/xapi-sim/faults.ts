@@ -1,0 +1,130 @@
+// Faults on demand. Connection faults match calls by method, user or session and either
+// drop the connection without an answer or delay it; plugin faults make call_plugin hang
+// (until released or the simulator stops) or fail with a chosen ErrorDescription.
+
+import { XapiFailure } from './errors.ts'
+
+export interface CallMatch {
+  /** Exact method name or a pattern (`/^event\./`). */
+  method?: string | RegExp
+  user?: string
+  session?: string
+  via?: 'tcp' | 'unix'
+}
+
+export interface ConnectionFault {
+  match?: CallMatch
+  action: 'drop' | 'delay'
+  delayMs?: number
+  /** How many calls it applies to; unlimited when absent. */
+  times?: number
+}
+
+export interface PluginFault {
+  host?: string // host uuid or scenario name
+  plugin?: string
+  fn?: string
+  action: 'hang' | 'fail'
+  /** ErrorDescription for 'fail'; defaults to a non-zero exit. */
+  error?: string[]
+  times?: number
+}
+
+export interface CallInfo {
+  method: string
+  user?: string
+  session?: string
+  via: 'tcp' | 'unix'
+}
+
+interface Armed<T> {
+  id: number
+  fault: T
+  left: number
+}
+
+export function callMatches(match: CallMatch | undefined, call: CallInfo): boolean {
+  if (match === undefined) return true
+  if (match.method !== undefined) {
+    if (typeof match.method === 'string' ? match.method !== call.method : !match.method.test(call.method)) return false
+  }
+  if (match.user !== undefined && match.user !== call.user) return false
+  if (match.session !== undefined && match.session !== call.session) return false
+  if (match.via !== undefined && match.via !== call.via) return false
+  return true
+}
+
+export class FaultController {
+  private nextId = 1
+  private connection: Armed<ConnectionFault>[] = []
+  private plugin: Armed<PluginFault>[] = []
+  private hung = new Set<() => void>()
+
+  addConnectionFault(fault: ConnectionFault): number {
+    const id = this.nextId++
+    this.connection.push({ id, fault, left: fault.times ?? Infinity })
+    return id
+  }
+
+  addPluginFault(fault: PluginFault): number {
+    const id = this.nextId++
+    this.plugin.push({ id, fault, left: fault.times ?? Infinity })
+    return id
+  }
+
+  remove(id: number): void {
+    this.connection = this.connection.filter(f => f.id !== id)
+    this.plugin = this.plugin.filter(f => f.id !== id)
+  }
+
+  clear(): void {
+    this.connection = []
+    this.plugin = []
+    this.releaseHungPlugins()
+  }
+
+  /** The connection fault for this call, consuming one use. */
+  takeConnectionFault(call: CallInfo): ConnectionFault | undefined {
+    const armed = this.connection.find(f => f.left > 0 && callMatches(f.fault.match, call))
+    if (armed === undefined) return undefined
+    if (--armed.left <= 0) this.remove(armed.id)
+    return armed.fault
+  }
+
+  /** Applies a plugin fault if one matches: waits (hang), throws (fail) or does nothing. */
+  async applyPluginFault(call: { hostUuid: string; hostName: string; plugin: string; fn: string }, signal: AbortSignal): Promise<void> {
+    const armed = this.plugin.find(
+      f =>
+        f.left > 0 &&
+        (f.fault.host === undefined || f.fault.host === call.hostUuid || f.fault.host === call.hostName) &&
+        (f.fault.plugin === undefined || f.fault.plugin === call.plugin) &&
+        (f.fault.fn === undefined || f.fault.fn === call.fn),
+    )
+    if (armed === undefined) return
+    if (--armed.left <= 0) this.remove(armed.id)
+    if (armed.fault.action === 'fail') {
+      const [code = 'XENAPI_PLUGIN_FAILURE', ...params] = armed.fault.error ?? ['XENAPI_PLUGIN_FAILURE', 'non-zero exit', '', 'injected fault']
+      throw new XapiFailure(code, params)
+    }
+    // A hung plugin hangs the API call: xapi has no timeout. Released by releaseHungPlugins().
+    await new Promise<void>(resolve => {
+      const release = () => {
+        this.hung.delete(release)
+        signal.removeEventListener('abort', release)
+        resolve()
+      }
+      this.hung.add(release)
+      signal.addEventListener('abort', release)
+    })
+    if (signal.aborted) throw new XapiFailure('TASK_CANCELLED', [])
+  }
+
+  get hungPlugins(): number {
+    return this.hung.size
+  }
+
+  /** Lets every hanging call_plugin go on (they then run the plugin normally). */
+  releaseHungPlugins(): void {
+    for (const release of [...this.hung]) release()
+  }
+}
