@@ -7,7 +7,6 @@
 
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { execa } from 'execa'
 
@@ -19,6 +18,7 @@ if (process.getuid?.() !== 0) {
 
 const { FIREWALL_POOL: F, addresses, defaultRoute, pings, startHarness } = await import('../test/e2e/helpers.ts')
 const { now } = await import('../test/xapi-sim/timeline.ts')
+const { KernelWatch } = await import('../test/helpers/kernel-watch.ts')
 type PluginFactory = import('../test/xo-facade/facade.ts').PluginFactory
 type Simulator = import('../test/xapi-sim/simulator.ts').Simulator
 
@@ -44,37 +44,6 @@ const section = (title: string) => {
 // here, into the timeline.
 ;(globalThis as Record<symbol, unknown>)[Symbol.for('@xen-orchestra/log')] = (log: { level: number; message: string }) => {
   if (log.level >= 30) line(now(), `XO plugin: ${log.message.split('\n')[0]}`)
-}
-
-/** `ip monitor` inside a host's namespace: kernel address and route changes as they happen. */
-class KernelWatch {
-  private readonly process
-  private readonly seen: { at: number; text: string }[] = []
-  private readonly waiters: { pattern: RegExp; resolve: (at: number) => void }[] = []
-
-  constructor(ns: string) {
-    this.process = execa('ip', ['netns', 'exec', ns, 'ip', 'monitor', 'address', 'route'], { buffer: false, reject: false, stdin: 'ignore' })
-    createInterface({ input: this.process.stdout! }).on('line', text => {
-      const entry = { at: now(), text }
-      this.seen.push(entry)
-      for (const waiter of [...this.waiters]) {
-        if (waiter.pattern.test(text)) {
-          this.waiters.splice(this.waiters.indexOf(waiter), 1)
-          waiter.resolve(entry.at)
-        }
-      }
-    })
-  }
-
-  when(pattern: RegExp): Promise<number> {
-    const past = this.seen.find(e => pattern.test(e.text))
-    if (past) return Promise.resolve(past.at)
-    return new Promise(resolve => this.waiters.push({ pattern, resolve }))
-  }
-
-  stop(): void {
-    this.process.kill()
-  }
 }
 
 function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
@@ -105,7 +74,7 @@ function vifAttached(sim: Simulator, host: string): Promise<number> {
 const { default: factory } = (await import(pathToFileURL(join(pluginDir, manifest.main)).href)) as { default: PluginFactory }
 console.log(`vif-ip-binder demo: ${manifest.name} ${manifest.version} loaded by a thin XO facade, simulated pool "firewall-pool"`)
 const h = await startHarness({}, factory)
-const watches: KernelWatch[] = []
+const watches: InstanceType<typeof KernelWatch>[] = []
 let failed = false
 try {
   const { sim, plugin, binding } = h

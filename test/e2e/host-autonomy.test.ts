@@ -1,0 +1,164 @@
+// A host recovers on its own, with no Xen Orchestra at all: the host plugin installed with
+// `install --root`, the bindings in pool.other_config as the XO plugin writes them, and
+// xapi's vif-hotplug hook as the only trigger. Asserted on the hosts' kernel state, xapi
+// records and pings.
+
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { execa } from 'execa'
+import { POOL_CONFIG_KEY, encodePoolConfig, parseBinding, toPoolBinding } from '../../shared/binding.ts'
+import { HOST_PLUGIN, XAPI_PATH } from '../helpers/host-plugin.ts'
+import { KernelWatch } from '../helpers/kernel-watch.ts'
+import { FIREWALL_POOL as F, firewallPool } from '../xapi-sim/scenarios/firewall-pool.ts'
+import { type Simulator, startSimulator } from '../xapi-sim/simulator.ts'
+import { login, rpc } from '../xapi-sim/test-helpers.ts'
+import { addresses, defaultRoute, pings, waitFor } from './helpers.ts'
+
+interface PoolSettings {
+  rescue?: boolean
+  srs?: boolean
+}
+
+async function installHostPlugin(sim: Simulator): Promise<void> {
+  for (const name of ['host1', 'host2']) {
+    const result = await execa(HOST_PLUGIN, ['install', '--root', sim.host(name).root], { env: { PATH: XAPI_PATH }, extendEnv: false, reject: false })
+    assert.equal(result.exitCode, 0, result.stderr)
+  }
+}
+
+/** What the XO plugin would write: the firewall binding, its SR, and the rescue switch. */
+async function writePoolBindings(sim: Simulator, session: string, settings: PoolSettings): Promise<void> {
+  const network = sim.record('network', F.privateNetwork).uuid as string
+  const sr = sim.record('SR', F.srName).uuid as string
+  const binding = parseBinding(
+    {
+      vm: sim.vm(F.firewallVm).uuid,
+      network,
+      addresses: [`${F.hostAddresses[0]}/24`],
+      gateways: [F.firewallPrivateAddress],
+      managementAddress: F.hostAddresses[0],
+      srs: settings.srs === false ? [] : [{ sr }],
+    },
+    0,
+  )
+  const text = encodePoolConfig({
+    version: 1,
+    gatewayCheckSeconds: 10,
+    rescue: settings.rescue ?? false,
+    bindings: [toPoolBinding(binding, sim.vm(F.firewallVm).uuid, network)],
+  })
+  const pool = (await rpc(sim, 'pool.get_all', session))[0] as string
+  await rpc(sim, 'pool.remove_from_other_config', session, pool, POOL_CONFIG_KEY)
+  await rpc(sim, 'pool.add_to_other_config', session, pool, POOL_CONFIG_KEY, text)
+}
+
+function pbdAttached(sim: Simulator, host: string): boolean {
+  const pbd = sim.pbds(F.srName)[host]!
+  return sim.record('PBD', pbd).currently_attached === true
+}
+
+function hostLog(sim: Simulator, host: string): string {
+  try {
+    return readFileSync(join(sim.host(host).root, 'var/log/vif-ip-binder.log'), 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+describe('with no Xen Orchestra: the vif-hotplug hook', () => {
+  let sim: Simulator
+  let session: string
+  before(async () => {
+    sim = await startSimulator({ scenario: firewallPool(), hostPlugin: false })
+    session = await login(sim)
+    await installHostPlugin(sim)
+    await writePoolBindings(sim, session, {})
+  })
+  after(() => sim?.stop())
+
+  test('binds the addresses, switches the gateway and plugs the NFS SR within a second of it becoming reachable', async () => {
+    const host1 = sim.host('host1')
+    assert.equal(pbdAttached(sim, 'host1'), false, 'the SR starts detached: its server is behind the firewall')
+    const watch = new KernelWatch(host1.netns)
+    try {
+      await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
+      const routeAt = await watch.when(new RegExp(`^default via ${F.firewallPrivateAddress.replace(/\./g, '\\.')} dev ${F.privateBridge}`))
+      await waitFor('the PBD of host1 plugged', () => pbdAttached(sim, 'host1'), 30_000)
+
+      const all = await addresses(host1.netns)
+      assert.deepEqual(all[F.privateBridge], [`${F.hostAddresses[0]}/24`])
+      assert.ok(all.xenbr0?.includes(`${F.hostAddresses[0]}/32`), 'management mirror')
+      assert.equal(await defaultRoute(host1.netns), `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`)
+      assert.equal(await pings(host1.netns, F.nfsServer), true)
+
+      // The NFS server became reachable when the default route through the firewall
+      // appeared in the kernel; the plug followed within a second.
+      const plugged = sim.timeline.entries({ kind: 'pbd.plugged', host: host1.uuid })
+      assert.equal(plugged.length, 1)
+      const lag = plugged[0]!.at - routeAt
+      assert.ok(lag >= 0 && lag <= 1000, `PBD plugged ${lag.toFixed(0)} ms after the route appeared`)
+
+      // The hook returned before the work was done: it only starts the worker.
+      const hook = sim.timeline.entries({ kind: 'hotplug.finished', host: host1.uuid })[0]!
+      assert.equal(hook.detail?.exitCode, 0)
+      assert.ok(hook.at < routeAt, 'the hook finished before the default route was switched')
+      assert.match(hostLog(sim, 'host1'), /vif-hotplug online: applied .*"vm":"[0-9a-f-]{36}","vif":"[0-9a-f-]{36}"/)
+    } finally {
+      watch.stop()
+    }
+  })
+
+  test('the remove action releases: the addresses go, the mirror goes', async () => {
+    const host1 = sim.host('host1')
+    await rpc(sim, 'VM.clean_shutdown', session, sim.vm(F.firewallVm).ref)
+    await waitFor('the mirror released', async () => !(await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`), 20_000)
+    assert.equal((await addresses(host1.netns))[F.privateBridge], undefined, 'the bridge went with its last VIF')
+    assert.match(hostLog(sim, 'host1'), /vif-hotplug remove: released/)
+  })
+})
+
+describe('plug-srs', () => {
+  let sim: Simulator
+  let session: string
+  before(async () => {
+    sim = await startSimulator({ scenario: firewallPool() })
+    session = await login(sim)
+  })
+  after(() => sim?.stop())
+
+  async function plugSrs(args: Record<string, string>) {
+    return rpc(sim, 'host.call_plugin', session, sim.host('host1').ref, 'vif-ip-binder', 'plug-srs', args).then(
+      value => ({ ok: true as const, value: JSON.parse(value as string) }),
+      error => ({ ok: false as const, error: error as { code: string; params: string[] } }),
+    )
+  }
+
+  test('with the server unreachable, returns a per-SR failure within its timeout', async () => {
+    const sr = sim.record('SR', F.srName).uuid as string
+    const started = Date.now()
+    const reply = await plugSrs({ srs: sr, timeout: '2' })
+    const elapsed = Date.now() - started
+    assert.ok(reply.ok, JSON.stringify(reply))
+    const [outcome] = reply.value.srs
+    assert.equal(outcome.sr, sr)
+    assert.equal(outcome.ok, false)
+    assert.equal(outcome.probe.target, `tcp:${F.nfsServer}:2049`, 'derived from the NFS device_config')
+    assert.equal(outcome.probe.reachable, false)
+    assert.ok(outcome.probe.attempts >= 4, `probed fast: ${outcome.probe.attempts} attempts in 2 s`)
+    assert.deepEqual(outcome.pbds.map((p: { outcome: string }) => p.outcome), ['unreachable'])
+    assert.ok(elapsed < 10_000, `answered after ${elapsed} ms`)
+    assert.equal(pbdAttached(sim, 'host1'), false)
+  })
+
+  test('a bad SR UUID gets a coded error', async () => {
+    const malformed = await plugSrs({ srs: 'not-a-uuid' })
+    assert.equal(malformed.ok, false)
+    assert.equal(!malformed.ok && malformed.error.code, 'VIF_IP_BINDER_INVALID_ARGUMENT')
+    assert.match(!malformed.ok ? malformed.error.params[0]! : '', /"not-a-uuid" is not a UUID/)
+
+    const unknown = await plugSrs({ srs: '00000000-0000-4000-8000-000000000000' })
+    assert.equal(!unknown.ok && unknown.error.code, 'VIF_IP_BINDER_NO_SUCH_SR')
+  })
+})

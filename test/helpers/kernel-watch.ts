@@ -1,0 +1,38 @@
+// `ip monitor` inside a namespace: kernel address and route changes, timestamped on the
+// simulator's clock as they happen (not by polling), for the demo, tests and benchmarks.
+
+import { createInterface } from 'node:readline'
+import { execa } from 'execa'
+import { now } from '../xapi-sim/timeline.ts'
+
+/** `ip monitor` inside a host's namespace: kernel address and route changes as they happen. */
+export class KernelWatch {
+  private readonly process
+  private readonly seen: { at: number; text: string }[] = []
+  private readonly waiters: { pattern: RegExp; resolve: (at: number) => void }[] = []
+
+  constructor(ns: string) {
+    this.process = execa('ip', ['netns', 'exec', ns, 'ip', 'monitor', 'address', 'route'], { buffer: false, reject: false, stdin: 'ignore' })
+    createInterface({ input: this.process.stdout! }).on('line', text => {
+      const entry = { at: now(), text }
+      this.seen.push(entry)
+      for (const waiter of [...this.waiters]) {
+        if (waiter.pattern.test(text)) {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1)
+          waiter.resolve(entry.at)
+        }
+      }
+    })
+  }
+
+  when(pattern: RegExp): Promise<number> {
+    const past = this.seen.find(e => pattern.test(e.text))
+    if (past) return Promise.resolve(past.at)
+    return new Promise(resolve => this.waiters.push({ pattern, resolve }))
+  }
+
+  stop(): void {
+    this.process.kill()
+  }
+}
+
