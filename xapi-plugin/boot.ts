@@ -1,12 +1,15 @@
 // boot mode: run by the systemd unit after xapi starts. Waits (bounded) for the local xapi
 // to accept a login, then rescues the host if the pool's configuration opts in, then
 // reconciles: a rebooted host recovers with nobody, and no Xen Orchestra, around.
+// The rescue starts the firewall VM, whose VIF plug runs the vif-hotplug hook; reconcile
+// then finds it bound already (or binds it, if the hook is not installed).
 
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BinderError, ErrorCode } from '../shared/errors.ts'
 import type { CallContext } from './context.ts'
 import { LocalXapi } from './local-xapi.ts'
 import { type ReconcileResult, reconcile } from './reconcile.ts'
+import { type RescueResult, rescue } from './rescue.ts'
 
 export const DEFAULT_BOOT_WAIT_SECONDS = 600
 
@@ -28,11 +31,14 @@ export async function waitForXapi(root: string, seconds: number): Promise<number
 
 export interface BootResult {
   waitedMs: number
+  rescue: RescueResult
   reconcile: ReconcileResult
 }
 
 export async function boot(waitSeconds: number, ctx: CallContext): Promise<BootResult> {
   const waitedMs = await waitForXapi(ctx.env.root, waitSeconds)
   ctx.log.log('info', 'boot: xapi answers', { waitedMs })
-  return { waitedMs, reconcile: await reconcile(ctx) }
+  const rescued = await rescue(ctx)
+  if (rescued.acted) ctx.log.log('warning', `boot: rescue: ${rescued.reason}`, { steps: rescued.steps })
+  return { waitedMs, rescue: rescued, reconcile: await reconcile(ctx) }
 }

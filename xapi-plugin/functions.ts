@@ -10,6 +10,7 @@ import { DEFAULT_BOOT_WAIT_SECONDS, boot } from './boot.ts'
 import { handleHotplug } from './hotplug.ts'
 import { plugSrs } from './plug-srs.ts'
 import { reconcile } from './reconcile.ts'
+import { rescue } from './rescue.ts'
 import { release } from './release.ts'
 import { status } from './status.ts'
 
@@ -27,6 +28,10 @@ export const functions: Record<string, PluginFunction> = {
   reconcile: (args, ctx) => {
     parseNoArgs('reconcile', args)
     return reconcile(ctx)
+  },
+  rescue: (args, ctx) => {
+    parseNoArgs('rescue', args)
+    return rescue(ctx)
   },
 }
 

@@ -162,3 +162,86 @@ describe('plug-srs', () => {
     assert.equal(!unknown.ok && unknown.error.code, 'VIF_IP_BINDER_NO_SUCH_SR')
   })
 })
+
+/** Boot mode as the systemd unit runs it, inside a host's namespace. */
+async function bootHost(sim: Simulator, host: string) {
+  const { netns, root } = sim.host(host)
+  const installed = join(root, 'opt/vif-ip-binder/bin/vif-ip-binder')
+  const run = await execa('ip', ['netns', 'exec', netns, 'env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${root}`, installed, 'boot', 'wait=10'], {
+    reject: false,
+    stdin: 'ignore',
+  })
+  assert.equal(run.exitCode, 0, run.stderr)
+  return JSON.parse(run.stdout) as {
+    rescue: { acted: boolean; reason: string; steps: { name: string; role: string; outcome: string; reason?: string }[] }
+    reconcile: { applied: { bridge: string }[] }
+  }
+}
+
+/** The firewall pool booted disabled, with three auto-start VMs besides the firewall. */
+async function disabledPool(rescue: boolean) {
+  const scenario = firewallPool({ hostsEnabled: false })
+  ;(scenario.vms ??= []).push(
+    { name: 'app', affinity: 'host1', other_config: { auto_poweron: 'true' } },
+    { name: 'db', affinity: 'host1', other_config: { auto_poweron: 'true' } },
+    { name: 'on-host2', affinity: 'host2', other_config: { auto_poweron: 'true' } },
+  )
+  const sim = await startSimulator({ scenario, hostPlugin: false })
+  const session = await login(sim)
+  await installHostPlugin(sim)
+  await writePoolBindings(sim, session, { rescue, srs: false })
+  const pool = (await rpc(sim, 'pool.get_all', session))[0] as string
+  await rpc(sim, 'pool.add_to_other_config', session, pool, 'auto_poweron', 'true')
+  // xapi's own auto-start ignores `order`; names sort the other way round on purpose.
+  await rpc(sim, 'VM.set_order', session, sim.vm('db').ref, 1)
+  await rpc(sim, 'VM.set_start_delay', session, sim.vm('db').ref, 1)
+  await rpc(sim, 'VM.set_order', session, sim.vm('app').ref, 2)
+  return { sim, session }
+}
+
+describe('boot with rescue on: a host that came up disabled', () => {
+  let sim: Simulator
+  before(async () => ({ sim } = await disabledPool(true)))
+  after(() => sim?.stop())
+
+  test('enables itself, starts the firewall VM first, then the auto-start VMs in order, and binds', async () => {
+    assert.equal(sim.record('host', 'host1').enabled, false)
+    const result = await bootHost(sim, 'host1')
+
+    assert.equal(sim.record('host', 'host1').enabled, true)
+    assert.equal(sim.record('host', 'host2').enabled, false, 'only the host that booted rescues itself')
+    assert.equal(result.rescue.acted, true)
+    const started = sim.timeline.entries({ kind: 'vm.started' })
+    const names = started.map(e => sim.record('VM', e.vm!).name_label)
+    assert.deepEqual(names, [F.firewallVm, 'db', 'app'])
+    assert.ok(started[2]!.at - started[1]!.at >= 1000, "db's start_delay (1 s) was waited before app")
+    assert.deepEqual(
+      result.rescue.steps.map(s => [s.name, s.role, s.outcome]),
+      [
+        [F.firewallVm, 'bound', 'started'],
+        ['on-host2', 'auto-start', 'skipped'], // order 0, but its home is host2
+        ['db', 'auto-start', 'started'],
+        ['app', 'auto-start', 'started'],
+      ],
+    )
+    const host1 = sim.host('host1')
+    await waitFor('host1 bound', async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`)
+    assert.deepEqual((await addresses(host1.netns))[F.privateBridge], [`${F.hostAddresses[0]}/24`])
+    assert.equal(await pings(host1.netns, F.firewallPrivateAddress), true)
+  })
+})
+
+describe('boot with rescue off', () => {
+  let sim: Simulator
+  before(async () => ({ sim } = await disabledPool(false)))
+  after(() => sim?.stop())
+
+  test('leaves a disabled host disabled and starts nothing', async () => {
+    const result = await bootHost(sim, 'host1')
+    assert.equal(result.rescue.acted, false)
+    assert.match(result.rescue.reason, /rescue is off/)
+    assert.equal(sim.record('host', 'host1').enabled, false)
+    assert.deepEqual(sim.timeline.entries({ kind: 'vm.started' }), [])
+    assert.deepEqual(result.reconcile.applied, [])
+  })
+})
