@@ -45,6 +45,7 @@ export const MAX_GATEWAY_CHECK_SECONDS = 300
 
 const APPLY_KEYS = [
   'bridge',
+  'network',
   'addresses',
   'gateway',
   'routes',
@@ -55,7 +56,7 @@ const APPLY_KEYS = [
   'gateway-check',
   'dry-run',
 ] as const
-const RELEASE_KEYS = ['bridge', 'dry-run'] as const
+const RELEASE_KEYS = ['bridge', 'network', 'dry-run'] as const
 const PLUG_SRS_KEYS = ['srs', 'probes', 'timeout'] as const
 const STATUS_KEYS = ['bridge'] as const
 const NO_KEYS = [] as const
@@ -90,6 +91,14 @@ export function parseInterfaceName(text: string, what: string): string {
     )
   }
   return text
+}
+
+/**
+ * `network=<uuid>` names the bridge through xapi; the host plugin resolves it (and a
+ * management bridge left out) before parsing. Reaching a parser with it is a bug.
+ */
+function rejectUnresolved(fn: string, args: PluginArgs): void {
+  if (args.network !== undefined) throw invalidArgument(`${fn}: network must be resolved to its bridge first`, 'network')
 }
 
 function required(args: PluginArgs, key: string, fn: string): string {
@@ -148,6 +157,7 @@ function rejectDuplicates<T>(texts: string[], parsed: T[], keyOf: (item: T) => s
 
 export function parseApplyArgs(args: PluginArgs): ApplyRequest {
   rejectUnknownKeys('apply', args, APPLY_KEYS)
+  rejectUnresolved('apply', args)
   const bridge = parseInterfaceName(required(args, 'bridge', 'apply'), 'bridge')
 
   const addressTexts = parseList(required(args, 'addresses', 'apply'), 'addresses')
@@ -215,6 +225,7 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
 
 export function parseReleaseArgs(args: PluginArgs): ReleaseRequest {
   rejectUnknownKeys('release', args, RELEASE_KEYS)
+  rejectUnresolved('release', args)
   return {
     bridge: parseInterfaceName(required(args, 'bridge', 'release'), 'bridge'),
     dryRun: parseBoolean(args['dry-run'], 'dry-run', false),

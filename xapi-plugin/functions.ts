@@ -11,6 +11,7 @@ import { handleHotplug } from './hotplug.ts'
 import { plugSrs } from './plug-srs.ts'
 import { reconcile } from './reconcile.ts'
 import { rescue } from './rescue.ts'
+import { resolveXapiArgs } from './resolve-args.ts'
 import { release } from './release.ts'
 import { status } from './status.ts'
 
@@ -21,8 +22,8 @@ export const functions: Record<string, PluginFunction> = {
     parseNoArgs('version', args)
     return { name: PLUGIN_NAME, version: PLUGIN_VERSION, protocol: PROTOCOL_VERSION }
   },
-  apply: (args, ctx) => apply(parseApplyArgs(args), ctx),
-  release: (args, ctx) => release(parseReleaseArgs(args), ctx),
+  apply: async (args, ctx) => apply(parseApplyArgs(await resolveXapiArgs('apply', args, ctx)), ctx),
+  release: async (args, ctx) => release(parseReleaseArgs(await resolveXapiArgs('release', args, ctx)), ctx),
   status: (args, ctx) => status(parseStatusArgs(args), ctx),
   'plug-srs': (args, ctx) => plugSrs(parsePlugSrsArgs(args), ctx),
   reconcile: (args, ctx) => {

@@ -14,7 +14,8 @@ import { KernelWatch } from '../helpers/kernel-watch.ts'
 import { FIREWALL_POOL as F, firewallPool } from '../xapi-sim/scenarios/firewall-pool.ts'
 import { type Simulator, startSimulator } from '../xapi-sim/simulator.ts'
 import { login, rpc } from '../xapi-sim/test-helpers.ts'
-import { addresses, defaultRoute, pings, waitFor } from './helpers.ts'
+import { ipJson } from '../helpers/netns.ts'
+import { type Harness, addresses, defaultRoute, pings, startHarness, waitFor } from './helpers.ts'
 
 interface PoolSettings {
   rescue?: boolean
@@ -243,5 +244,92 @@ describe('boot with rescue off', () => {
     assert.equal(sim.record('host', 'host1').enabled, false)
     assert.deepEqual(sim.timeline.entries({ kind: 'vm.started' }), [])
     assert.deepEqual(result.reconcile.applied, [])
+  })
+})
+
+describe('apply and release by network UUID, with the management bridge found by the host', () => {
+  let sim: Simulator
+  let session: string
+  before(async () => {
+    sim = await startSimulator({ scenario: firewallPool({ firewallRunning: true }) })
+    session = await login(sim)
+  })
+  after(() => sim?.stop())
+
+  const call = (fn: string, args: Record<string, string>) =>
+    rpc(sim, 'host.call_plugin', session, sim.host('host1').ref, 'vif-ip-binder', fn, args).then(
+      value => ({ ok: true as const, value: JSON.parse(value as string) }),
+      error => ({ ok: false as const, code: (error as { code: string }).code, params: (error as { params: string[] }).params }),
+    )
+
+  test('network=<uuid> names the bridge; management-address alone goes on the management PIF\'s bridge', async () => {
+    const network = sim.record('network', F.privateNetwork).uuid as string
+    const mgmtBridge = sim.record('network', F.managementNetwork).bridge as string
+    const host1 = sim.host('host1').netns
+    const applied = await call('apply', { network, addresses: `${F.hostAddresses[0]}/24`, gateway: F.firewallPrivateAddress, 'management-address': F.hostAddresses[0] })
+    assert.ok(applied.ok, JSON.stringify(applied))
+    assert.equal(applied.value.bridge, F.privateBridge)
+    const all = await addresses(host1)
+    assert.deepEqual(all[F.privateBridge], [`${F.hostAddresses[0]}/24`])
+    assert.ok(all[mgmtBridge]?.includes(`${F.hostAddresses[0]}/32`), `mirror on ${mgmtBridge}: ${JSON.stringify(all)}`)
+    assert.equal(await pings(host1, F.nfsServer), true)
+
+    const released = await call('release', { network })
+    assert.ok(released.ok && released.value.released === true, JSON.stringify(released))
+    const after = await addresses(host1)
+    assert.deepEqual(after[F.privateBridge], [], 'the bridge stays (the firewall runs); our address is gone')
+    assert.ok(!after[mgmtBridge]?.includes(`${F.hostAddresses[0]}/32`), 'and so is the mirror')
+  })
+
+  test('an unknown network, or a bridge and a network together, are refused by name', async () => {
+    const unknown = await call('apply', { network: '00000000-0000-4000-8000-000000000001', addresses: `${F.hostAddresses[0]}/24` })
+    assert.deepEqual(unknown.ok ? [] : [unknown.code, unknown.params[0]], ['VIF_IP_BINDER_NO_SUCH_DEVICE', 'network: no network with UUID 00000000-0000-4000-8000-000000000001 in this pool'])
+    const both = await call('apply', { network: sim.record('network', F.privateNetwork).uuid as string, bridge: 'xapi0', addresses: `${F.hostAddresses[0]}/24` })
+    assert.equal(both.ok ? '' : both.code, 'VIF_IP_BINDER_INVALID_ARGUMENT')
+    // The other arguments are checked before xapi is asked anything.
+    const bad = await call('apply', { network: '00000000-0000-4000-8000-000000000001', addresses: 'nope' })
+    assert.deepEqual(bad.ok ? [] : [bad.code, bad.params[0]], ['VIF_IP_BINDER_INVALID_ARGUMENT', 'addresses: "nope" needs a prefix length (e.g. 192.0.2.2/24)'])
+  })
+})
+
+describe('Xen Orchestra and the vif-hotplug hook at once', () => {
+  let h: Harness | undefined
+  after(() => h?.close())
+
+  test('converge to one correct state with no error on either side', async () => {
+    const errors: string[] = []
+    const transport = Symbol.for('@xen-orchestra/log')
+    const previous = (globalThis as Record<symbol, unknown>)[transport]
+    ;(globalThis as Record<symbol, unknown>)[transport] = (log: { level: number; message: string }) => {
+      if (log.level >= 40) errors.push(log.message)
+    }
+    try {
+      h = await startHarness({ hostPlugin: false })
+      const { sim, plugin, binding } = h
+      await installHostPlugin(sim)
+      await plugin.configure({ bindings: [binding] })
+      await plugin.load()
+      await plugin.instance.whenIdle()
+
+      await sim.startVm(F.firewallVm, 'host1')
+      const host1 = sim.host('host1')
+      await waitFor('both paths done', () => hostLog(sim, 'host1').includes('vif-hotplug online: applied'))
+      await waitFor('the binding on host1', async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`)
+      await plugin.instance.whenIdle()
+
+      const applies = sim.timeline.entries({ kind: 'plugin.finished', host: host1.uuid }).filter(e => e.detail?.fn === 'apply')
+      assert.ok(applies.length >= 1, 'XO applied too')
+      const all = await addresses(host1.netns)
+      assert.deepEqual(all[F.privateBridge], [`${F.hostAddresses[0]}/24`])
+      assert.equal(all.xenbr0?.filter(a => a === `${F.hostAddresses[0]}/32`).length, 1)
+      const routes = await ipJson<{ dst: string }[]>(host1.netns, 'route', 'show', 'default')
+      assert.equal(routes.length, 1, 'one default route')
+      const status = JSON.parse(await rpc(sim, 'host.call_plugin', await login(sim), host1.ref, 'vif-ip-binder', 'status', {}))
+      assert.equal(status.bridges[F.privateBridge].inSync, true)
+      assert.doesNotMatch(hostLog(sim, 'host1'), /\berr: /, 'no error on the hook path')
+      assert.deepEqual(errors, [], 'no error on the XO side')
+    } finally {
+      ;(globalThis as Record<symbol, unknown>)[transport] = previous
+    }
   })
 })
