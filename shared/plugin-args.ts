@@ -293,3 +293,11 @@ export function parsePlugSrsArgs(args: PluginArgs): PlugSrsRequest {
   }
   return { srs, probes, timeoutSeconds: parseSeconds(args.timeout, 'timeout', DEFAULT_PLUG_TIMEOUT_SECONDS, 3600) }
 }
+
+/** The XO side's (and reconcile's) encoder: the exact inverse of parsePlugSrsArgs. */
+export function encodePlugSrsArgs(srs: { sr: string; probe?: string }[], timeoutSeconds: number): PluginArgs {
+  const args: PluginArgs = { srs: srs.map(s => s.sr).join(','), timeout: String(timeoutSeconds) }
+  const probes = srs.filter(s => s.probe).map(s => `${s.sr}=${s.probe}`)
+  if (probes.length) args.probes = probes.join(',')
+  return args
+}

@@ -29,5 +29,7 @@ export async function pingOnce(address: string): Promise<{ ok: boolean; error: s
   const [command, args] = pingCommand(address.includes(':') ? 6 : 4, address)
   const result = await execa(command, args, { reject: false, stdin: 'ignore', timeout: 3000 })
   if (result.exitCode === 0) return { ok: true, error: '' }
-  return { ok: false, error: String(result.stderr || result.stdout.split('\n').slice(-2).join(' ')).trim() }
+  // ping exits 1 when no reply came; other codes carry a reason on stderr.
+  if (result.exitCode === 1) return { ok: false, error: `no reply from ${address}` }
+  return { ok: false, error: String(result.stderr || result.stdout).trim() || `ping exited ${result.exitCode}` }
 }

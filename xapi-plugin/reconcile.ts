@@ -7,7 +7,7 @@ import { BinderError } from '../shared/errors.ts'
 import { type ApplyResult, apply } from './apply.ts'
 import type { CallContext } from './context.ts'
 import { type HostIdentity, type LocalXapi, thisHost, withLocalXapi } from './local-xapi.ts'
-import { parsePlugSrsArgs } from '../shared/plugin-args.ts'
+import { encodePlugSrsArgs, parsePlugSrsArgs } from '../shared/plugin-args.ts'
 import { type SrOutcome, plugSrsWith } from './plug-srs.ts'
 import { type BoundVif, boundVif, readPoolBindings } from './pool-bindings.ts'
 import { type ReleaseResult, release } from './release.ts'
@@ -100,8 +100,5 @@ export async function plugSrsFor(
   timeoutSeconds = 120,
 ): Promise<SrOutcome[]> {
   const unique = [...new Map(srs.map(s => [s.sr, s])).values()]
-  const args: Record<string, string> = { srs: unique.map(s => s.sr).join(','), timeout: String(timeoutSeconds) }
-  const probes = unique.filter(s => s.probe).map(s => `${s.sr}=${s.probe}`)
-  if (probes.length) args.probes = probes.join(',')
-  return plugSrsWith(xapi, host, parsePlugSrsArgs(args), ctx)
+  return plugSrsWith(xapi, host, parsePlugSrsArgs(encodePlugSrsArgs(unique, timeoutSeconds)), ctx)
 }

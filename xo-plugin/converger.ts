@@ -48,6 +48,8 @@ export class Converger {
   private readonly hostChecks = new Map<string, Promise<HostPluginCheck>>()
   private readonly once: OnceLogger
   private readonly laterTimers = new Set<NodeJS.Timeout>()
+  /** Told after each successful apply. It runs inside the host's queue slot, so it must return at once. */
+  onApplied: (target: DesiredBinding) => void = () => undefined
 
   constructor(
     private readonly queue: CallQueue,
@@ -232,6 +234,11 @@ export class Converger {
         gatewayChecks: result.gatewayChecks,
         ms: Date.now() - started,
       })
+      try {
+        this.onApplied(target)
+      } catch (error) {
+        this.log.error('after-apply hook failed', { error, host: target.hostUuid })
+      }
       if (target.noManagementPif) {
         this.once.warn(`${target.hostUuid}:no-management-pif`, `host ${JSON.stringify(target.hostName)} has no management PIF: the management address is not mirrored there`, {
           host: target.hostUuid,

@@ -3,7 +3,7 @@
 // VIF on the bound network attached. Pure, so every event just recomputes it and the
 // difference with what was done decides the calls (migration = gone here, wanted there).
 
-import { applyArgsFor } from '../shared/binding.ts'
+import { type SrConfig, applyArgsFor } from '../shared/binding.ts'
 import type { PluginArgs } from '../shared/plugin-args.ts'
 import type { ResolvedBinding } from './resolve.ts'
 import { type HostRecord, type NetworkRecord, PoolIndex, type VifRecord, type VmRecord } from './xapi-types.ts'
@@ -19,6 +19,8 @@ export interface DesiredBinding {
   args: PluginArgs
   bindingIndex: number
   vmUuid: string
+  /** Network SRs to re-attach on that host once applied (not part of `args`: plug-srs is a call of its own). */
+  srs: SrConfig[]
   /** Set when the binding asks for a management mirror but the host has no management PIF. */
   noManagementPif?: boolean
 }
@@ -72,6 +74,7 @@ export function desiredForPool(index: PoolIndex, bindings: ResolvedBinding[], ga
       args: applyArgsFor(resolved.binding, network.bridge, managementBridge, gatewayCheckSeconds),
       bindingIndex: resolved.index,
       vmUuid: vm.uuid,
+      srs: resolved.binding.srs,
     }
     if (resolved.binding.managementAddress && !managementBridge) desired.noManagementPif = true
     state.bindings.set(key, desired)

@@ -12,6 +12,7 @@ import { HostPluginClient, describeError, isTransient } from './host-plugin.ts'
 import { type Logger, OnceLogger } from './log.ts'
 import { poolConfigText, writePoolConfig } from './pool-config.ts'
 import { PoolWatch } from './pool-watch.ts'
+import { DEFAULT_PLUG_SRS_OPTIONS, type PlugSrsOptions, SrPlugger } from './sr-plugger.ts'
 import { type Resolution, resolveBindings } from './resolve.ts'
 import { type TestReport, buildTestReport } from './test-report.ts'
 import { type HostRecord, type NetworkRecord, PoolIndex, type ServerEvent, type XapiConnection, type XoApp } from './xapi-types.ts'
@@ -24,6 +25,8 @@ export interface PluginOptions {
   debounceMs?: number
   /** After a call's retries are spent on a transient error, when to try again. */
   retryLaterMs?: number
+  /** plug-srs after an apply: how long the host waits for storage, and we for the host. */
+  plugSrs?: Partial<PlugSrsOptions>
 }
 
 interface AttachedPool {
@@ -40,6 +43,18 @@ interface ActiveConfig {
   rescue: boolean
 }
 
+/** xo-server's config.toml may set these: a bad value is said once and replaced by the default. */
+function plugSrsOptions(given: Partial<PlugSrsOptions> | undefined, log: Logger): PlugSrsOptions {
+  const options = { ...DEFAULT_PLUG_SRS_OPTIONS, ...given }
+  const { timeoutSeconds } = options
+  // The host plugin refuses more than an hour.
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0 || timeoutSeconds > 3600) {
+    log.warn(`plugSrs.timeoutSeconds ${JSON.stringify(timeoutSeconds)} is not a whole number of seconds from 0 to 3600: using ${DEFAULT_PLUG_SRS_OPTIONS.timeoutSeconds}`)
+    options.timeoutSeconds = DEFAULT_PLUG_SRS_OPTIONS.timeoutSeconds
+  }
+  return options
+}
+
 function timeout(ms: number): Promise<'timeout'> {
   return new Promise(resolve => setTimeout(resolve, ms, 'timeout').unref())
 }
@@ -53,6 +68,8 @@ export class VifIpBinderPlugin {
   private loaded = false
   private queue!: CallQueue
   private converger!: Converger
+  /** Outlives unload/load: the Test report keeps the latest SR outcomes. */
+  private readonly plugger: SrPlugger
   private readonly pools = new Map<string, AttachedPool>()
   private readonly serverIds = new WeakMap<XapiConnection, string>()
   /** Per pool: what we last wrote and what it replaced, to tell a stale cache from a change. */
@@ -65,6 +82,7 @@ export class VifIpBinderPlugin {
   ) {
     this.log = options.log
     this.once = new OnceLogger(this.log)
+    this.plugger = new SrPlugger(poolId => this.xapiOfPool(poolId), this.log, plugSrsOptions(options.plugSrs, this.log))
     this.createMachinery()
   }
 
@@ -106,6 +124,7 @@ export class VifIpBinderPlugin {
     this.pools.clear()
     this.queue.close()
     this.converger.close()
+    this.plugger.close()
   }
 
   async test(data?: { binding?: number }): Promise<TestReport> {
@@ -119,6 +138,7 @@ export class VifIpBinderPlugin {
       gatewayCheckSeconds: this.config.gatewayCheckSeconds,
       getXapi: poolId => this.xapiOfPool(poolId),
       client: this.client,
+      srStates: this.plugger,
       only: only === undefined ? undefined : only - 1,
     })
     this.log.info(report.text)
@@ -127,14 +147,16 @@ export class VifIpBinderPlugin {
     return report
   }
 
-  /** Resolves once every pool is attached and every host call has settled (tests, demo). */
+  /** Resolves once every pool is attached and every host call, plug-srs included, has settled (tests, demo). */
   async whenIdle(): Promise<void> {
     for (;;) {
       await Promise.all([...this.pools.values()].map(p => p.ready))
       await this.queue.idle()
+      await this.plugger.idle()
       if ([...this.pools.values()].every(p => !p.watch.busy)) {
         await this.queue.idle()
-        return
+        // An apply that ran meanwhile may have started a plug-srs: then wait again.
+        if (!this.plugger.busy) return
       }
       await new Promise(resolve => setTimeout(resolve, 20))
     }
@@ -156,6 +178,8 @@ export class VifIpBinderPlugin {
         this.log.warn(`${label}: attempt ${attempt} failed, retrying in ${delayMs} ms`, { error, reason: describeError(error) }),
     })
     this.converger = new Converger(this.queue, this.client, poolId => this.xapiOfPool(poolId), this.log, this.options.retryLaterMs, queueOptions.timeoutMs)
+    // Only once the addresses and the default route are in place can the storage answer.
+    this.converger.onApplied = target => this.plugger.start(target)
   }
 
   private readonly onConnected = ({ server, xapi }: ServerEvent) => {

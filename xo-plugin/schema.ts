@@ -77,7 +77,7 @@ export const configurationPresets = {
 export const testSchema = {
   type: 'object',
   title: 'Test',
-  description: 'Checks every binding: pool connected, host plugin on each host, and for a running VM what its host has applied compared with the configuration.',
+  description: 'Checks every binding: pool connected, host plugin on each host, for a running VM what its host has applied compared with the configuration, and how the latest re-attachment of its SRs went.',
   properties: {
     binding: {
       type: 'integer',

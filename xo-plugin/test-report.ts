@@ -1,12 +1,14 @@
 // The Test button's report: per binding, is its pool connected, is the host plugin on
-// every host of the pool (and which version), and for a running VM, does its host hold
-// what the configuration wants (the host plugin's `status` drift).
+// every host of the pool (and which version), for a running VM, does its host hold
+// what the configuration wants (the host plugin's `status` drift), and how the latest
+// re-attachment of the binding's SRs went.
 
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { canonicalArgs, desiredForPool } from './desired.ts'
 import { type HostPluginClient, checkHostPlugin, describeError } from './host-plugin.ts'
-import type { Resolution } from './resolve.ts'
-import { type HostRecord, PoolIndex, type VmRecord, type XapiConnection } from './xapi-types.ts'
+import type { ResolvedBinding, Resolution } from './resolve.ts'
+import { type SrPlugger, type SrState, summarizeAttempt } from './sr-plugger.ts'
+import { type HostRecord, PoolIndex, type VmRecord, type XapiConnection, type XapiRecord } from './xapi-types.ts'
 
 export interface BindingReport {
   label: string
@@ -25,6 +27,8 @@ export interface ReportInput {
   gatewayCheckSeconds: number
   getXapi: (poolId: string) => XapiConnection | undefined
   client: HostPluginClient
+  /** The latest plug-srs outcomes, per host and SR. */
+  srStates: Pick<SrPlugger, 'state' | 'statesOf'>
   /** 0-based; undefined = every binding. */
   only?: number
 }
@@ -48,6 +52,48 @@ async function hostLines(client: HostPluginClient, xapi: XapiConnection, hosts: 
       report.lines.push(`host ${JSON.stringify(host.name_label)}: PROBLEM: ${check.message}`)
     }
   })
+}
+
+function srName(index: PoolIndex, uuid: string, state?: SrState): string {
+  const name = index.uuid<XapiRecord & { name_label: string }>(uuid, 'SR')?.name_label
+  const answered = state?.latest?.kind === 'answer' ? state.latest.outcome.name : undefined
+  return JSON.stringify(name ?? answered ?? uuid)
+}
+
+/** `[ok, text]` of one SR on one host: running, latest outcome, or never tried. */
+function srStateText(state: SrState | undefined): [boolean, string] {
+  const parts: string[] = []
+  let ok = true
+  if (state?.latest) {
+    const summary = summarizeAttempt(state.latest)
+    ok = summary.ok
+    parts.push(`${summary.text} (at ${state.latest.at.toISOString()})`)
+  }
+  if (state?.runningSince) parts.push(`plugging now (since ${state.runningSince.toISOString()})`)
+  if (parts.length === 0) parts.push('not tried yet')
+  return [ok, parts.join('; ')]
+}
+
+/**
+ * The binding's SRs on the host running its VM: a failed or unreachable one is a problem.
+ * With the VM not running, what each host last did is only shown.
+ */
+function srLines(input: ReportInput, index: PoolIndex, resolved: ResolvedBinding, host: HostRecord | undefined, report: BindingReport): void {
+  for (const { sr } of resolved.binding.srs) {
+    if (host) {
+      const state = input.srStates.state(host.uuid, sr)
+      const [ok, text] = srStateText(state)
+      if (!ok) report.ok = false
+      report.lines.push(`${ok ? '' : 'PROBLEM: '}SR ${srName(index, sr, state)} on host ${JSON.stringify(host.name_label)}: ${text}`)
+      continue
+    }
+    const tried = input.srStates.statesOf(sr)
+    if (tried.length === 0) report.lines.push(`SR ${srName(index, sr)}: not tried yet`)
+    for (const [hostUuid, state] of tried) {
+      const hostName = index.uuid<HostRecord>(hostUuid, 'host')?.name_label ?? hostUuid
+      report.lines.push(`SR ${srName(index, sr, state)} on host ${JSON.stringify(hostName)}, last time the VM ran there: ${srStateText(state)[1]}`)
+    }
+  }
 }
 
 async function bindingReport(input: ReportInput, index: number): Promise<BindingReport | undefined> {
@@ -76,10 +122,12 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
   const desired = [...desiredForPool(index_, [resolved], input.gatewayCheckSeconds).bindings.values()][0]
   if (!desired) {
     report.lines.push(`VM ${JSON.stringify(vm.name_label)} is ${vm.power_state.toLowerCase()}${vm.power_state === 'Running' ? ' but its VIF on the network is not attached' : ''}: nothing should be bound`)
+    srLines(input, index_, resolved, undefined, report)
     return report
   }
   report.lines.push(`VM ${JSON.stringify(vm.name_label)} runs on host ${JSON.stringify(desired.hostName)}, VIF attached, bridge ${desired.bridge}`)
   if (desired.noManagementPif) report.lines.push(`host ${JSON.stringify(desired.hostName)} has no management PIF: the management address is not mirrored`)
+  srLines(input, index_, resolved, index_.uuid<HostRecord>(desired.hostUuid, 'host'), report)
   let status
   try {
     status = (await client.status(xapi, desired.hostRef, desired.bridge)).bridges[desired.bridge]

@@ -100,3 +100,15 @@ export async function pings(ns: string, address: string): Promise<boolean> {
 export function poolCopy(sim: Simulator): string | undefined {
   return (sim.poolRecord().other_config as Record<string, string>)['vif-ip-binder']
 }
+
+/** The NFS SR of the scenario, as a binding's `srs` item names it. */
+export function nfsSr(sim: Simulator): { sr: string } {
+  return { sr: sim.record('SR', FIREWALL_POOL.srName).uuid as string }
+}
+
+/** Whether the NFS SR's PBD on a host is attached, in the simulator's xapi records. */
+export function nfsAttached(sim: Simulator, host: string): boolean {
+  const pbd = sim.pbds(FIREWALL_POOL.srName)[host]
+  if (!pbd) throw new Error(`the NFS SR has no PBD on ${host}`)
+  return sim.record('PBD', pbd).currently_attached === true
+}

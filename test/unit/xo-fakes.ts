@@ -1,10 +1,12 @@
 // An in-memory stand-in for the slice of xo-server and XAPI the XO plugin uses (a test
 // double of xo-server, not of the plugin): records with the `xen-api` client's `$` fields,
-// object events batched as xo-collection batches them, and host plugins that keep what
-// they were told per bridge, as the real one's state file does.
+// object events batched as xo-collection batches them, host plugins that keep what they
+// were told per bridge, as the real one's state file does, and `Async.` calls as tasks
+// whose result is stored in xapi's XML encoding.
 
 import { EventEmitter } from 'node:events'
 import { randomUUID } from 'node:crypto'
+import { encodeValue } from '../../shared/xmlrpc.ts'
 import type { LogData, Logger } from '../../xo-plugin/log.ts'
 import type { RecordBatch, ServerEvent, XapiConnection, XapiRecord, XoApp } from '../../xo-plugin/xapi-types.ts'
 
@@ -21,6 +23,13 @@ export interface FakeHostPlugin {
   bridges: Map<string, Record<string, string>>
   /** Throw this (once per entry) on the next calls. */
   failures: unknown[]
+  /** plug-srs: SRs whose server does not answer (by UUID), and PBD.plug errors by SR UUID. */
+  unreachable: Set<string>
+  plugErrors: Map<string, string[]>
+  /** plug-srs answers only once this resolves (a storage server that takes its time). */
+  plugGate?: Promise<void>
+  /** plug-srs throws this (an older host plugin without it, say). */
+  plugSrsFailure?: unknown
 }
 
 export interface Call {
@@ -58,7 +67,9 @@ export class FakeXapi implements XapiConnection {
     const record = Object.freeze({ ...fields, uuid, $id: uuid, $ref: `OpaqueRef:${type}-${++this.refs}`, $type: type }) as XapiRecord & Fields
     this.objects.all[uuid] = record
     this.objects.emit('add', { [uuid]: record })
-    if (type === 'host') this.plugins.set(record.$ref, { installed: true, protocol: 1, bridges: new Map(), failures: [] })
+    if (type === 'host') {
+      this.plugins.set(record.$ref, { installed: true, protocol: 1, bridges: new Map(), failures: [], unreachable: new Set(), plugErrors: new Map() })
+    }
     return record
   }
 
@@ -80,44 +91,43 @@ export class FakeXapi implements XapiConnection {
     return this.plugins.get(host.$ref)!
   }
 
+  /** An NFS SR with an unplugged PBD on each host. */
+  addSr(name: string): { sr: XapiRecord & Fields; pbds: (XapiRecord & Fields)[] } {
+    const sr = this.add('SR', { name_label: name, type: 'nfs', PBDs: [] })
+    const hosts = Object.values(this.objects.all).filter(r => r.$type === 'host')
+    const pbds = hosts.map(host => this.add('PBD', { host: host.$ref, SR: sr.$ref, currently_attached: false, device_config: { server: 'nfs.lab' } }))
+    return { sr: this.update(sr, { PBDs: pbds.map(p => p.$ref) }), pbds }
+  }
+
+  /** Tasks of `Async.` calls, as xapi runs them: the call answers the task's ref at once. */
+  private startTask(method: string, run: () => Promise<unknown>): string {
+    const task = this.add('task', { name_label: method, status: 'pending', result: '', error_info: [] })
+    void run().then(
+      value => {
+        // xapi stores the result as an XML-RPC <value> document.
+        if (this.objects.all[task.$id]) this.update(task, { status: 'success', result: encodeValue(value as string) })
+      },
+      error => {
+        const { code, params } = error as { code?: string; params?: string[] }
+        if (this.objects.all[task.$id]) this.update(task, { status: 'failure', error_info: [code ?? String(error), ...(params ?? [])] })
+      },
+    )
+    return task.$ref
+  }
+
   async call(method: string, ...args: unknown[]): Promise<unknown> {
-    if (method === 'host.call_plugin') {
+    if (method === 'host.call_plugin' || method === 'Async.host.call_plugin') {
       const [hostRef, plugin, fn, pluginArgs] = args as [string, string, string, Record<string, string>]
       this.calls.push({ method, host: hostRef, fn, args: pluginArgs })
-      const state = this.plugins.get(hostRef)
-      if (!state) throw Object.assign(new Error('HANDLE_INVALID'), { code: 'HANDLE_INVALID', params: ['host', hostRef] })
-      if (plugin !== 'vif-ip-binder' || !state.installed) throw Object.assign(new Error('XENAPI_MISSING_PLUGIN'), { code: 'XENAPI_MISSING_PLUGIN', params: [plugin] })
-      const failure = state.failures.shift()
-      if (failure) throw failure
-      switch (fn) {
-        case 'version':
-          return JSON.stringify({ name: 'vif-ip-binder', version: '9.9.9', protocol: state.protocol })
-        case 'apply':
-          state.bridges.set(pluginArgs.bridge!, { ...pluginArgs })
-          return JSON.stringify({ bridge: pluginArgs.bridge, dryRun: false, changes: [{ action: 'add-address' }], unchanged: [], gatewayChecks: [] })
-        case 'release': {
-          const released = state.bridges.delete(pluginArgs.bridge!)
-          return JSON.stringify({ bridge: pluginArgs.bridge, dryRun: false, released, changes: [] })
-        }
-        case 'status': {
-          const names = pluginArgs.bridge ? [pluginArgs.bridge] : [...state.bridges.keys()]
-          const bridges: Record<string, unknown> = {}
-          for (const name of names) {
-            const desired = state.bridges.get(name)
-            bridges[name] = {
-              recorded: desired ? { bridge: name, desired } : null,
-              kernel: { exists: true, up: true, addresses: desired ? desired.addresses!.split(',') : [], defaultRoutes: { ipv4: 'none', ipv6: 'none' } },
-              inSync: true,
-              drift: [],
-            }
-          }
-          return JSON.stringify({ bridges })
-        }
-        default:
-          throw Object.assign(new Error('UNKNOWN_XENAPI_PLUGIN_FUNCTION'), { code: 'UNKNOWN_XENAPI_PLUGIN_FUNCTION', params: [fn] })
-      }
+      if (method === 'Async.host.call_plugin') return this.startTask(method, () => this.callPlugin(hostRef, plugin, fn, pluginArgs))
+      return this.callPlugin(hostRef, plugin, fn, pluginArgs)
     }
     this.calls.push({ method, args: args as never })
+    if (method === 'task.destroy') {
+      const task = this.byRef(args[0] as string)
+      if (task) this.remove(task)
+      return ''
+    }
     if (method === 'pool.remove_from_other_config') {
       const [ref, key] = args as [string, string]
       const pool = this.byRef(ref)!
@@ -137,8 +147,76 @@ export class FakeXapi implements XapiConnection {
     throw Object.assign(new Error('MESSAGE_METHOD_UNKNOWN'), { code: 'MESSAGE_METHOD_UNKNOWN', params: [method] })
   }
 
+  private async callPlugin(hostRef: string, plugin: string, fn: string, pluginArgs: Record<string, string>): Promise<string> {
+    const state = this.plugins.get(hostRef)
+    if (!state) throw Object.assign(new Error('HANDLE_INVALID'), { code: 'HANDLE_INVALID', params: ['host', hostRef] })
+    if (plugin !== 'vif-ip-binder' || !state.installed) throw Object.assign(new Error('XENAPI_MISSING_PLUGIN'), { code: 'XENAPI_MISSING_PLUGIN', params: [plugin] })
+    const failure = state.failures.shift()
+    if (failure) throw failure
+    switch (fn) {
+      case 'version':
+        return JSON.stringify({ name: 'vif-ip-binder', version: '9.9.9', protocol: state.protocol })
+      case 'apply':
+        state.bridges.set(pluginArgs.bridge!, { ...pluginArgs })
+        return JSON.stringify({ bridge: pluginArgs.bridge, dryRun: false, changes: [{ action: 'add-address' }], unchanged: [], gatewayChecks: [] })
+      case 'release': {
+        const released = state.bridges.delete(pluginArgs.bridge!)
+        return JSON.stringify({ bridge: pluginArgs.bridge, dryRun: false, released, changes: [] })
+      }
+      case 'status': {
+        const names = pluginArgs.bridge ? [pluginArgs.bridge] : [...state.bridges.keys()]
+        const bridges: Record<string, unknown> = {}
+        for (const name of names) {
+          const desired = state.bridges.get(name)
+          bridges[name] = {
+            recorded: desired ? { bridge: name, desired } : null,
+            kernel: { exists: true, up: true, addresses: desired ? desired.addresses!.split(',') : [], defaultRoutes: { ipv4: 'none', ipv6: 'none' } },
+            inSync: true,
+            drift: [],
+          }
+        }
+        return JSON.stringify({ bridges })
+      }
+      case 'plug-srs':
+        return JSON.stringify(await this.plugSrs(hostRef, state, pluginArgs))
+      default:
+        throw Object.assign(new Error('UNKNOWN_XENAPI_PLUGIN_FUNCTION'), { code: 'UNKNOWN_XENAPI_PLUGIN_FUNCTION', params: [fn] })
+    }
+  }
+
+  /** The host plugin's plug-srs over this pool's SR and PBD records. */
+  private async plugSrs(hostRef: string, state: FakeHostPlugin, args: Record<string, string>) {
+    await state.plugGate
+    if (state.plugSrsFailure) throw state.plugSrsFailure
+    const probes = new Map((args.probes ?? '').split(',').filter(Boolean).map(p => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]))
+    const host = this.byRef(hostRef)!
+    const srs = args.srs!.split(',').map(uuid => {
+      const sr = this.objects.all[uuid] as XapiRecord & Fields
+      const pbds = (sr.PBDs as string[]).map(ref => this.byRef(ref)!).filter(p => p.host === hostRef)
+      const probe = { target: probes.get(uuid) ?? 'tcp:nfs.lab:2049', reachable: !state.unreachable.has(uuid), attempts: 3, elapsedMs: 500 }
+      const outcome = { sr: uuid, name: sr.name_label, ok: true, probe: null as unknown, pbds: [] as unknown[] }
+      for (const pbd of pbds) {
+        if (pbd.currently_attached) {
+          outcome.pbds.push({ pbd: pbd.uuid, outcome: 'already-attached', elapsedMs: 0 })
+          continue
+        }
+        outcome.probe = state.unreachable.has(uuid) ? { ...probe, error: 'connection refused' } : probe
+        const error = state.plugErrors.get(uuid)
+        if (!probe.reachable || error) outcome.ok = false
+        if (!probe.reachable) outcome.pbds.push({ pbd: pbd.uuid, outcome: 'unreachable', elapsedMs: 0 })
+        else if (error) outcome.pbds.push({ pbd: pbd.uuid, outcome: 'failed', error, elapsedMs: 20 })
+        else {
+          this.update(pbd, { currently_attached: true })
+          outcome.pbds.push({ pbd: pbd.uuid, outcome: 'plugged', elapsedMs: 20 })
+        }
+      }
+      return outcome
+    })
+    return { host: host.uuid, srs }
+  }
+
   pluginCalls(fn?: string): Call[] {
-    return this.calls.filter(c => c.method === 'host.call_plugin' && (fn === undefined || c.fn === fn))
+    return this.calls.filter(c => (c.method === 'host.call_plugin' || c.method === 'Async.host.call_plugin') && (fn === undefined || c.fn === fn))
   }
 }
 
