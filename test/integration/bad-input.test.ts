@@ -62,7 +62,13 @@ const corpus: BadCall[] = [
   apply({ bridge: 'xapi 1' }, 'xapi 1'),
   apply({ bridge: 'xapi9' }, 'xapi9', NO_DEVICE),
   apply({ 'management-address': '192.0.2.2', 'management-bridge': 'xenbr9' }, 'xenbr9', NO_DEVICE),
-  apply({ 'management-address': '192.0.2.2' }, 'management-bridge'),
+  apply({ 'management-bridge': 'xenbr0' }, 'management-address'),
+  // Without a management bridge or with a network UUID the host asks xapi; here there is none.
+  apply({ 'management-address': '192.0.2.2' }, 'etc/xensource-inventory', 'VIF_IP_BINDER_XAPI_UNREACHABLE'),
+  { fn: 'apply', args: { network: '6d2b1a3e-2f4c-4d5e-9a8b-7c6d5e4f3a2b', addresses: DOM0_4 }, code: 'VIF_IP_BINDER_XAPI_UNREACHABLE', names: 'var/lib/xcp/xapi' },
+  { fn: 'apply', args: { network: 'xapi1', addresses: DOM0_4 }, code: INVALID, names: '"xapi1" is not a UUID' },
+  { fn: 'apply', args: { network: '6d2b1a3e-2f4c-4d5e-9a8b-7c6d5e4f3a2b', addresses: 'nope' }, code: INVALID, names: '"nope"' },
+  apply({ network: '6d2b1a3e-2f4c-4d5e-9a8b-7c6d5e4f3a2b' }, 'bridge or network, not both'),
   apply({ 'management-address': '192.0.2.2/32', 'management-bridge': 'xenbr0' }, '192.0.2.2/32'),
   // Shell metacharacters are only bad values
   apply({ addresses: '192.0.2.2/24;ip link del xapi1' }, '192.0.2.2/24;ip link del xapi1'),
