@@ -43,6 +43,25 @@ export class BinderError extends Error {
   }
 }
 
+/**
+ * An error xapi answered, as its clients see it: a code and string parameters
+ * (`ErrorDescription` on the wire, `error_info` on a task).
+ */
+export class XapiError extends Error {
+  override name = 'XapiError'
+  constructor(
+    readonly code: string,
+    readonly params: string[],
+  ) {
+    super(`${code}${params.length ? ` ${JSON.stringify(params)}` : ''}`)
+  }
+}
+
+/** xapi's answers to a reference or UUID that names nothing. */
+export function isUnknownObject(error: unknown): boolean {
+  return error instanceof XapiError && (error.code === 'UUID_INVALID' || error.code === 'HANDLE_INVALID')
+}
+
 export function invalidArgument(message: string, ...details: string[]): BinderError {
   return new BinderError(ErrorCode.INVALID_ARGUMENT, message, details)
 }

@@ -6,20 +6,11 @@
 import { readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
-import { BinderError, ErrorCode } from '../shared/errors.ts'
+import { BinderError, ErrorCode, XapiError, isUnknownObject } from '../shared/errors.ts'
 
 const XAPI_UNREACHABLE = ErrorCode.XAPI_UNREACHABLE
 
-/** An error xapi answered: its code and parameters, as xapi's clients see them. */
-export class XapiError extends Error {
-  override name = 'XapiError'
-  constructor(
-    readonly code: string,
-    readonly params: string[],
-  ) {
-    super(`${code}${params.length ? ` ${JSON.stringify(params)}` : ''}`)
-  }
-}
+export { XapiError }
 
 export function xapiSocketPath(root: string): string {
   return join(root, 'var/lib/xcp/xapi')
@@ -135,4 +126,13 @@ export async function thisHost(root: string, xapi: LocalXapi): Promise<HostIdent
   }
   if (!uuid) throw new BinderError(XAPI_UNREACHABLE, `${path} has no INSTALLATION_UUID`, [path])
   return { uuid, ref: await xapi.call<string>('host.get_by_uuid', uuid) }
+}
+
+/** The ref of `cls` with this UUID; `missing` makes the error when the pool has none. */
+export async function refByUuid(xapi: LocalXapi, cls: string, uuid: string, missing: () => BinderError): Promise<string> {
+  try {
+    return await xapi.call<string>(`${cls}.get_by_uuid`, uuid)
+  } catch (error) {
+    throw isUnknownObject(error) ? missing() : error
+  }
 }

@@ -8,7 +8,7 @@ import { BinderError, ErrorCode } from '../shared/errors.ts'
 import type { PlugSrsRequest } from '../shared/plugin-args.ts'
 import { type Probe, probeFromDeviceConfig, probeText } from '../shared/probes.ts'
 import type { CallContext } from './context.ts'
-import { type HostIdentity, type LocalXapi, XapiError, thisHost, withLocalXapi } from './local-xapi.ts'
+import { type HostIdentity, type LocalXapi, XapiError, refByUuid, thisHost, withLocalXapi } from './local-xapi.ts'
 import { probeOnce } from './probe.ts'
 
 /** 250 ms between the first tries (the firewall is booting), then ×1.5 up to 2 s. */
@@ -58,15 +58,7 @@ export interface SrOutcome {
 }
 
 async function resolveTarget(xapi: LocalXapi, hostRef: string, uuid: string, probes: Record<string, Probe>): Promise<Target> {
-  let ref: string
-  try {
-    ref = await xapi.call<string>('SR.get_by_uuid', uuid)
-  } catch (error) {
-    if (error instanceof XapiError && ['UUID_INVALID', 'HANDLE_INVALID'].includes(error.code)) {
-      throw new BinderError(ErrorCode.NO_SUCH_SR, `srs: no SR with UUID ${uuid} in this pool`, [uuid])
-    }
-    throw error
-  }
+  const ref = await refByUuid(xapi, 'SR', uuid, () => new BinderError(ErrorCode.NO_SUCH_SR, `srs: no SR with UUID ${uuid} in this pool`, [uuid]))
   const sr = await xapi.call<{ name_label: string; type: string; PBDs: string[] }>('SR.get_record', ref)
   const pbds: Target['pbds'] = []
   for (const pbdRef of sr.PBDs) {

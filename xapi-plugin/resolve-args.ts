@@ -6,7 +6,7 @@
 import { BinderError, ErrorCode, invalidArgument } from '../shared/errors.ts'
 import { type PluginArgs, parseApplyArgs, parseReleaseArgs, parseUuid } from '../shared/plugin-args.ts'
 import type { CallContext } from './context.ts'
-import { XapiError, thisHost, withLocalXapi } from './local-xapi.ts'
+import { refByUuid, thisHost, withLocalXapi } from './local-xapi.ts'
 import { managementBridge } from './pool-bindings.ts'
 
 // Stand-ins while checking the other arguments: valid names, distinct from each other.
@@ -31,15 +31,12 @@ export async function resolveXapiArgs(fn: 'apply' | 'release', args: PluginArgs,
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     const resolved = { ...rest }
     if (networkUuid) {
-      let ref: string
-      try {
-        ref = await xapi.call<string>('network.get_by_uuid', networkUuid)
-      } catch (error) {
-        if (error instanceof XapiError && ['UUID_INVALID', 'HANDLE_INVALID'].includes(error.code)) {
-          throw new BinderError(ErrorCode.NO_SUCH_DEVICE, `network: no network with UUID ${networkUuid} in this pool`, [networkUuid])
-        }
-        throw error
-      }
+      const ref = await refByUuid(
+        xapi,
+        'network',
+        networkUuid,
+        () => new BinderError(ErrorCode.NO_SUCH_DEVICE, `network: no network with UUID ${networkUuid} in this pool`, [networkUuid]),
+      )
       resolved.bridge = await xapi.call<string>('network.get_bridge', ref)
     }
     if (findManagement) {

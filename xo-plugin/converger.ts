@@ -5,17 +5,13 @@
 import { DEFAULT_GATEWAY_CHECK_SECONDS } from '../shared/plugin-args.ts'
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { QueueClosedError, type CallQueue } from './call-queue.ts'
-import { type DesiredBinding, canonicalArgs } from './desired.ts'
+import { type DesiredBinding, type HostRef, canonicalArgs } from './desired.ts'
 import { type HostPluginCheck, type HostPluginClient, INSTALL_HINT, checkHostPlugin, describeError, isMissingPlugin, isTransient } from './host-plugin.ts'
 import { type Logger, OnceLogger } from './log.ts'
 import type { XapiConnection } from './xapi-types.ts'
 
-interface Entry {
+interface Entry extends HostRef {
   key: string
-  poolId: string
-  hostRef: string
-  hostUuid: string
-  hostName: string
   bridge: string
   target: DesiredBinding | null
   /** JSON of the arguments the host holds for this bridge as far as we know; null: nothing. */
@@ -23,13 +19,6 @@ interface Entry {
   /** A target whose call failed for good: not retried until it changes or the pool reconnects. */
   failedFor?: string | null
   scheduled: boolean
-}
-
-export interface HostRef {
-  poolId: string
-  hostRef: string
-  hostUuid: string
-  hostName: string
 }
 
 // Spawning the plugin, reading the kernel, writing the state file, and the xapi round trip.

@@ -8,13 +8,17 @@ import type { PluginArgs } from '../shared/plugin-args.ts'
 import type { ResolvedBinding } from './resolve.ts'
 import { type HostRecord, type NetworkRecord, PoolIndex, type VifRecord, type VmRecord } from './xapi-types.ts'
 
-export interface DesiredBinding {
-  /** `<host uuid>/<bridge>`: one owner per bridge per host. */
-  key: string
+/** A host as the converger addresses it: its pool, its ref, and names for the logs. */
+export interface HostRef {
   poolId: string
   hostRef: string
   hostUuid: string
   hostName: string
+}
+
+export interface DesiredBinding extends HostRef {
+  /** `<host uuid>/<bridge>`: one owner per bridge per host. */
+  key: string
   bridge: string
   args: PluginArgs
   bindingIndex: number

@@ -3,6 +3,7 @@
 // for a storage server, longer than any HTTP call should last, and the cache is fed by the
 // event stream the plugin already listens to.
 
+import { XapiError } from '../shared/errors.ts'
 import { decodeMethodResponse } from '../shared/xmlrpc.ts'
 import { CallTimeoutError, QueueClosedError } from './call-queue.ts'
 import type { RecordBatch, XapiConnection, XapiRecord } from './xapi-types.ts'
@@ -13,17 +14,6 @@ export interface TaskRecord extends XapiRecord {
   readonly result: string
   /** For a failure: xapi's error, code first. */
   readonly error_info: readonly string[]
-}
-
-/** A task that ended in failure, shaped as xapi errors are (`code`, `params`). */
-export class TaskFailedError extends Error {
-  override name = 'TaskFailedError'
-  constructor(
-    readonly code: string,
-    readonly params: string[],
-  ) {
-    super(`${code}${params.length ? ` ${JSON.stringify(params)}` : ''}`)
-  }
 }
 
 export class TaskGoneError extends Error {
@@ -88,5 +78,5 @@ export function taskResult(task: TaskRecord): unknown {
     return response.kind === 'value' ? response.value : undefined
   }
   const [code, ...params] = task.error_info.length ? task.error_info : [task.status === 'cancelled' ? 'TASK_CANCELLED' : `TASK_${task.status.toUpperCase()}`]
-  throw new TaskFailedError(code!, params)
+  throw new XapiError(code!, params)
 }

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { CallTimeoutError, QueueClosedError } from '../../xo-plugin/call-queue.ts'
-import { TaskFailedError, TaskGoneError, type TaskRecord, taskResult, waitForTask } from '../../xo-plugin/task-wait.ts'
+import { XapiError } from '../../shared/errors.ts'
+import { TaskGoneError, type TaskRecord, taskResult, waitForTask } from '../../xo-plugin/task-wait.ts'
 import { FakeXapi } from './xo-fakes.ts'
 
 function pendingTask(xapi: FakeXapi) {
@@ -30,7 +31,7 @@ describe('waitForTask', () => {
     const xapi = new FakeXapi()
     const task = xapi.update(pendingTask(xapi), { status: 'failure', error_info: ['SR_BACKEND_FAILURE_73', '', 'NFS mount error'] })
     const done = await waitForTask(xapi, task.$ref, 1000)
-    assert.throws(() => taskResult(done), (error: TaskFailedError) => error.code === 'SR_BACKEND_FAILURE_73' && error.params[1] === 'NFS mount error')
+    assert.throws(() => taskResult(done), (error: XapiError) => error.code === 'SR_BACKEND_FAILURE_73' && error.params[1] === 'NFS mount error')
   })
 
   it('fails when the task is destroyed, on time-out, and on abort', async () => {
@@ -59,6 +60,6 @@ describe('taskResult', () => {
   })
 
   it('names a cancelled task', () => {
-    assert.throws(() => taskResult(finished({ status: 'cancelled' })), (error: TaskFailedError) => error.code === 'TASK_CANCELLED')
+    assert.throws(() => taskResult(finished({ status: 'cancelled' })), (error: XapiError) => error.code === 'TASK_CANCELLED')
   })
 })

@@ -9,16 +9,11 @@ import { join } from 'node:path'
 import { createNamespace, deleteNamespace, namespaceName } from '../helpers/netns.ts'
 import { ipIn, namespacePids, sysctl, startTcpListener, type TcpListener, prefixLength } from './netns-tools.ts'
 import type { ExternalDefinition, GuestDefinition, PifDefinition, RouteDefinition } from './scenario.ts'
+import type { SimHost } from './simulator.ts'
 
 export const TEMP_PREFIX = 'vib-sim-'
 
-export interface HostRuntime {
-  ref: string
-  uuid: string
-  name: string
-  netns: string
-  root: string
-  socketPath: string
+export interface HostRuntime extends SimHost {
   nextDomid: number
 }
 
