@@ -3,23 +3,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { execa } from 'execa'
+import { assertRunsOnDom0 } from '../helpers/elf.ts'
 import { HOST_PLUGIN, callOk, parseReply, pythonEncodedCall, runByHand, runPluginXml, xapiEncodedCall } from '../helpers/host-plugin.ts'
 import { DOM0_4, FW4, addressesOf, withTopology } from './topology.ts'
 
-test('the executable is one ELF needing at most GLIBC_2.17 (dom0 is CentOS 7 based)', async () => {
-  const header = await execa('objdump', ['-f', HOST_PLUGIN])
-  assert.match(header.stdout, /file format elf64-x86-64/)
-  const symbols = await execa('objdump', ['-T', HOST_PLUGIN])
-  const versions = [...new Set(symbols.stdout.match(/GLIBC_[0-9.]+/g) ?? [])]
-  assert.ok(versions.length > 0, 'objdump found no versioned glibc symbols: the check would prove nothing')
-  const tooNew = versions.filter(v => {
-    const [major = 0, minor = 0] = v.slice('GLIBC_'.length).split('.').map(Number)
-    return major > 2 || (major === 2 && minor > 17)
-  })
-  assert.deepEqual(tooNew, [], `needs ${tooNew.join(', ')}`)
-  const interpreter = await execa('readelf', ['-l', HOST_PLUGIN])
-  assert.match(interpreter.stdout, /\/lib64\/ld-linux-x86-64\.so\.2/)
-})
+test('the executable is one ELF needing at most GLIBC_2.17 (dom0 is CentOS 7 based)', () => assertRunsOnDom0(HOST_PLUGIN))
 
 test('version answers with the plugin name, a semver and the protocol', () =>
   withTopology(async ({ dom0, root }) => {
