@@ -27,7 +27,6 @@ export const UNIT_WANTS = 'etc/systemd/system/multi-user.target.wants/vif-ip-bin
 
 export const UNIT_TEXT = `[Unit]
 Description=vif-ip-binder: bind dom0 to the firewall VM's network at boot
-Documentation=file:///opt/vif-ip-binder/README
 After=xapi.service xapi-init-complete.target
 Wants=xapi.service
 
