@@ -88,7 +88,7 @@ export async function createBridge(ns: string, name: string): Promise<void> {
 }
 
 /** Temporary directories of ours are named `vib-<kind>-<pid>-…` so they can be swept alike. */
-export const TEMP_DIR_PATTERN = /^vib-(int|sim|e2e|unit|demo)-(\d+)-/
+export const TEMP_DIR_PATTERN = /^vib-(int|sim|e2e|unit|demo|bench)-(\d+)-/
 
 /** Removes temporary directories of ours whose owning process is gone. */
 export function sweepDeadTempDirs(): string[] {
