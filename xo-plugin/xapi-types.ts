@@ -70,6 +70,11 @@ export interface XapiConnection {
   readonly objectsFetched: Promise<unknown>
   /** The pool record; undefined until connected. */
   readonly pool: PoolRecord | undefined
+  /**
+   * xen-api's own ref index, kept up to date from the event stream: O(1), where walking
+   * `objects.all` costs the whole pool on every event. With a default it does not throw.
+   */
+  getObjectByRef(ref: string, defaultValue: undefined): XapiRecord | undefined
   call(method: string, ...args: unknown[]): Promise<unknown>
 }
 
@@ -91,22 +96,19 @@ export interface XoApp {
 export const NULL_REF = 'OpaqueRef:NULL'
 
 /** Lookup tables over one pool's cached records, built once per computation. */
+/**
+ * Lookups over one pool's cached records. Built on every event batch, so it does no work
+ * up front: refs and UUIDs go through the connection's own indexes, and only `all` (used
+ * when configuring and connecting, not per event) walks the records, once.
+ */
 export class PoolIndex {
-  readonly byRef = new Map<string, XapiRecord>()
-  readonly byType = new Map<string, XapiRecord[]>()
+  private byType: Map<string, XapiRecord[]> | undefined
 
-  constructor(readonly xapi: XapiConnection) {
-    for (const record of Object.values(xapi.objects.all)) {
-      this.byRef.set(record.$ref, record)
-      let list = this.byType.get(record.$type)
-      if (!list) this.byType.set(record.$type, (list = []))
-      list.push(record)
-    }
-  }
+  constructor(readonly xapi: XapiConnection) {}
 
   ref<T extends XapiRecord>(ref: string | undefined, type: string): T | undefined {
     if (!ref || ref === NULL_REF) return undefined
-    const record = this.byRef.get(ref)
+    const record = this.xapi.getObjectByRef(ref, undefined)
     return record?.$type === type ? (record as T) : undefined
   }
 
@@ -116,6 +118,14 @@ export class PoolIndex {
   }
 
   all<T extends XapiRecord>(type: string): T[] {
+    if (!this.byType) {
+      this.byType = new Map()
+      for (const record of Object.values(this.xapi.objects.all)) {
+        let list = this.byType.get(record.$type)
+        if (!list) this.byType.set(record.$type, (list = []))
+        list.push(record)
+      }
+    }
     return (this.byType.get(type) ?? []) as T[]
   }
 

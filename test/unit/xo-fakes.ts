@@ -45,6 +45,8 @@ export class FakeXapi implements XapiConnection {
   readonly calls: Call[] = []
   readonly plugins = new Map<string, FakeHostPlugin>()
   private refs = 0
+  /** ref → $id, as xen-api keeps it: lookups by ref must not walk the pool. */
+  private readonly idsByRef = new Map<string, string>()
   poolRef: string
 
   constructor(poolName = 'pool') {
@@ -59,13 +61,19 @@ export class FakeXapi implements XapiConnection {
   }
 
   byRef(ref: string): (XapiRecord & Fields) | undefined {
-    return Object.values(this.objects.all).find(r => r.$ref === ref) as (XapiRecord & Fields) | undefined
+    const id = this.idsByRef.get(ref)
+    return (id === undefined ? undefined : this.objects.all[id]) as (XapiRecord & Fields) | undefined
+  }
+
+  getObjectByRef(ref: string, defaultValue: undefined): XapiRecord | undefined {
+    return this.byRef(ref) ?? defaultValue
   }
 
   add(type: string, fields: Fields): XapiRecord & Fields {
     const uuid = (fields.uuid as string) ?? randomUUID()
     const record = Object.freeze({ ...fields, uuid, $id: uuid, $ref: `OpaqueRef:${type}-${++this.refs}`, $type: type }) as XapiRecord & Fields
     this.objects.all[uuid] = record
+    this.idsByRef.set(record.$ref, uuid)
     this.objects.emit('add', { [uuid]: record })
     if (type === 'host') {
       this.plugins.set(record.$ref, { installed: true, protocol: 1, bridges: new Map(), failures: [], unreachable: new Set(), plugErrors: new Map() })
@@ -84,6 +92,7 @@ export class FakeXapi implements XapiConnection {
 
   remove(record: XapiRecord): void {
     delete this.objects.all[record.$id]
+    this.idsByRef.delete(record.$ref)
     this.objects.emit('remove', { [record.$id]: undefined } as RecordBatch)
   }
 
