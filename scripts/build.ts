@@ -4,7 +4,7 @@
 // target of the running binary needs no download, and the baseline build needs no newer
 // glibc than dom0's.
 
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,14 +19,17 @@ function bunBinary(): string {
   return join(dirname(require.resolve('@oven/bun-linux-x64-baseline/package.json')), 'bin/bun')
 }
 
+// Outputs are written beside their final place and renamed over it: a test, the demo or
+// the simulator running from dist/ meanwhile sees the old build or the new, never none.
 async function buildHostPlugin(): Promise<void> {
-  await rm(dirname(hostPluginPath), { recursive: true, force: true })
   await mkdir(dirname(hostPluginPath), { recursive: true })
+  const partial = `${hostPluginPath}.${process.pid}.partial`
   await execa(
     bunBinary(),
-    ['build', '--compile', '--minify', '--target=bun-linux-x64-baseline', 'xapi-plugin/main.ts', '--outfile', hostPluginPath],
+    ['build', '--compile', '--minify', '--target=bun-linux-x64-baseline', 'xapi-plugin/main.ts', '--outfile', partial],
     { cwd: repo, stdout: 'ignore', stderr: 'inherit' },
   )
+  await rename(partial, hostPluginPath)
   console.log(`built ${hostPluginPath.slice(repo.length + 1)}`)
 }
 
@@ -36,9 +39,10 @@ export const xoPluginDir = join(repo, 'dist/xo-plugin')
 // directory's package.json `main` and imports it; nothing is installed next to it), plus
 // the package.json that makes the directory a `xo-server-vif-ip-binder` package.
 async function buildXoPlugin(): Promise<void> {
-  await rm(xoPluginDir, { recursive: true, force: true })
-  await mkdir(xoPluginDir, { recursive: true })
-  await execa(bunBinary(), ['build', '--target=node', '--format=esm', 'xo-plugin/index.ts', '--outfile', join(xoPluginDir, 'index.js')], {
+  const partial = `${xoPluginDir}.${process.pid}.partial`
+  await rm(partial, { recursive: true, force: true })
+  await mkdir(partial, { recursive: true })
+  await execa(bunBinary(), ['build', '--target=node', '--format=esm', 'xo-plugin/index.ts', '--outfile', join(partial, 'index.js')], {
     cwd: repo,
     stdout: 'ignore',
     stderr: 'inherit',
@@ -55,8 +59,11 @@ async function buildXoPlugin(): Promise<void> {
     main: 'index.js',
     engines: { node: '>=20' },
   }
-  await writeFile(join(xoPluginDir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n')
-  await copyFile(join(repo, 'xo-plugin/README-sections.md'), join(xoPluginDir, 'README.md'))
+  await writeFile(join(partial, 'package.json'), JSON.stringify(manifest, null, 2) + '\n')
+  await copyFile(join(repo, 'xo-plugin/README-sections.md'), join(partial, 'README.md'))
+  // A directory cannot be renamed over a full one: the old one goes an instant before.
+  await rm(xoPluginDir, { recursive: true, force: true })
+  await rename(partial, xoPluginDir)
   console.log(`built ${xoPluginDir.slice(repo.length + 1)}/`)
 }
 

@@ -3,13 +3,15 @@
 // while the firewall is likely coming up, then backs off. Only this host's PBDs that are
 // not attached are plugged, and every SR reports its own outcome.
 
-import { setTimeout as sleep } from 'node:timers/promises'
 import { BinderError, ErrorCode } from '../shared/errors.ts'
 import type { PlugSrsRequest } from '../shared/plugin-args.ts'
 import { type Probe, probeFromDeviceConfig, probeText } from '../shared/probes.ts'
 import type { CallContext } from './context.ts'
 import { type HostIdentity, type LocalXapi, XapiError, refByUuid, thisHost, withLocalXapi } from './local-xapi.ts'
 import { probeOnce } from './probe.ts'
+
+/** Probes that may wait for an answer at the same time (each gives up after its timeout). */
+export const PROBES_IN_FLIGHT = 4
 
 /** 250 ms between the first tries (the firewall is booting), then ×1.5 up to 2 s. */
 export function probeDelayMs(attempt: number): number {
@@ -69,20 +71,47 @@ async function resolveTarget(xapi: LocalXapi, hostRef: string, uuid: string, pro
   return { uuid, name: sr.name_label, type: sr.type, probe, pbds }
 }
 
+/**
+ * Starts a probe every probeDelayMs, without waiting for the previous one to end: a
+ * firewall that silently drops makes each probe wait out its timeout, and sequential
+ * probes would then run only every 1.25 s. At most PROBES_IN_FLIGHT at once.
+ */
 async function waitForServer(probe: Probe, deadline: number): Promise<ProbeOutcome> {
   const started = Date.now()
-  let attempts = 0
-  let error = ''
-  for (;;) {
-    attempts++
-    const answer = await probeOnce(probe)
-    if (answer.ok) return { target: probeText(probe), reachable: true, attempts, elapsedMs: Date.now() - started }
-    error = answer.error
-    const delay = probeDelayMs(attempts)
-    if (Date.now() + delay >= deadline) break
-    await sleep(delay)
-  }
-  return { target: probeText(probe), reachable: false, attempts, elapsedMs: Date.now() - started, error }
+  const target = probeText(probe)
+  return new Promise(resolve => {
+    let attempts = 0
+    let inFlight = 0
+    let lastError = ''
+    let done = false
+    let timer: NodeJS.Timeout | undefined
+    const finish = (reachable: boolean) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      const outcome: ProbeOutcome = { target, reachable, attempts, elapsedMs: Date.now() - started }
+      resolve(reachable ? outcome : { ...outcome, error: lastError })
+    }
+    const launch = () => {
+      if (done) return
+      if (Date.now() >= deadline) {
+        if (inFlight === 0) finish(false)
+        return
+      }
+      if (inFlight < PROBES_IN_FLIGHT) {
+        attempts++
+        inFlight++
+        void probeOnce(probe).then(answer => {
+          inFlight--
+          if (answer.ok) return finish(true)
+          lastError = answer.error
+          if (inFlight === 0 && Date.now() + probeDelayMs(attempts) >= deadline) finish(false)
+        })
+      }
+      timer = setTimeout(launch, probeDelayMs(attempts))
+    }
+    launch()
+  })
 }
 
 async function plugTarget(xapi: LocalXapi, target: Target, deadline: number): Promise<SrOutcome> {
