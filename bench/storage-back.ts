@@ -11,11 +11,10 @@
 // the server became reachable to the next tick, plus that run's measured plug time (the
 // host plugin's own `pbds[].elapsedMs`: PBD.get_currently_attached + PBD.plug). Also shown:
 // the expectation when the instant falls anywhere in the period (P/2 + median plug time).
-// Our own cadence is put through the same arithmetic (probeDelayMs, a silent drop costing
-// one probe timeout per failed try), as a check of the model against the measured runs.
+// Our own cadence is put through the same arithmetic (a probe starts every probeDelayMs,
+// whether or not earlier ones have answered), as a check of the model against the runs.
 
 import { probeDelayMs } from '../xapi-plugin/plug-srs.ts'
-import { TCP_PROBE_TIMEOUT_MS } from '../xapi-plugin/probe.ts'
 import { ip } from '../test/helpers/netns.ts'
 import { FIREWALL_POOL as F, firewallPool } from '../test/xapi-sim/scenarios/firewall-pool.ts'
 import { type Simulator, startSimulator } from '../test/xapi-sim/simulator.ts'
@@ -58,15 +57,17 @@ export function fixedCadenceWait(reachableAt: number, periodMs: number): number 
 }
 
 /**
- * plug-srs's cadence under a silent drop: try k starts after k-1 failed tries (each waits
- * out the probe timeout) and their delays. The wait from `reachableAt` (ms after the first
- * try started) to the first try at or after it.
+ * plug-srs's cadence: probe k starts probeDelayMs(1) + … + probeDelayMs(k-1) after the first,
+ * whether or not the earlier ones have answered (a probe caught in a silent drop does not
+ * hold the next one back). The wait from `reachableAt` (ms after the first probe started)
+ * to the first probe at or after it; a probe already waiting when the route comes back has
+ * had its SYN dropped and times out.
  */
 export function ownCadenceWait(reachableAt: number): number {
   let start = 0
   for (let attempt = 1; ; attempt++) {
     if (start >= reachableAt) return start - reachableAt
-    start += TCP_PROBE_TIMEOUT_MS + probeDelayMs(attempt)
+    start += probeDelayMs(attempt)
   }
 }
 
