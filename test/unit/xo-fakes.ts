@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import { encodeValue } from '../../shared/xmlrpc.ts'
+import { type PluginOptions, VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
 import type { LogData, Logger } from '../../xo-plugin/log.ts'
 import type { RecordBatch, ServerEvent, XapiConnection, XapiRecord, XoApp } from '../../xo-plugin/xapi-types.ts'
 
@@ -303,4 +304,23 @@ export function startOn(xapi: FakeXapi, vm: XapiRecord, vif: XapiRecord, host: X
 export function halt(xapi: FakeXapi, vm: XapiRecord, vif: XapiRecord): void {
   xapi.update(vif, { currently_attached: false })
   xapi.update(vm, { power_state: 'Halted', resident_on: 'OpaqueRef:NULL' })
+}
+
+/**
+ * The XO plugin on an in-memory xo-server with the firewall pool connected as "lab",
+ * tuned for tests: short debounce and fetch timeout, fast retries.
+ */
+export function pluginOnFakePool(options: Partial<PluginOptions> = {}) {
+  const xo = new FakeXo()
+  const pool = firewallPool()
+  xo.xapis.lab = pool.xapi
+  const log = new RecordingLogger()
+  const plugin = new VifIpBinderPlugin(xo, {
+    log,
+    debounceMs: 5,
+    fetchTimeoutMs: 50,
+    queue: { retries: 2, backoffMs: 1, maxBackoffMs: 2, timeoutMs: 2000 },
+    ...options,
+  })
+  return { xo, log, plugin, pool, ...pool }
 }

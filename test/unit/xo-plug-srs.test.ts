@@ -6,26 +6,16 @@ import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import type { PluginConfig } from '../../shared/binding.ts'
 import { encodePlugSrsArgs, parsePlugSrsArgs } from '../../shared/plugin-args.ts'
-import { VifIpBinderPlugin, type PluginOptions } from '../../xo-plugin/plugin.ts'
-import { FakeXo, RecordingLogger, firewallPool, startOn } from './xo-fakes.ts'
+import type { PluginOptions } from '../../xo-plugin/plugin.ts'
+import { pluginOnFakePool, startOn } from './xo-fakes.ts'
 
 function setup(options: Partial<PluginOptions> = {}) {
-  const xo = new FakeXo()
-  const pool = firewallPool()
-  xo.xapis.lab = pool.xapi
-  const log = new RecordingLogger()
-  const plugin = new VifIpBinderPlugin(xo, {
-    log,
-    debounceMs: 5,
-    fetchTimeoutMs: 50,
-    queue: { retries: 2, backoffMs: 1, maxBackoffMs: 2, timeoutMs: 2000 },
-    ...options,
-  })
-  const nfs = pool.xapi.addSr('NFS storage')
+  const harness = pluginOnFakePool(options)
+  const nfs = harness.xapi.addSr('NFS storage')
   const config: PluginConfig = {
-    bindings: [{ vm: pool.vm.uuid, network: 'dom0-firewall', addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'], srs: [{ sr: nfs.sr.uuid }] }],
+    bindings: [{ vm: harness.vm.uuid, network: 'dom0-firewall', addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'], srs: [{ sr: nfs.sr.uuid }] }],
   }
-  return { xo, log, plugin, config, nfs, ...pool }
+  return { ...harness, config, nfs }
 }
 
 let ctx: ReturnType<typeof setup>
@@ -37,6 +27,18 @@ beforeEach(() => {
 afterEach(async () => {
   await ctx.plugin.unload()
 })
+
+/** Loads the plugin and starts the VM while host1's plug-srs waits behind a closed gate. */
+async function startWithStorageHeldBack(): Promise<{ open: () => void }> {
+  const { plugin, config, xapi, vm, vif, hosts } = ctx
+  const slow = gate()
+  xapi.pluginOf(hosts[0]).plugGate = slow.promise
+  await plugin.configure(config, { loaded: false })
+  await plugin.load()
+  startOn(xapi, vm, vif, hosts[0])
+  await waitUntil(() => xapi.pluginCalls('plug-srs').length === 1)
+  return slow
+}
 
 /** A gate the fake storage server waits behind: plug-srs does not answer until opened. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -83,13 +85,8 @@ describe('plug-srs after apply', () => {
   })
 
   it('does not hold up the host queue while the storage server is awaited', async () => {
-    const { plugin, config, xapi, vm, vif, hosts, nfs } = ctx
-    const slow = gate()
-    xapi.pluginOf(hosts[0]).plugGate = slow.promise
-    await plugin.configure(config, { loaded: false })
-    await plugin.load()
-    startOn(xapi, vm, vif, hosts[0])
-    await waitUntil(() => xapi.pluginCalls('plug-srs').length === 1)
+    const { plugin, xapi, vif, hosts, nfs } = ctx
+    const slow = await startWithStorageHeldBack()
     assert.match((await plugin.test()).text, /SR "NFS storage" on host "host1": plugging now \(since /)
 
     // Halting the VM releases on host1 while plug-srs still waits there.
@@ -102,13 +99,8 @@ describe('plug-srs after apply', () => {
   })
 
   it('does not start a second plug-srs for the same host and SRs while one runs', async () => {
-    const { plugin, config, xapi, vm, vif, hosts, nfs } = ctx
-    const slow = gate()
-    xapi.pluginOf(hosts[0]).plugGate = slow.promise
-    await plugin.configure(config, { loaded: false })
-    await plugin.load()
-    startOn(xapi, vm, vif, hosts[0])
-    await waitUntil(() => xapi.pluginCalls('plug-srs').length === 1)
+    const { plugin, config, xapi, hosts } = ctx
+    const slow = await startWithStorageHeldBack()
     // A new address means a new apply on the same host, with the same SRs.
     await plugin.configure({ bindings: [{ ...config.bindings[0]!, addresses: ['192.168.1.3/24'] }] }, { loaded: true })
     await waitUntil(() => xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.addresses === '192.168.1.3/24')
@@ -123,7 +115,6 @@ describe('plug-srs after apply', () => {
     await plugin.whenIdle()
     assert.equal(xapi.pluginCalls('plug-srs').length, 2)
     assert.match((await plugin.test()).text, /SR "NFS storage" on host "host1": already attached/)
-    void nfs
   })
 
   it('reports an unreachable server with its probe, and a failed plug with the xapi error, as problems', async () => {

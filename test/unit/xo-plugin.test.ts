@@ -5,22 +5,13 @@ import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import type { BindingConfig, PluginConfig } from '../../shared/binding.ts'
 import { VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
-import { FakeXo, RecordingLogger, firewallPool, halt, startOn } from './xo-fakes.ts'
+import { halt, pluginOnFakePool, startOn } from './xo-fakes.ts'
 
 function setup() {
-  const xo = new FakeXo()
-  const pool = firewallPool()
-  xo.xapis.lab = pool.xapi
-  const log = new RecordingLogger()
-  const plugin = new VifIpBinderPlugin(xo, {
-    log,
-    debounceMs: 5,
-    fetchTimeoutMs: 50,
-    queue: { retries: 2, backoffMs: 1, maxBackoffMs: 2, timeoutMs: 2000 },
-  })
-  const binding: BindingConfig = { vm: pool.vm.uuid, network: 'dom0-firewall', addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'] }
+  const harness = pluginOnFakePool()
+  const binding: BindingConfig = { vm: harness.vm.uuid, network: 'dom0-firewall', addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'] }
   const config: PluginConfig = { bindings: [binding], gatewayCheckSeconds: 10 }
-  return { xo, pool, log, plugin, binding, config, ...pool }
+  return { ...harness, binding, config }
 }
 
 let ctx: ReturnType<typeof setup>
