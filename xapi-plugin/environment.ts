@@ -13,6 +13,8 @@ export interface Environment {
   logFile: string
   /** How long a call waits for another one to finish before answering BUSY. */
   lockWaitSeconds: number
+  /** Read iproute's text output even where `ip -j` works (to test the reader dom0 may need). */
+  ipTextOutput: boolean
 }
 
 export function environmentFrom(env: NodeJS.ProcessEnv): Environment {
@@ -25,5 +27,6 @@ export function environmentFrom(env: NodeJS.ProcessEnv): Environment {
     syslogSocket: join(root, 'dev/log'),
     logFile: join(root, 'var/log/vif-ip-binder.log'),
     lockWaitSeconds: Number.isFinite(lockWait) && lockWait > 0 ? lockWait : 30,
+    ipTextOutput: env.VIF_IP_BINDER_IP_OUTPUT === 'text',
   }
 }

@@ -4,6 +4,7 @@
 import { execa } from 'execa'
 import type { Family } from '../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../shared/errors.ts'
+import { parseAddrText, parseRouteText } from './ip-text.ts'
 
 export interface IpAddress {
   family: 'inet' | 'inet6'
@@ -42,26 +43,53 @@ export async function runIp(argv: string[]): Promise<string> {
   return result.stdout
 }
 
-async function readJson<T>(argv: string[]): Promise<T[]> {
-  const out = await runIp(['-j', ...argv])
-  return out.trim() ? (JSON.parse(out) as T[]) : []
+// Whether to read text instead of `-j` output: learnt from ip itself, or forced (tests
+// run the text reader on this machine's iproute, which does speak JSON).
+let textOutput = false
+
+export function readTextOutput(): void {
+  textOutput = true
+}
+
+const JSON_UNKNOWN = /Option "-j(son)?" is unknown/i
+
+/**
+ * Runs a read-only `ip` command with `-j` and parses the JSON; if this ip does not know
+ * `-j`, or ignores it for this object (prints text anyway), reads its text instead.
+ */
+async function readIp<T>(argv: string[], parseText: (text: string) => T[]): Promise<{ items: T[] } | { stderr: string }> {
+  if (!textOutput) {
+    const result = await execa('ip', ['-j', ...argv], { reject: false, stdin: 'ignore' })
+    const out = String(result.stdout).trim()
+    if (result.exitCode === 0) {
+      if (!out) return { items: [] }
+      if (out.startsWith('[')) return { items: JSON.parse(out) as T[] }
+      return { items: parseText(out) }
+    }
+    if (!JSON_UNKNOWN.test(String(result.stderr))) return { stderr: String(result.stderr || result.message) }
+    textOutput = true
+  }
+  const result = await execa('ip', argv, { reject: false, stdin: 'ignore' })
+  if (result.exitCode !== 0) return { stderr: String(result.stderr || result.message) }
+  return { items: parseText(String(result.stdout)) }
 }
 
 const familyFlag = (family: Family) => (family === 4 ? '-4' : '-6')
 
 /** The interface with its addresses, or undefined when it does not exist. */
 export async function readLink(dev: string): Promise<IpLink | undefined> {
-  const result = await execa('ip', ['-j', 'addr', 'show', 'dev', dev], { reject: false, stdin: 'ignore' })
-  if (result.exitCode !== 0) {
-    if (/does not exist|Cannot find device/i.test(result.stderr)) return undefined
-    throw new CommandError(['-j', 'addr', 'show', 'dev', dev], String(result.stderr))
-  }
-  const links = result.stdout.trim() ? (JSON.parse(result.stdout) as IpLink[]) : []
-  return links[0]
+  const argv = ['addr', 'show', 'dev', dev]
+  const result = await readIp<IpLink>(argv, parseAddrText)
+  if ('items' in result) return result.items[0]
+  if (/does not exist|Cannot find device/i.test(result.stderr)) return undefined
+  throw new CommandError(argv, result.stderr)
 }
 
-export function readRoutes(family: Family): Promise<IpRoute[]> {
-  return readJson<IpRoute>([familyFlag(family), 'route', 'show', 'table', 'main'])
+export async function readRoutes(family: Family): Promise<IpRoute[]> {
+  const argv = [familyFlag(family), 'route', 'show', 'table', 'main']
+  const result = await readIp<IpRoute>(argv, parseRouteText)
+  if ('items' in result) return result.items
+  throw new CommandError(argv, result.stderr)
 }
 
 /** The kernel's words for a default route's identity: ip route replace matches on these. */

@@ -7,6 +7,7 @@ import type { PluginArgs } from '../shared/plugin-args.ts'
 import { createContext } from './context.ts'
 import { environmentFrom } from './environment.ts'
 import { functions, localFunctions } from './functions.ts'
+import { readTextOutput } from './ip.ts'
 import { runHook } from './hotplug.ts'
 import { install, reloadSystemd, uninstall } from './install.ts'
 import { createLogger } from './log.ts'
@@ -20,6 +21,7 @@ function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
 /** `byHand`: the failure is printed to the person anyway; log it only where it is kept. */
 async function call(fn: string, args: PluginArgs, session: string | undefined, byHand = false): Promise<Outcome> {
   const env = environmentFrom(process.env)
+  if (env.ipTextOutput) readTextOutput()
   const log = createLogger(env.syslogSocket, undefined, fn === 'hotplug-worker' ? env.logFile : undefined)
   try {
     const registry = byHand ? { ...functions, ...localFunctions } : functions
