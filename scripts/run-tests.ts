@@ -2,7 +2,8 @@
 // in layer order: unit, host-plugin integration, simulator, end to end, then the check
 // that nothing was left behind. One node:test run, so one summary.
 
-import { readdirSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { sweepDeadNamespaces, sweepDeadTempDirs } from '../test/helpers/netns.ts'
@@ -33,9 +34,17 @@ if (process.getuid?.() !== 0) {
 const swept = [...(await sweepDeadNamespaces()), ...sweepDeadTempDirs()]
 if (swept.length) console.log(`swept leftovers of an earlier run: ${swept.join(' ')}`)
 
+// Spec output for people; TAP into a file, from which the last line is the plain
+// "N passed, N failed" that any CI reads.
+const tapDir = mkdtempSync(join(tmpdir(), `vib-unit-${process.pid}-`))
+const tapFile = join(tapDir, 'results.tap')
 const result = await execa(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
   { stdio: 'inherit', reject: false },
 )
+const tap = readFileSync(tapFile, 'utf8')
+rmSync(tapDir, { recursive: true, force: true })
+const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0)
+console.log(`\n${count('pass')} passed, ${count('fail')} failed`)
 process.exit(result.exitCode ?? 1)
