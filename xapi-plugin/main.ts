@@ -1,6 +1,9 @@
-// The vif-ip-binder executable. One file, three ways in:
+// The vif-ip-binder executable. One file, every way in:
 //   xapi (host.call_plugin):  vif-ip-binder '<methodCall>…</methodCall>'  → XML on stdout
 //   a person, by hand:        vif-ip-binder apply bridge=xapi1 addresses=…  → JSON on stdout
+//   xapi's VIF hook:          /etc/xapi.d/vif-hotplug -action online -vifuuid … -vmuuid …
+//   the boot unit, the hook's detached worker:  vif-ip-binder boot | hotplug-worker …
+//   installation:             vif-ip-binder install|uninstall [--root DIR]
 //   help:                     vif-ip-binder --help
 
 import type { PluginArgs } from '../shared/plugin-args.ts'
