@@ -8,6 +8,7 @@ import { ip } from '../helpers/netns.ts'
 import {
   DOM0_4,
   DOM0_6,
+  FULL_APPLY,
   FW4,
   FW6,
   PREVIOUS4,
@@ -21,18 +22,6 @@ import {
   readSysctl,
   withTopology,
 } from './topology.ts'
-
-const FULL_APPLY = {
-  bridge: 'xapi1',
-  addresses: `${DOM0_4},${DOM0_6}`,
-  gateway: `${FW4},${FW6}`,
-  routes: '192.0.2.200,198.51.100.0/24=192.0.2.1',
-  'management-address': '192.0.2.2',
-  'management-bridge': 'xenbr0',
-  'proxy-arp': 'true',
-  forwarding: 'true',
-  'gateway-check': '10',
-}
 
 interface ApplyValue {
   changes: { action: string }[]

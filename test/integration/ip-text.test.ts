@@ -8,16 +8,7 @@ import type { IpLink, IpRoute } from '../../xapi-plugin/ip.ts'
 import { parseAddrText, parseRouteText } from '../../xapi-plugin/ip-text.ts'
 import { parseReply, runPluginXml, xapiEncodedCall } from '../helpers/host-plugin.ts'
 import { ip, ipJson } from '../helpers/netns.ts'
-import { DOM0_4, DOM0_6, FW4, FW6, PREVIOUS4, PREVIOUS6, addressesOf, defaultRoutes, kernelSnapshot, ping, withTopology } from './topology.ts'
-
-const APPLY = {
-  bridge: 'xapi1',
-  addresses: `${DOM0_4},${DOM0_6}`,
-  gateway: `${FW4},${FW6}`,
-  routes: '192.0.2.200,198.51.100.0/24=192.0.2.1',
-  'management-address': '192.0.2.2',
-  'management-bridge': 'xenbr0',
-}
+import { DOM0_4, DOM0_6, FULL_APPLY, FW4, FW6, PREVIOUS4, PREVIOUS6, addressesOf, defaultRoutes, kernelSnapshot, ping, withTopology } from './topology.ts'
 
 /** The fields the plugin reads, from either reader. */
 function linkFacts(links: IpLink[]) {
@@ -41,7 +32,7 @@ async function callInText(ns: string, root: string, fn: string, args: Record<str
 
 test('the text reader sees what ip -j sees: links, addresses, routes of both families', () =>
   withTopology(async ({ dom0, root }) => {
-    await callInText(dom0, root, 'apply', APPLY)
+    await callInText(dom0, root, 'apply', FULL_APPLY)
     await ip(dom0, 'route', 'add', '203.0.113.128/25', 'via', '203.0.113.1', 'dev', 'xenbr0', 'onlink', 'metric', '7')
     for (const dev of ['xapi1', 'xenbr0', 'vif1.0']) {
       assert.deepEqual(linkFacts(parseAddrText(await ip(dom0, 'addr', 'show', 'dev', dev))), linkFacts(await ipJson<IpLink[]>(dom0, 'addr', 'show', 'dev', dev)), dev)
@@ -56,14 +47,14 @@ test('the text reader sees what ip -j sees: links, addresses, routes of both fam
 
 test('apply, a second apply and release work on text output alone', () =>
   withTopology(async ({ dom0, root }) => {
-    const first = await callInText(dom0, root, 'apply', APPLY)
+    const first = await callInText(dom0, root, 'apply', FULL_APPLY)
     assert.ok(first.changes.length > 0)
     assert.deepEqual(await addressesOf(dom0, 'xapi1'), [DOM0_6, DOM0_4].sort())
     assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric }])
     assert.equal(await ping(dom0, FW6), true)
 
     const before = await kernelSnapshot(dom0)
-    const second = await callInText(dom0, root, 'apply', APPLY)
+    const second = await callInText(dom0, root, 'apply', FULL_APPLY)
     assert.deepEqual(second.changes, [], 'nothing to do, as seen through text')
     assert.deepEqual(await kernelSnapshot(dom0), before)
 

@@ -22,6 +22,19 @@ export const STORAGE = '198.51.100.10'
 export const PREVIOUS4 = { gateway: '203.0.113.1', dev: 'xenbr0', metric: 100 }
 export const PREVIOUS6 = { gateway: '2001:db8:ff::1', dev: 'xenbr0', metric: 1024 }
 
+/** apply with everything it can do on this topology. */
+export const FULL_APPLY = {
+  bridge: 'xapi1',
+  addresses: `${DOM0_4},${DOM0_6}`,
+  gateway: `${FW4},${FW6}`,
+  routes: '192.0.2.200,198.51.100.0/24=192.0.2.1',
+  'management-address': '192.0.2.2',
+  'management-bridge': 'xenbr0',
+  'proxy-arp': 'true',
+  forwarding: 'true',
+  'gateway-check': '10',
+}
+
 export interface Topology {
   dom0: string
   fw: string
