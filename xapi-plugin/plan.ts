@@ -180,7 +180,10 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
         action: 'switch-default-route',
         family,
         to: ours,
-        from: current ?? null,
+        // What undoing this switch puts back. An empty slot with a record means the bridge
+        // went and took our route with it: the route to fall back to is the one we first
+        // displaced, not none (a failed gateway check must never leave no way out).
+        from: current ?? entry?.previous ?? null,
         description: `${describeDefaultRoute(current)} -> ${describeDefaultRoute(ours)}`,
       })
     }

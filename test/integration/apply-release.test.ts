@@ -102,6 +102,25 @@ describe('apply', () => {
       assert.deepEqual(await addressesOf(dom0, 'xapi1'), [])
     }))
 
+  test('an unreachable gateway on a recreated bridge falls back to the route from before the first apply', () =>
+    withTopology(async topology => {
+      const { dom0, fw, root } = topology
+      await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4 })
+      await ip(dom0, 'link', 'del', 'xapi1')
+      assert.deepEqual(await defaultRoutes(dom0, 4), [], 'our route went with the bridge')
+      // The firewall VM starts again, but is not forwarding yet.
+      await createBridgeAgain(topology)
+      await ip(fw, 'link', 'set', 'eth0', 'down')
+      const reply = await callPlugin(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4, 'gateway-check': '2' })
+      assert.equal(reply.status === 'Failure' && reply.errorDescription[0], 'VIF_IP_BINDER_GATEWAY_UNREACHABLE')
+      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }], 'a way out, as the error says')
+
+      await ip(fw, 'link', 'set', 'eth0', 'up')
+      await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4 })
+      await callOk(dom0, root, 'release', { bridge: 'xapi1' })
+      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
+    }))
+
   test('changing the request converges: new items added, dropped ones removed, first previous route kept', () =>
     withTopology(async ({ dom0, root }) => {
       await callOk(dom0, root, 'apply', FULL_APPLY)

@@ -582,7 +582,9 @@ describe('planApply: default routes', () => {
       action: 'switch-default-route',
       family: 4,
       to: { family: 4, gateway: '10.0.0.1', dev: BRIDGE, metric: 100 },
-      from: null,
+      // Undoing it (a failed gateway check) falls back to the route first displaced: the
+      // slot is empty only because our route went with the bridge.
+      from: first.final.defaultRoutes.find(d => d.family === 4)!.previous,
       description: 'none -> default via 10.0.0.1 dev xapi1 metric 100',
     })
     assert.deepEqual(
@@ -634,9 +636,10 @@ describe('planApply: default routes are judged in their own metric slot', () => 
     const step = plan.make.find(s => s.action === 'switch-default-route')
     assert.ok(step && step.action === 'switch-default-route')
     assert.deepEqual(step.to, { family: 4, gateway: '10.0.0.1', dev: BRIDGE, metric: 100 })
-    // The slot (metric 100) is empty: undoing this switch must remove ours, not "restore"
-    // the metric-200 route, which it never replaced.
-    assert.equal(step.from, null)
+    // The slot (metric 100) is empty: undoing this switch must put back the route first
+    // displaced in that slot, not "restore" the metric-200 route, which it never replaced.
+    assert.deepEqual(step.from, first.final.defaultRoutes[0]!.previous)
+    assert.equal(step.from?.metric, 100)
   })
 
   test('release after the bridge vanished restores the previous route even if a higher-metric default remains', () => {
