@@ -72,9 +72,19 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
 
   // Addresses: add what is missing. We own only what we add, or what we added before.
   const ownedAddresses: string[] = []
+  const replacedInPlace: string[] = []
   for (const cidr of request.addresses) {
     const text = cidrText(cidr)
     const present = hasAddress(link, cidr.address, cidr.prefix)
+    if (!present && cidr.family === 6) {
+      // The kernel refuses an IPv6 address it has under another prefix: ours, with its old
+      // prefix, goes just before the new one comes (one address cannot be made before broken).
+      const old = record.addresses.find(r => r !== text && r.split('/')[0] === cidr.address && hasAddress(link, cidr.address, Number(r.split('/')[1])))
+      if (old) {
+        make.push({ action: 'remove-address', dev: bridge, cidr: old })
+        replacedInPlace.push(old)
+      }
+    }
     if (!present) make.push({ action: 'add-address', dev: bridge, cidr: text })
     else unchanged.push({ what: 'address', value: `${text} dev ${bridge}` })
     if (!present || record.addresses.includes(text)) ownedAddresses.push(text)
@@ -82,7 +92,7 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
   const wantedAddresses = request.addresses.map(cidrText)
   for (const text of record.addresses) {
     const [address, prefix] = text.split('/')
-    if (!wantedAddresses.includes(text) && hasAddress(link, address!, Number(prefix))) {
+    if (!wantedAddresses.includes(text) && !replacedInPlace.includes(text) && hasAddress(link, address!, Number(prefix))) {
       breaking.push({ action: 'remove-address', dev: bridge, cidr: text })
     }
   }
@@ -273,7 +283,11 @@ export function planRelease(record: BridgeRecord, observed: Observed): Step[] {
   }
   for (const mirror of record.mirrors) {
     const [address, prefix] = mirror.cidr.split('/')
-    if (hasAddress(observed.management, address!, Number(prefix))) steps.push({ action: 'remove-address', dev: mirror.dev, cidr: mirror.cidr })
+    // Only one management bridge is observed; a mirror on another is removed tolerantly.
+    const observedHere = observed.management?.ifname === mirror.dev
+    if (!observedHere || hasAddress(observed.management, address!, Number(prefix))) {
+      steps.push({ action: 'remove-address', dev: mirror.dev, cidr: mirror.cidr })
+    }
   }
   for (const cidr of record.addresses) {
     const [address, prefix] = cidr.split('/')

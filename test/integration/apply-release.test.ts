@@ -121,6 +121,16 @@ describe('apply', () => {
       assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
     }))
 
+  test('an IPv6 address can change its prefix length', () =>
+    withTopology(async ({ dom0, root }) => {
+      await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_6, gateway: FW6 })
+      await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: '2001:db8:77::2/56', gateway: FW6 })
+      assert.deepEqual(await addressesOf(dom0, 'xapi1'), ['2001:db8:77::2/56'])
+      await callOk(dom0, root, 'release', { bridge: 'xapi1' })
+      assert.deepEqual(await addressesOf(dom0, 'xapi1'), [])
+      assert.deepEqual(await defaultRoutes(dom0, 6), [{ dst: 'default', ...PREVIOUS6 }])
+    }))
+
   test('changing the request converges: new items added, dropped ones removed, first previous route kept', () =>
     withTopology(async ({ dom0, root }) => {
       await callOk(dom0, root, 'apply', FULL_APPLY)

@@ -876,3 +876,36 @@ describe('desiredSysctls', () => {
     assert.equal(sysctlPath(6, 'xapi7', 'forwarding'), '/proc/sys/net/ipv6/conf/xapi7/forwarding')
   })
 })
+
+describe('planRelease: mirrors on more than one management bridge', () => {
+  test('every recorded mirror is given back, also on a bridge release does not observe', () => {
+    const kernel = dom0().addLink('xenbr1', { addresses: ['10.0.0.3/32'] })
+    const { final } = applyOn(kernel, { bridge: BRIDGE, addresses: '10.0.0.2/24', 'management-address': '10.0.0.2', 'management-bridge': MGMT }, emptyRecord(BRIDGE))
+    // As a record holds it after an apply that moved the mirror failed its gateway check.
+    const record: BridgeRecord = { ...final, mirrors: [{ dev: 'xenbr1', cidr: '10.0.0.3/32' }, ...final.mirrors] }
+    const steps = releaseOn(kernel, record)
+    assert.deepEqual(
+      steps.filter(s => s.action === 'remove-address' && s.dev !== BRIDGE).map(s => ('dev' in s ? s.dev : '')).sort(),
+      ['xenbr0', 'xenbr1'],
+    )
+    assert.deepEqual(kernel.observe(BRIDGE, 'xenbr1').management?.addr_info, [])
+    assert.deepEqual(kernel.observe(BRIDGE, MGMT).management?.addr_info?.map(a => `${a.local}/${a.prefixlen}`), ['192.168.1.10/24'])
+  })
+})
+
+describe('planApply: an IPv6 address changing its prefix', () => {
+  test('ours under the old prefix goes just before it comes back under the new one', () => {
+    const kernel = dom0()
+    const first = applyOn(kernel, { bridge: BRIDGE, addresses: 'fd00:1::2/64' }, emptyRecord(BRIDGE))
+    const plan = applyOn(kernel, { bridge: BRIDGE, addresses: 'fd00:1::2/56' }, first.final, LATER)
+    assert.deepEqual(
+      plan.make.filter(s => s.action === 'remove-address' || s.action === 'add-address').map(s => [s.action, 'cidr' in s ? s.cidr : '']),
+      [
+        ['remove-address', 'fd00:1::2/64'],
+        ['add-address', 'fd00:1::2/56'],
+      ],
+    )
+    assert.ok(!plan.break.some(s => s.action === 'remove-address'), 'not removed twice')
+    assert.deepEqual(plan.final.addresses, ['fd00:1::2/56'])
+  })
+})
