@@ -5,15 +5,16 @@
 // re-plug, or release) continues in a detached worker that talks to the local xapi.
 
 import { spawn } from 'node:child_process'
-import { accessSync, constants } from 'node:fs'
+import { accessSync, constants, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { invalidArgument } from '../shared/errors.ts'
 import { parseUuid } from '../shared/plugin-args.ts'
-import { apply } from './apply.ts'
+import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
 import type { CallContext } from './context.ts'
 import { CHAINED_HOOK } from './install.ts'
 import { thisHost, withLocalXapi } from './local-xapi.ts'
+import { onPath } from './ping.ts'
 import { boundVif, readPoolBindings } from './pool-bindings.ts'
 import { plugSrsFor } from './reconcile.ts'
 import { release } from './release.ts'
@@ -60,14 +61,24 @@ export async function runHook(argv: string[], root: string, log: CallContext['lo
     if (result.exitCode !== 0) log.log('warning', 'chained vif-hotplug failed', { hook: chained, exitCode: result.exitCode, stderr: result.stderr })
   }
   const event = parseHotplugArgv(argv)
-  const worker = spawn(process.execPath, ['hotplug-worker', `action=${event.action}`, `vif=${event.vif}`, `vm=${event.vm}`], {
-    detached: true,
-    stdio: 'ignore',
-    env: process.env,
-  })
+  const [command, args] = workerCommand(root, process.execPath, ['hotplug-worker', `action=${event.action}`, `vif=${event.vif}`, `vm=${event.vm}`])
+  const worker = spawn(command, args, { detached: true, stdio: 'ignore', env: process.env })
   worker.unref()
   log.log('info', 'vif-hotplug: worker started', { ...event, worker: worker.pid })
   return 0
+}
+
+/**
+ * udev kills whatever its event handlers leave behind in its control group once the event
+ * is handled, detached or not. Where systemd runs the host, the worker gets a scope of its
+ * own (systemd-run --scope runs the command itself, in a new cgroup); elsewhere (tests,
+ * a dom0 without systemd) a detached process is all there is.
+ */
+export function workerCommand(root: string, executable: string, args: string[], systemdRun = onPath('systemd-run')): [string, string[]] {
+  if (systemdRun && existsSync(join(root, 'run/systemd/system'))) {
+    return ['systemd-run', ['--scope', '--quiet', `--unit=vif-ip-binder-hotplug-${process.pid}`, executable, ...args]]
+  }
+  return [executable, args]
 }
 
 export interface HotplugOutcome {
@@ -89,14 +100,34 @@ export async function handleHotplug(event: HotplugEvent, ctx: CallContext): Prom
     const bound = await boundVif(xapi, pool, event.vm, network, host.ref)
     if (!bound) return { event, bound: false }
     const fields = { vm: event.vm, vif: event.vif, bridge: bound.bridge }
+    // Workers of a reboot's remove and online events race each other: each acts on the
+    // VIF as it is now, so the last state wins whatever order they run in.
+    const attached = () => vifAttachedHere(xapi, vifRef, bound.vmRef, host.ref)
     if (event.action === 'remove') {
+      if (await attached()) {
+        ctx.log.log('info', 'vif-hotplug remove: the VIF is plugged again, nothing to release', fields)
+        return { event, bound: true, bridge: bound.bridge, changes: 0 }
+      }
       const released = await release({ bridge: bound.bridge, dryRun: false }, ctx)
       ctx.log.log('info', 'vif-hotplug remove: released', { ...fields, changes: released.changes.length })
       return { event, bound: true, bridge: bound.bridge, changes: released.changes.length }
     }
-    const applied = await apply(bound.request, ctx)
-    ctx.log.log('info', 'vif-hotplug online: applied', { ...fields, changes: applied.changes.length })
+    if (!(await attached())) {
+      ctx.log.log('info', 'vif-hotplug online: the VIF is no longer plugged here, nothing to apply', fields)
+      return { event, bound: true, bridge: bound.bridge, changes: 0 }
+    }
+    let changes = 0
+    let failure: unknown
+    try {
+      changes = (await applyUntilGatewayAnswers(bound.request, ctx, attached)).changes.length
+      ctx.log.log('info', 'vif-hotplug online: applied', { ...fields, changes })
+    } catch (error) {
+      failure = error
+    }
+    // The SRs have probes of their own: they are worth trying even if the gateway never
+    // answered (storage on the bound network itself needs no gateway).
     const srs = bound.binding.srs.length ? await plugSrsFor(xapi, host, bound.binding.srs, ctx) : []
-    return { event, bound: true, bridge: bound.bridge, changes: applied.changes.length, srs }
+    if (failure) throw failure
+    return { event, bound: true, bridge: bound.bridge, changes, srs }
   })
 }

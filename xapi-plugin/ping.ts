@@ -6,7 +6,7 @@ import type { Family } from '../shared/addresses.ts'
 
 const SYSTEM_PATH = ['/sbin', '/usr/sbin', '/bin', '/usr/bin']
 
-function onPath(name: string): boolean {
+export function onPath(name: string): boolean {
   return SYSTEM_PATH.some(dir => {
     try {
       accessSync(`${dir}/${name}`, constants.X_OK)

@@ -4,7 +4,8 @@
 // plugin never wrote bindings is left alone: hand-made bindings are not ours to undo.
 
 import { BinderError } from '../shared/errors.ts'
-import { type ApplyResult, apply } from './apply.ts'
+import type { ApplyResult } from './apply.ts'
+import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
 import type { CallContext } from './context.ts'
 import { type HostIdentity, type LocalXapi, thisHost, withLocalXapi } from './local-xapi.ts'
 import { encodePlugSrsArgs, parsePlugSrsArgs } from '../shared/plugin-args.ts'
@@ -26,8 +27,12 @@ export interface ReconcileResult {
 }
 
 /** The bound VIFs attached on this host right now. */
-export async function boundVifsHere(xapi: LocalXapi, hostRef: string, pool: NonNullable<Awaited<ReturnType<typeof readPoolBindings>>>): Promise<BoundVif[]> {
-  const found: BoundVif[] = []
+export async function boundVifsHere(
+  xapi: LocalXapi,
+  hostRef: string,
+  pool: NonNullable<Awaited<ReturnType<typeof readPoolBindings>>>,
+): Promise<(BoundVif & { vifRef: string })[]> {
+  const found: (BoundVif & { vifRef: string })[] = []
   for (const binding of pool.bindings) {
     let vmRef: string
     try {
@@ -45,7 +50,7 @@ export async function boundVifsHere(xapi: LocalXapi, hostRef: string, pool: NonN
       const record = await xapi.call<VifRecord>('VIF.get_record', vif)
       if (!record.currently_attached) continue
       const bound = await boundVif(xapi, pool, binding.vm, record.network, hostRef)
-      if (bound && bound.binding === binding) found.push(bound)
+      if (bound && bound.binding === binding) found.push({ ...bound, vifRef: vif })
     }
   }
   return found
@@ -66,14 +71,17 @@ export async function reconcile(ctx: CallContext): Promise<ReconcileResult> {
     const wanted = await boundVifsHere(xapi, host.ref, pool)
     for (const bound of wanted) {
       try {
-        const applied: ApplyResult = await apply(bound.request, ctx)
+        const stillAttached = () => vifAttachedHere(xapi, bound.vifRef, bound.vmRef, host.ref)
+        const applied: ApplyResult = await applyUntilGatewayAnswers(bound.request, ctx, stillAttached)
         result.applied.push({ vm: bound.binding.vm, bridge: bound.bridge, changes: applied.changes.length })
       } catch (error) {
         result.applied.push({ vm: bound.binding.vm, bridge: bound.bridge, changes: 0, error: describe(error) })
       }
     }
 
-    const wantedBridges = new Set(wanted.map(w => w.bridge))
+    // Applies may have waited minutes for their gateways: what is wanted now decides what
+    // goes, not what was wanted then (a VM may have started, or come back, meanwhile).
+    const wantedBridges = new Set((await boundVifsHere(xapi, host.ref, pool)).map(w => w.bridge))
     for (const bridge of Object.keys(ctx.store.load().bridges)) {
       if (wantedBridges.has(bridge)) continue
       try {

@@ -14,12 +14,13 @@ import { KernelWatch } from '../helpers/kernel-watch.ts'
 import { FIREWALL_POOL as F, firewallPool } from '../xapi-sim/scenarios/firewall-pool.ts'
 import { type Simulator, startSimulator } from '../xapi-sim/simulator.ts'
 import { login, rpc } from '../xapi-sim/test-helpers.ts'
-import { ipJson } from '../helpers/netns.ts'
+import { ip, ipJson } from '../helpers/netns.ts'
 import { type Harness, addresses, defaultRoute, pings, startHarness, waitFor } from './helpers.ts'
 
 interface PoolSettings {
   rescue?: boolean
   srs?: boolean
+  gatewayCheckSeconds?: number
 }
 
 async function installHostPlugin(sim: Simulator): Promise<void> {
@@ -46,7 +47,7 @@ async function writePoolBindings(sim: Simulator, session: string, settings: Pool
   )
   const text = encodePoolConfig({
     version: 1,
-    gatewayCheckSeconds: 10,
+    gatewayCheckSeconds: settings.gatewayCheckSeconds ?? 10,
     rescue: settings.rescue ?? false,
     bindings: [toPoolBinding(binding, sim.vm(F.firewallVm).uuid, network)],
   })
@@ -117,6 +118,33 @@ describe('with no Xen Orchestra: the vif-hotplug hook', () => {
     await waitFor('the mirror released', async () => !(await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`), 20_000)
     assert.equal((await addresses(host1.netns))[F.privateBridge], undefined, 'the bridge went with its last VIF')
     assert.match(hostLog(sim, 'host1'), /vif-hotplug remove: released/)
+  })
+})
+
+describe('with no Xen Orchestra: a firewall slower to boot than the gateway check', () => {
+  let sim: Simulator
+  let session: string
+  before(async () => {
+    const scenario = firewallPool()
+    // The firewall VM comes up without its address on dom0's network: it "boots" until the test gives it one.
+    scenario.vms![0]!.guest!.addresses!['0'] = []
+    sim = await startSimulator({ scenario, hostPlugin: false })
+    session = await login(sim)
+    await installHostPlugin(sim)
+    await writePoolBindings(sim, session, { gatewayCheckSeconds: 1 })
+  })
+  after(() => sim?.stop())
+
+  test('the hook worker keeps trying until the gateway answers, then binds and plugs the SR', async () => {
+    const host1 = sim.host('host1')
+    await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
+    await waitFor('a failed gateway check and a retry', () => /gateway not answering yet, trying again/.test(hostLog(sim, 'host1')), 20_000)
+    assert.equal(await defaultRoute(host1.netns), 'none', 'rolled back while the firewall does not answer')
+
+    await ip(sim.vm(F.firewallVm).netns, 'addr', 'add', `${F.firewallPrivateAddress}/24`, 'dev', 'eth0')
+    await waitFor('the binding', async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`, 30_000)
+    await waitFor('the PBD of host1 plugged', () => pbdAttached(sim, 'host1'), 30_000)
+    assert.match(hostLog(sim, 'host1'), /vif-hotplug online: applied/)
   })
 })
 

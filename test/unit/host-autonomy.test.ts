@@ -2,10 +2,13 @@
 // vif-hotplug command line, the inventory, and which start errors are worth retrying.
 
 import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { parsePlugSrsArgs } from '../../shared/plugin-args.ts'
 import { parseProbe, probeFromDeviceConfig, probeText } from '../../shared/probes.ts'
-import { parseHotplugArgv } from '../../xapi-plugin/hotplug.ts'
+import { parseHotplugArgv, workerCommand } from '../../xapi-plugin/hotplug.ts'
 import { XapiError, parseInventory } from '../../xapi-plugin/local-xapi.ts'
 import { probeDelayMs } from '../../xapi-plugin/plug-srs.ts'
 import { isStorageNotReady } from '../../xapi-plugin/rescue.ts'
@@ -90,4 +93,21 @@ test('a VM start is retried only when storage is not back yet', () => {
   assert.equal(isStorageNotReady(new XapiError('HOST_NOT_ENOUGH_FREE_MEMORY', [])), false)
   assert.equal(isStorageNotReady(new XapiError('VM_BAD_POWER_STATE', [])), false)
   assert.equal(isStorageNotReady(new Error('SR_BACKEND_FAILURE')), false, 'only xapi errors')
+})
+
+test('the hook worker leaves udev\'s cgroup through systemd-run where systemd runs the host', () => {
+  const root = mkdtempSync(join(tmpdir(), `vib-unit-${process.pid}-`))
+  try {
+    const args = ['hotplug-worker', 'action=online']
+    assert.deepEqual(workerCommand(root, '/opt/x', args, true), ['/opt/x', args], 'no systemd: a detached process')
+    mkdirSync(join(root, 'run/systemd/system'), { recursive: true })
+    const [command, argv] = workerCommand(root, '/opt/x', args, true)
+    assert.equal(command, 'systemd-run')
+    assert.deepEqual(argv.slice(0, 2), ['--scope', '--quiet'])
+    assert.match(argv[2]!, /^--unit=vif-ip-binder-hotplug-\d+$/)
+    assert.deepEqual(argv.slice(3), ['/opt/x', ...args])
+    assert.deepEqual(workerCommand(root, '/opt/x', args, false), ['/opt/x', args], 'no systemd-run binary: a detached process')
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
 })
