@@ -33,7 +33,8 @@ export async function apply(request: ApplyRequest, ctx: CallContext): Promise<Ap
     const previousRecord = state.bridges[request.bridge]
     const record = previousRecord ?? emptyRecord(request.bridge)
     const observed = await observe(request.bridge, request.management?.bridge, sysctlPathsFor(request, record))
-    const plan = planApply(request, observed, record, new Date().toISOString())
+    const others = Object.values(state.bridges).filter(r => r.bridge !== request.bridge)
+    const plan = planApply(request, observed, record, new Date().toISOString(), others)
     const result: ApplyResult = {
       bridge: request.bridge,
       dryRun: request.dryRun,

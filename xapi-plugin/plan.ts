@@ -60,7 +60,12 @@ function unionBy<T>(a: T[], b: T[], same: (x: T, y: T) => boolean): T[] {
   return [...a, ...b.filter(y => !a.some(x => same(x, y)))]
 }
 
-export function planApply(request: ApplyRequest, observed: Observed, record: BridgeRecord, now: string): Plan {
+/**
+ * `others`: the records of the other bridges. When the default route we displace is
+ * another bridge's, the route to give back one day is the one that bridge displaced (its
+ * bridge may be long gone by then).
+ */
+export function planApply(request: ApplyRequest, observed: Observed, record: BridgeRecord, now: string, others: BridgeRecord[] = []): Plan {
   const { bridge } = request
   const make: Step[] = []
   const breaking: Step[] = []
@@ -182,7 +187,8 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
     const metric = entry ? entry.ours.metric : (defaultInUse(observed, family)?.metric ?? KERNEL_DEFAULT_METRIC[family])
     const current = defaultInSlot(observed, family, metric)
     const ours: DefaultRoute = { family, gateway: gateway.address, dev: bridge, metric }
-    const previous = entry ? entry.previous : (current ?? null)
+    const displacedOwner = others.flatMap(o => o.defaultRoutes).find(d => d.family === family && sameDefaultRoute(current, d.ours))
+    const previous = entry ? entry.previous : displacedOwner ? displacedOwner.previous : (current ?? null)
     if (sameDefaultRoute(current, ours)) {
       unchanged.push({ what: 'default-route', value: describeDefaultRoute(ours) })
     } else {

@@ -909,3 +909,19 @@ describe('planApply: an IPv6 address changing its prefix', () => {
     assert.deepEqual(plan.final.addresses, ['fd00:1::2/56'])
   })
 })
+
+describe('planApply: two bridges with a gateway of the same family', () => {
+  test('the second inherits the route the first displaced, so releasing both gives it back', () => {
+    const kernel = dom0().addLink('xapi2')
+    const first = applyOn(kernel, { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' }, emptyRecord(BRIDGE))
+    const req = request({ bridge: 'xapi2', addresses: '10.1.0.2/24', gateway: '10.1.0.1' })
+    const second = planApply(req, kernel.observe('xapi2'), emptyRecord('xapi2'), NOW, [first.final])
+    kernel.run([...second.make, ...second.break])
+    assert.deepEqual(second.final.defaultRoutes[0]!.previous, V4_PREVIOUS, 'not xapi1\'s own route')
+
+    releaseOn(kernel, first.final) // xapi1 goes first: the route in place is xapi2's, left alone
+    kernel.removeLink(BRIDGE)
+    releaseOn(kernel, second.final)
+    assert.deepEqual(kernel.observe('xapi2').defaults[4], [V4_PREVIOUS])
+  })
+})
