@@ -5,7 +5,7 @@
 // re-plug, or release) continues in a detached worker that talks to the local xapi.
 
 import { spawn } from 'node:child_process'
-import { accessSync, constants, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { invalidArgument } from '../shared/errors.ts'
@@ -14,7 +14,7 @@ import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
 import type { CallContext } from './context.ts'
 import { CHAINED_HOOK } from './install.ts'
 import { thisHost, withLocalXapi } from './local-xapi.ts'
-import { onPath } from './ping.ts'
+import { isExecutable, onPath } from './ping.ts'
 import { boundVif, readPoolBindings } from './pool-bindings.ts'
 import { plugSrsFor } from './reconcile.ts'
 import { release } from './release.ts'
@@ -39,15 +39,6 @@ export function parseHotplugArgv(argv: string[]): HotplugEvent {
   const action = values['-action']
   if (action !== 'online' && action !== 'remove') throw invalidArgument(`vif-hotplug: -action ${JSON.stringify(action)} is not online or remove`, String(action))
   return { action, vif: parseUuid(values['-vifuuid'] ?? '', '-vifuuid'), vm: parseUuid(values['-vmuuid'] ?? '', '-vmuuid') }
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /**

@@ -35,6 +35,12 @@ export function hasAddress(link: IpLink | undefined, address: string, prefix: nu
   return !!link?.addr_info?.some(a => a.local === address && a.prefixlen === prefix)
 }
 
+/** `hasAddress` for CIDR text as records keep it (`192.0.2.2/24`). */
+export function hasCidr(link: IpLink | undefined, cidr: string): boolean {
+  const slash = cidr.indexOf('/')
+  return hasAddress(link, cidr.slice(0, slash), Number(cidr.slice(slash + 1)))
+}
+
 /** `ip -j route` prints host routes without their /32 or /128. */
 export function routeDestination(route: IpRoute, family: Family): string {
   if (route.dst === 'default') return family === 4 ? '0.0.0.0/0' : '::/0'

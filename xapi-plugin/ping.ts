@@ -6,15 +6,18 @@ import type { Family } from '../shared/addresses.ts'
 
 const SYSTEM_PATH = ['/sbin', '/usr/sbin', '/bin', '/usr/bin']
 
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** In the directories xapi's PATH holds (the only PATH a plugin gets). */
 export function onPath(name: string): boolean {
-  return SYSTEM_PATH.some(dir => {
-    try {
-      accessSync(`${dir}/${name}`, constants.X_OK)
-      return true
-    } catch {
-      return false
-    }
-  })
+  return SYSTEM_PATH.some(dir => isExecutable(`${dir}/${name}`))
 }
 
 /** CentOS 7's ping speaks IPv4 only and ships ping6; newer iputils take -6. */

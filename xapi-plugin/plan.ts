@@ -6,7 +6,7 @@ import { type Family, cidrText } from '../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../shared/errors.ts'
 import { type ApplyRequest, encodeApplyArgs } from '../shared/plugin-args.ts'
 import { type DefaultRoute, KERNEL_DEFAULT_METRIC, describeDefaultRoute, sameDefaultRoute } from './ip.ts'
-import { type Observed, defaultInSlot, defaultInUse, hasAddress, routeDestination } from './observe.ts'
+import { type Observed, defaultInSlot, defaultInUse, hasAddress, hasCidr, routeDestination } from './observe.ts'
 import type { BridgeRecord, OwnedDefaultRoute, OwnedRoute, OwnedSysctl } from './state.ts'
 import { sysctlPath } from './sysctl.ts'
 
@@ -84,7 +84,7 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
     if (!present && cidr.family === 6) {
       // The kernel refuses an IPv6 address it has under another prefix: ours, with its old
       // prefix, goes just before the new one comes (one address cannot be made before broken).
-      const old = record.addresses.find(r => r !== text && r.split('/')[0] === cidr.address && hasAddress(link, cidr.address, Number(r.split('/')[1])))
+      const old = record.addresses.find(r => r !== text && r.startsWith(`${cidr.address}/`) && hasCidr(link, r))
       if (old) {
         make.push({ action: 'remove-address', dev: bridge, cidr: old })
         replacedInPlace.push(old)
@@ -96,8 +96,7 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
   }
   const wantedAddresses = request.addresses.map(cidrText)
   for (const text of record.addresses) {
-    const [address, prefix] = text.split('/')
-    if (!wantedAddresses.includes(text) && !replacedInPlace.includes(text) && hasAddress(link, address!, Number(prefix))) {
+    if (!wantedAddresses.includes(text) && !replacedInPlace.includes(text) && hasCidr(link, text)) {
       breaking.push({ action: 'remove-address', dev: bridge, cidr: text })
     }
   }
@@ -116,11 +115,8 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
     if (!present || recorded) ownedMirrors.push({ dev, cidr })
   }
   for (const mirror of record.mirrors) {
-    if (!ownedMirrors.some(m => m.dev === mirror.dev && m.cidr === mirror.cidr)) {
-      const [address, prefix] = mirror.cidr.split('/')
-      if (observed.management?.ifname === mirror.dev ? hasAddress(observed.management, address!, Number(prefix)) : true) {
-        breaking.push({ action: 'remove-address', dev: mirror.dev, cidr: mirror.cidr })
-      }
+    if (!ownedMirrors.some(m => m.dev === mirror.dev && m.cidr === mirror.cidr) && mayStillHold(mirror, observed)) {
+      breaking.push({ action: 'remove-address', dev: mirror.dev, cidr: mirror.cidr })
     }
   }
 
@@ -168,13 +164,7 @@ export function planApply(request: ApplyRequest, observed: Observed, record: Bri
     ownedRoutes.push(wanted)
   }
   for (const owned of record.routes) {
-    if (!ownedRoutes.some(r => r.destination === owned.destination)) {
-      const family: Family = owned.destination.includes(':') ? 6 : 4
-      const present = observed.routes[family].some(
-        r => routeDestination(r, family) === owned.destination && r.dev === bridge && r.gateway === owned.via,
-      )
-      if (present) breaking.push({ action: 'remove-route', family, destination: owned.destination, via: owned.via, dev: bridge })
-    }
+    if (!ownedRoutes.some(r => r.destination === owned.destination)) breaking.push(...removeOwnedRoute(owned, bridge, observed))
   }
 
   // Default routes: one `ip route replace` in the slot (metric) of the route in use, and the
@@ -276,28 +266,32 @@ function restoreDefaultRoute(entry: OwnedDefaultRoute, observed: Observed): Step
   return [{ action: 'remove-default-route', family: entry.family, route: current, description: describeDefaultRoute(current) }]
 }
 
+/** The removal of a route we own, if the kernel still has it as we made it. */
+function removeOwnedRoute(owned: OwnedRoute, bridge: string, observed: Observed): Step[] {
+  const family: Family = owned.destination.includes(':') ? 6 : 4
+  const present = observed.routes[family].some(
+    r => routeDestination(r, family) === owned.destination && r.dev === bridge && r.gateway === owned.via,
+  )
+  return present ? [{ action: 'remove-route', family, destination: owned.destination, via: owned.via, dev: bridge }] : []
+}
+
+/**
+ * Whether a mirror may still be on its bridge. Only one management bridge is observed per
+ * call; a mirror on another one is assumed present (its removal is tolerant).
+ */
+function mayStillHold(mirror: BridgeRecord['mirrors'][number], observed: Observed): boolean {
+  return observed.management?.ifname !== mirror.dev || hasCidr(observed.management, mirror.cidr)
+}
+
 /** Release: give back everything the record owns, in orderRemovals' order. */
 export function planRelease(record: BridgeRecord, observed: Observed): Step[] {
   const steps: Step[] = record.defaultRoutes.flatMap(entry => restoreDefaultRoute(entry, observed))
-  const link = observed.bridge
-  for (const owned of record.routes) {
-    const family: Family = owned.destination.includes(':') ? 6 : 4
-    const present = observed.routes[family].some(
-      r => routeDestination(r, family) === owned.destination && r.dev === record.bridge && r.gateway === owned.via,
-    )
-    if (present) steps.push({ action: 'remove-route', family, destination: owned.destination, via: owned.via, dev: record.bridge })
-  }
+  for (const owned of record.routes) steps.push(...removeOwnedRoute(owned, record.bridge, observed))
   for (const mirror of record.mirrors) {
-    const [address, prefix] = mirror.cidr.split('/')
-    // Only one management bridge is observed; a mirror on another is removed tolerantly.
-    const observedHere = observed.management?.ifname === mirror.dev
-    if (!observedHere || hasAddress(observed.management, address!, Number(prefix))) {
-      steps.push({ action: 'remove-address', dev: mirror.dev, cidr: mirror.cidr })
-    }
+    if (mayStillHold(mirror, observed)) steps.push({ action: 'remove-address', dev: mirror.dev, cidr: mirror.cidr })
   }
   for (const cidr of record.addresses) {
-    const [address, prefix] = cidr.split('/')
-    if (hasAddress(link, address!, Number(prefix))) steps.push({ action: 'remove-address', dev: record.bridge, cidr })
+    if (hasCidr(observed.bridge, cidr)) steps.push({ action: 'remove-address', dev: record.bridge, cidr })
   }
   for (const owned of record.sysctls) {
     if (observed.sysctls[owned.path] !== undefined && observed.sysctls[owned.path] !== owned.previous) {
