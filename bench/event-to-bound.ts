@@ -33,14 +33,20 @@ export interface PathResult {
 }
 
 /** One start of the firewall VM on host1, measured; then its stop, with the release awaited. */
-async function oneRun(sim: Simulator, settle: () => Promise<void>): Promise<{ total: number; address: number; mirror: number; route: number }> {
+async function oneRun(
+  sim: Simulator,
+  settle: () => Promise<void>,
+): Promise<{ total: number; address: number; mirror: number; route: number }> {
   const host = sim.host(HOST)
   const vifUuid = sim.record('VIF', sim.vifs(F.firewallVm)['0']!).uuid as string
   const watch = await readyWatch(host.netns)
   let release: KernelWatch | undefined
   try {
     const since = performance.timeOrigin + performance.now()
-    const attached = sim.timeline.waitFor(e => e.kind === 'vif.attached' && e.vif === vifUuid, { since, timeoutMs: 30_000 })
+    const attached = sim.timeline.waitFor(e => e.kind === 'vif.attached' && e.vif === vifUuid, {
+      since,
+      timeoutMs: 30_000,
+    })
     await sim.startVm(F.firewallVm, HOST)
     const [at, address, mirror, route] = await within(
       Promise.all([attached.then(e => e.at), watch.when(ADDRESS), watch.when(MIRROR), watch.when(ROUTE)]),
@@ -52,7 +58,12 @@ async function oneRun(sim: Simulator, settle: () => Promise<void>): Promise<{ to
     await sim.shutdownVm(F.firewallVm)
     await within(release.when(MIRROR_GONE), 'the release')
     await settle()
-    return { total: Math.max(address, mirror, route) - at, address: address - at, mirror: mirror - at, route: route - at }
+    return {
+      total: Math.max(address, mirror, route) - at,
+      address: address - at,
+      mirror: mirror - at,
+      route: route - at,
+    }
   } finally {
     watch.stop()
     release?.stop()
@@ -89,7 +100,12 @@ async function writePoolBindings(sim: Simulator): Promise<void> {
   const network = sim.record('network', F.privateNetwork).uuid as string
   const vm = sim.vm(F.firewallVm).uuid
   const binding = parseBinding({ ...firewallBinding(sim), network }, 0)
-  const text = encodePoolConfig({ version: 1, gatewayCheckSeconds: 10, rescue: false, bindings: [toPoolBinding(binding, vm, network)] })
+  const text = encodePoolConfig({
+    version: 1,
+    gatewayCheckSeconds: 10,
+    rescue: false,
+    bindings: [toPoolBinding(binding, vm, network)],
+  })
   const pool = (await rpc(sim, 'pool.get_all', session))[0] as string
   await rpc(sim, 'pool.add_to_other_config', session, pool, POOL_CONFIG_KEY, text)
 }
@@ -98,7 +114,12 @@ export async function hotplugPath(runs: number, hostPlugin: string): Promise<Pat
   const sim = await startSimulator({ scenario: firewallPool(), hostPlugin: false })
   try {
     for (const host of sim.hosts) {
-      const result = await execa(hostPlugin, ['install', '--root', host.root], { env: { PATH: XAPI_PATH }, extendEnv: false, reject: false, stdin: 'ignore' })
+      const result = await execa(hostPlugin, ['install', '--root', host.root], {
+        env: { PATH: XAPI_PATH },
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+      })
       if (result.exitCode !== 0) throw new Error(`install --root ${host.root} failed: ${result.stderr}`)
     }
     await writePoolBindings(sim)

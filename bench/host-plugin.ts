@@ -36,11 +36,31 @@ export async function privateHostPlugin(): Promise<PrivatePlugin> {
 }
 
 /** One call as xapi makes it (argv[1] XML, PATH and the root only, stdin /dev/null, in the namespace); its Value, parsed. */
-export async function callHostPlugin<T = Record<string, unknown>>(binary: string, ns: string, root: string, fn: string, args: Record<string, string> = {}): Promise<T> {
-  const result = await execa('ip', ['netns', 'exec', ns, 'env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${root}`, binary, xapiEncodedCall(fn, args)], {
-    reject: false,
-    stdin: 'ignore',
-  })
+export async function callHostPlugin<T = Record<string, unknown>>(
+  binary: string,
+  ns: string,
+  root: string,
+  fn: string,
+  args: Record<string, string> = {},
+): Promise<T> {
+  const result = await execa(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      'env',
+      '-i',
+      `PATH=${XAPI_PATH}`,
+      `VIF_IP_BINDER_ROOT=${root}`,
+      binary,
+      xapiEncodedCall(fn, args),
+    ],
+    {
+      reject: false,
+      stdin: 'ignore',
+    },
+  )
   if (result.exitCode !== 0) throw new Error(`${fn}: the host plugin exited ${result.exitCode}: ${result.stderr}`)
   const response = decodeMethodResponse(result.stdout)
   if (response.kind !== 'value') throw new Error(`${fn}: fault ${response.faultString}`)

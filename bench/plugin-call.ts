@@ -26,11 +26,29 @@ interface Target {
 }
 
 /** One run as xapi's forkexecd would: the program, argv[1] = xml, PATH and the root only, stdin /dev/null. */
-async function timedRun(target: Target, program: string[], xml: string | undefined): Promise<{ ms: number; stdout: string }> {
-  const argv = ['netns', 'exec', target.ns, 'env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${target.root}`, ...program]
+async function timedRun(
+  target: Target,
+  program: string[],
+  xml: string | undefined,
+): Promise<{ ms: number; stdout: string }> {
+  const argv = [
+    'netns',
+    'exec',
+    target.ns,
+    'env',
+    '-i',
+    `PATH=${XAPI_PATH}`,
+    `VIF_IP_BINDER_ROOT=${target.root}`,
+    ...program,
+  ]
   if (xml !== undefined) argv.push(xml)
   const started = performance.now()
-  const result = await execa('ip', argv, { reject: false, stdin: 'ignore', env: { PATH: process.env.PATH }, extendEnv: false })
+  const result = await execa('ip', argv, {
+    reject: false,
+    stdin: 'ignore',
+    env: { PATH: process.env.PATH },
+    extendEnv: false,
+  })
   const elapsed = performance.now() - started
   if (result.exitCode !== 0) throw new Error(`${program.join(' ')} exited ${result.exitCode}: ${result.stderr}`)
   return { ms: elapsed, stdout: result.stdout }
@@ -74,11 +92,18 @@ export async function pluginCall(calls: number, hostPlugin: string): Promise<Plu
         const reply = await parseReply(run.stdout)
         if (reply.status !== 'Success') throw new Error(`${name} ${fn}: ${JSON.stringify(reply.errorDescription)}`)
         const changes = (reply.value as { changes?: unknown[] }).changes
-        if (fn === 'apply' && changes?.length !== 0) throw new Error(`${name}: the apply is not a no-op: ${JSON.stringify(changes)}`)
+        if (fn === 'apply' && changes?.length !== 0)
+          throw new Error(`${name}: the apply is not a no-op: ${JSON.stringify(changes)}`)
       }
     }
 
-    const samples: Record<string, number[]> = { 'ours.version': [], 'ours.apply': [], 'reference.version': [], 'reference.apply': [], wrapper: [] }
+    const samples: Record<string, number[]> = {
+      'ours.version': [],
+      'ours.apply': [],
+      'reference.version': [],
+      'reference.apply': [],
+      wrapper: [],
+    }
     // A then B, then B then A: slow drifts of a shared machine fall on both sides alike.
     for (let i = 0; i < calls; i++) {
       const order = i % 2 === 0 ? (['ours', 'reference'] as const) : (['reference', 'ours'] as const)

@@ -99,9 +99,11 @@ export async function reconcile(hosts: number, networksPerHost: number, hostPlug
     // XO goes away; meanwhile every firewall VM starts (the pool booted, say).
     await xo.disconnectServer('pool')
     const startVms = now()
-    for (let h = 0; h < hosts; h++) for (let n = 0; n < networksPerHost; n++) await sim.startVm(`fw-${h + 1}-${n}`, `host${h + 1}`)
+    for (let h = 0; h < hosts; h++)
+      for (let n = 0; n < networksPerHost; n++) await sim.startVm(`fw-${h + 1}-${n}`, `host${h + 1}`)
     const vmsStarted = now()
-    if (sim.timeline.entries({ kind: 'plugin.started' }).some(e => e.detail?.fn === 'apply')) throw new Error('something applied while XO was away')
+    if (sim.timeline.entries({ kind: 'plugin.started' }).some(e => e.detail?.fn === 'apply'))
+      throw new Error('something applied while XO was away')
 
     const t0 = now()
     await xo.connectServer('pool', { url, user, password })
@@ -110,12 +112,15 @@ export async function reconcile(hosts: number, networksPerHost: number, hostPlug
     const pending = plugin.instance.pendingKeys()
     if (pending.length) throw new Error(`not converged: ${pending.slice(0, 5).join(', ')}…`)
 
-    const calls = sim.timeline.entries().filter(e => (e.kind === 'plugin.started' || e.kind === 'plugin.finished') && e.at >= t0)
+    const calls = sim.timeline
+      .entries()
+      .filter(e => (e.kind === 'plugin.started' || e.kind === 'plugin.finished') && e.at >= t0)
     const finished = calls.filter(e => e.kind === 'plugin.finished')
     const applies = finished.filter(e => e.detail?.fn === 'apply')
     const failed = finished.filter(e => e.detail?.ok !== true)
     if (failed.length) throw new Error(`${failed.length} plugin calls failed: ${JSON.stringify(failed[0]!.detail)}`)
-    if (applies.length !== hosts * networksPerHost) throw new Error(`expected ${hosts * networksPerHost} applies, saw ${applies.length}`)
+    if (applies.length !== hosts * networksPerHost)
+      throw new Error(`expected ${hosts * networksPerHost} applies, saw ${applies.length}`)
     let inFlight = 0
     let maxInFlight = 0
     for (const e of calls) {
@@ -130,7 +135,12 @@ export async function reconcile(hosts: number, networksPerHost: number, hostPlug
     let hostsInSync = 0
     let bridgesInSync = 0
     for (const host of sim.hosts) {
-      const status = await callHostPlugin<{ bridges: Record<string, { inSync: boolean }> }>(hostPlugin, host.netns, host.root, 'status')
+      const status = await callHostPlugin<{ bridges: Record<string, { inSync: boolean }> }>(
+        hostPlugin,
+        host.netns,
+        host.root,
+        'status',
+      )
       const synced = Object.values(status.bridges).filter(b => b.inSync).length
       bridgesInSync += synced
       if (synced === networksPerHost && Object.keys(status.bridges).length === networksPerHost) hostsInSync++

@@ -14,14 +14,14 @@
 // Our own cadence is put through the same arithmetic (a probe starts every probeDelayMs,
 // whether or not earlier ones have answered), as a check of the model against the runs.
 
-import { probeDelayMs } from '../xapi-plugin/plug-srs.ts'
+import { probeDelayMs } from '../xapi-plugin/functions/plug-srs.ts'
 import { ip } from '../test/helpers/netns.ts'
 import { FIREWALL_POOL as F, firewallPool } from '../test/xapi-sim/scenarios/firewall-pool.ts'
 import { type Simulator, startSimulator } from '../test/xapi-sim/simulator.ts'
 import { login, rpc } from '../test/xapi-sim/test-helpers.ts'
 import { callHostPlugin } from './host-plugin.ts'
 import { escapeDots, readyWatch } from './kernel.ts'
-import { type Summary, median, seededRandom, sleep, summarize, within } from './stats.ts'
+import { type Summary, seededRandom, sleep, summarize, within } from './stats.ts'
 
 export const CADENCES = { python: 5_000, plugLateSr: 30_000 }
 
@@ -76,7 +76,12 @@ async function pbdAttached(sim: Simulator): Promise<boolean> {
   return sim.record('PBD', pbd).currently_attached === true
 }
 
-export async function storageBack(runs: number, window: [number, number], hostPlugin: string, seed = 6): Promise<StorageResult> {
+export async function storageBack(
+  runs: number,
+  window: [number, number],
+  hostPlugin: string,
+  seed = 6,
+): Promise<StorageResult> {
   const sim = await startSimulator({ scenario: firewallPool({ firewallRunning: true }), hostPlugin })
   try {
     const host = sim.host('host1')
@@ -85,7 +90,12 @@ export async function storageBack(runs: number, window: [number, number], hostPl
     const pbd = sim.pbds(F.srName).host1!
     const session = await login(sim)
     // dom0 bound to the firewall: the NFS server is reachable as soon as the firewall forwards.
-    await callHostPlugin(hostPlugin, host.netns, host.root, 'apply', { bridge: F.privateBridge, addresses: `${F.hostAddresses[0]}/24`, gateway: F.firewallPrivateAddress, 'gateway-check': '5' })
+    await callHostPlugin(hostPlugin, host.netns, host.root, 'apply', {
+      bridge: F.privateBridge,
+      addresses: `${F.hostAddresses[0]}/24`,
+      gateway: F.firewallPrivateAddress,
+      'gateway-check': '5',
+    })
     const random = seededRandom(seed)
     const blackhole = `${F.nfsServer}/32`
     const reopened = new RegExp(`^Deleted blackhole ${escapeDots(F.nfsServer)}`)
@@ -96,8 +106,14 @@ export async function storageBack(runs: number, window: [number, number], hostPl
       const watch = await readyWatch(firewall)
       try {
         const since = performance.timeOrigin + performance.now()
-        const startedEntry = sim.timeline.waitFor(e => e.kind === 'plugin.started' && e.host === host.uuid && e.detail?.fn === 'plug-srs', { since })
-        const call = rpc(sim, 'host.call_plugin', session, host.ref, 'vif-ip-binder', 'plug-srs', { srs: sr, timeout: '120' }) as Promise<string>
+        const startedEntry = sim.timeline.waitFor(
+          e => e.kind === 'plugin.started' && e.host === host.uuid && e.detail?.fn === 'plug-srs',
+          { since },
+        )
+        const call = rpc(sim, 'host.call_plugin', session, host.ref, 'vif-ip-binder', 'plug-srs', {
+          srs: sr,
+          timeout: '120',
+        }) as Promise<string>
         const started = await within(startedEntry, 'plug-srs to start')
         await sleep(window[0] + random() * (window[1] - window[0]))
         await ip(firewall, 'route', 'del', 'blackhole', blackhole)
@@ -108,10 +124,15 @@ export async function storageBack(runs: number, window: [number, number], hostPl
           60_000,
         )
         const reply = JSON.parse(await within(call, 'plug-srs to answer', 60_000)) as {
-          srs: { ok: boolean; probe: { attempts: number; elapsedMs: number }; pbds: { outcome: string; elapsedMs: number }[] }[]
+          srs: {
+            ok: boolean
+            probe: { attempts: number; elapsedMs: number }
+            pbds: { outcome: string; elapsedMs: number }[]
+          }[]
         }
         const outcome = reply.srs[0]!
-        if (!outcome.ok || outcome.pbds[0]?.outcome !== 'plugged') throw new Error(`plug-srs did not plug: ${JSON.stringify(outcome)}`)
+        if (!outcome.ok || outcome.pbds[0]?.outcome !== 'plugged')
+          throw new Error(`plug-srs did not plug: ${JSON.stringify(outcome)}`)
         const plugMs = outcome.pbds[0].elapsedMs
         const reachableAfterMs = reachable - started.at
         // The first probe started `probe.elapsedMs` before it answered, and it answered
@@ -156,4 +177,3 @@ export async function storageBack(runs: number, window: [number, number], hostPl
     await sim.stop()
   }
 }
-

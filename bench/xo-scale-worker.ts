@@ -53,7 +53,9 @@ function gcHeap(): number {
 
 const heapEmpty = gcHeap()
 const xapi = new CountingXapi('scale')
-const shared = Array.from({ length: VIFS_PER_VM }, (_, i) => xapi.add('network', { name_label: `net${i}`, bridge: `xenbr${i + 1}`, PIFs: [] }))
+const shared = Array.from({ length: VIFS_PER_VM }, (_, i) =>
+  xapi.add('network', { name_label: `net${i}`, bridge: `xenbr${i + 1}`, PIFs: [] }),
+)
 const management = xapi.add('network', { name_label: 'management', bridge: 'xenbr0', PIFs: [] })
 const hosts = Array.from({ length: Math.max(2, Math.ceil(vmCount / VMS_PER_HOST)) }, (_, i) => {
   const host = xapi.add('host', { name_label: `host${i}`, address: '', enabled: true, PIFs: [] })
@@ -83,10 +85,21 @@ for (let i = 0; i < vmCount; i++) {
   if (bound) {
     const n = bindings.length
     networks[0] = xapi.add('network', { name_label: `private${n}`, bridge: `xapi${n}`, PIFs: [] })
-    bindings.push({ vm: vm.uuid, network: networks[0].uuid, addresses: [`10.${n >> 8}.${n & 255}.2/24`], gateways: [`10.${n >> 8}.${n & 255}.1`] })
+    bindings.push({
+      vm: vm.uuid,
+      network: networks[0].uuid,
+      addresses: [`10.${n >> 8}.${n & 255}.2/24`],
+      gateways: [`10.${n >> 8}.${n & 255}.1`],
+    })
   }
   const vifs = networks.map((network, device) =>
-    xapi.add('VIF', { VM: vm.$ref, network: network.$ref, device: String(device), currently_attached: true, other_config: {} }),
+    xapi.add('VIF', {
+      VM: vm.$ref,
+      network: network.$ref,
+      device: String(device),
+      currently_attached: true,
+      other_config: {},
+    }),
   )
   updatable.push(xapi.update(vm, { VIFs: vifs.map(v => v.$ref) }), ...vifs)
 }
@@ -112,7 +125,8 @@ function nextBatch(size: number): RecordBatch {
   for (let i = 0; i < size; i++) {
     const index = Math.floor(random() * updatable.length)
     const current = xapi.objects.all[updatable[index]!.$id]!
-    const change = current.$type === 'VM' ? { name_description: `tick ${++tick}` } : { other_config: { tick: String(++tick) } }
+    const change =
+      current.$type === 'VM' ? { name_description: `tick ${++tick}` } : { other_config: { tick: String(++tick) } }
     const next = Object.freeze({ ...current, ...change }) as XapiRecord
     xapi.objects.all[next.$id] = next
     batch[next.$id] = next
@@ -142,7 +156,12 @@ async function feed(total: number, size: number, recomputeEachBatch: boolean): P
   }
   await afterRecompute()
   const used = process.cpuUsage(cpu)
-  const result = { cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - wall, recomputes: xapi.poolReads - reads, peakHeap }
+  const result = {
+    cpuMs: (used.user + used.system) / 1000,
+    wallMs: performance.now() - wall,
+    recomputes: xapi.poolReads - reads,
+    peakHeap,
+  }
   await plugin.whenIdle()
   return result
 }

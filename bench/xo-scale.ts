@@ -33,10 +33,14 @@ export interface ScaleResult {
 }
 
 async function runWorker(vms: number, updates: number, batch: number): Promise<ScaleRun> {
-  const result = await execa(process.execPath, ['--expose-gc', '--import', 'tsx', WORKER, String(vms), String(updates), String(batch)], {
-    reject: false,
-    stdin: 'ignore',
-  })
+  const result = await execa(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', WORKER, String(vms), String(updates), String(batch)],
+    {
+      reject: false,
+      stdin: 'ignore',
+    },
+  )
   if (result.exitCode !== 0) throw new Error(`xo-scale worker (${vms} VMs) failed: ${result.stderr || result.stdout}`)
   return JSON.parse(result.stdout.trim().split('\n').pop()!) as ScaleRun
 }

@@ -25,7 +25,13 @@ if (process.getuid?.() !== 0) {
 }
 
 // Built from the current sources, so the figures are those of the code in the tree.
-const build = await execa(process.execPath, ['--import', 'tsx', join(repo, 'scripts/build.ts')], { cwd: repo, reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'inherit' })
+const build = await execa(process.execPath, ['--import', 'tsx', join(repo, 'scripts/build.ts')], {
+  cwd: repo,
+  reject: false,
+  stdin: 'ignore',
+  stdout: 'ignore',
+  stderr: 'inherit',
+})
 if (build.exitCode !== 0) {
   console.error('npm run bench: the build failed (see above).')
   process.exit(1)
@@ -34,15 +40,35 @@ if (build.exitCode !== 0) {
 const { hotplugPath, xoPath } = await import('../bench/event-to-bound.ts')
 const { pluginCall } = await import('../bench/plugin-call.ts')
 const { CADENCES, storageBack } = await import('../bench/storage-back.ts')
-const { TCP_PROBE_TIMEOUT_MS } = await import('../xapi-plugin/probe.ts')
+const { TCP_PROBE_TIMEOUT_MS } = await import('../xapi-plugin/kernel/probe.ts')
 const { xoScale } = await import('../bench/xo-scale.ts')
 const { reconcile } = await import('../bench/reconcile.ts')
 const { privateHostPlugin } = await import('../bench/host-plugin.ts')
 const { ms, ratio, round, table } = await import('../bench/stats.ts')
 
 const COUNTS = quick
-  ? { starts: 2, calls: 3, storageRuns: 2, storageWindow: [200, 600] as [number, number], sizes: [100, 1000] as [number, number], updates: 2_000, batch: 100, hosts: 2, networks: 2 }
-  : { starts: 30, calls: 40, storageRuns: 10, storageWindow: [500, 6000] as [number, number], sizes: [1000, 10_000] as [number, number], updates: 100_000, batch: 100, hosts: 50, networks: 10 }
+  ? {
+      starts: 2,
+      calls: 3,
+      storageRuns: 2,
+      storageWindow: [200, 600] as [number, number],
+      sizes: [100, 1000] as [number, number],
+      updates: 2_000,
+      batch: 100,
+      hosts: 2,
+      networks: 2,
+    }
+  : {
+      starts: 30,
+      calls: 40,
+      storageRuns: 10,
+      storageWindow: [500, 6000] as [number, number],
+      sizes: [1000, 10_000] as [number, number],
+      updates: 100_000,
+      batch: 100,
+      hosts: 50,
+      networks: 10,
+    }
 
 const command = quick ? 'npm run bench -- --quick' : 'npm run bench'
 const started = performance.now()
@@ -51,7 +77,9 @@ const say = (text = '') => console.log(text)
 const heading = (text: string) => say(`\n${text}\n${'='.repeat(text.length)}`)
 const thousands = (n: number) => n.toLocaleString('en-US')
 
-say(`vif-ip-binder benchmark${quick ? ' (--quick: tiny counts, figures meaningless)' : ''}: ${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, Linux ${release()}`)
+say(
+  `vif-ip-binder benchmark${quick ? ' (--quick: tiny counts, figures meaningless)' : ''}: ${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, Linux ${release()}`,
+)
 say('Shared, noisy machine: read the medians, percentiles and ratios, not single absolute times.')
 
 // A private copy: a rebuild of dist/ by anyone else during the run must not pull it away.
@@ -67,51 +95,109 @@ try {
     table(
       ['path', 'runs', 'p50', 'p95', 'max'],
       [
-        ['XO plugin (event stream → host.call_plugin apply)', String(xo.summary.n), ms(xo.summary.p50), ms(xo.summary.p95), ms(xo.summary.max)],
-        ['vif-hotplug hook, no XO (hook → worker → apply)', String(hook.summary.n), ms(hook.summary.p50), ms(hook.summary.p95), ms(hook.summary.max)],
+        [
+          'XO plugin (event stream → host.call_plugin apply)',
+          String(xo.summary.n),
+          ms(xo.summary.p50),
+          ms(xo.summary.p95),
+          ms(xo.summary.max),
+        ],
+        [
+          'vif-hotplug hook, no XO (hook → worker → apply)',
+          String(hook.summary.n),
+          ms(hook.summary.p50),
+          ms(hook.summary.p95),
+          ms(hook.summary.max),
+        ],
       ],
     ),
   )
-  say(`From the simulator's vif.attached to the last of: dom0 address on xapi0, its /32 mirror on xenbr0, default route via the firewall — each timestamped by \`ip monitor\` in the host's namespace. p50 ratio vif-hotplug / XO: ${ratio(hook.summary.p50 / xo.summary.p50)}.`)
-  results.eventToBound = { xo, hotplug: hook, ratioHotplugToXoP50: hook.summary.p50 / xo.summary.p50, routeP50: { xo: routeP50(xo), hotplug: routeP50(hook) } }
+  say(
+    `From the simulator's vif.attached to the last of: dom0 address on xapi0, its /32 mirror on xenbr0, default route via the firewall — each timestamped by \`ip monitor\` in the host's namespace. p50 ratio vif-hotplug / XO: ${ratio(hook.summary.p50 / xo.summary.p50)}.`,
+  )
+  results.eventToBound = {
+    xo,
+    hotplug: hook,
+    ratioHotplugToXoP50: hook.summary.p50 / xo.summary.p50,
+    routeP50: { xo: routeP50(xo), hotplug: routeP50(hook) },
+  }
 
   // ---- 2 -------------------------------------------------------------------------------
-  heading(`2. One plugin call (${COUNTS.calls} A/B-alternated runs of each, inside a host namespace, as xapi runs plugins)`)
+  heading(
+    `2. One plugin call (${COUNTS.calls} A/B-alternated runs of each, inside a host namespace, as xapi runs plugins)`,
+  )
   const call = await pluginCall(COUNTS.calls, hostPlugin)
   say(
     table(
       ['call', 'vif-ip-binder (compiled)', 'Python reference', 'ratio'],
       [
         ['version', ms(call.medians.ours.version), ms(call.medians.reference.version), ratio(call.ratios.version)],
-        ['apply, no-op (all in place)', ms(call.medians.ours.apply), ms(call.medians.reference.apply), ratio(call.ratios.apply)],
+        [
+          'apply, no-op (all in place)',
+          ms(call.medians.ours.apply),
+          ms(call.medians.reference.apply),
+          ratio(call.ratios.apply),
+        ],
       ],
     ),
   )
-  say(`Medians of wall time per call, launch included. The launch wrapper alone (ip netns exec + env -i + /bin/true) takes ${ms(call.medians.wrapper)}; net of it the ratios are ${ratio(call.ratios.versionNetOfWrapper)} (version) and ${ratio(call.ratios.applyNetOfWrapper)} (apply).`)
-  say('Reference: bench/reference-plugin.py, XenAPIPlugin style (xmlrpc.client.loads of argv[1], the same `ip -j` reads, xmlrpc.client.dumps(methodresponse=True)).')
+  say(
+    `Medians of wall time per call, launch included. The launch wrapper alone (ip netns exec + env -i + /bin/true) takes ${ms(call.medians.wrapper)}; net of it the ratios are ${ratio(call.ratios.versionNetOfWrapper)} (version) and ${ratio(call.ratios.applyNetOfWrapper)} (apply).`,
+  )
+  say(
+    'Reference: bench/reference-plugin.py, XenAPIPlugin style (xmlrpc.client.loads of argv[1], the same `ip -j` reads, xmlrpc.client.dumps(methodresponse=True)).',
+  )
   results.pluginCall = call
 
   // ---- 3 -------------------------------------------------------------------------------
-  heading(`3. Storage back (${COUNTS.storageRuns} runs: NFS server reachable through the firewall → PBD currently_attached)`)
+  heading(
+    `3. Storage back (${COUNTS.storageRuns} runs: NFS server reachable through the firewall → PBD currently_attached)`,
+  )
   const storage = await storageBack(COUNTS.storageRuns, COUNTS.storageWindow, hostPlugin)
   say(
     table(
       ['strategy', 'p50', 'max', 'vs plug-srs (p50)'],
       [
         ['plug-srs (measured)', ms(storage.measured.p50), ms(storage.measured.max), '1×'],
-        [`fixed ${CADENCES.python / 1000} s probe cadence (computed, same instants)`, ms(storage.fixed5s.p50), ms(storage.fixed5s.max), ratio(storage.ratios.fixed5s)],
-        [`${CADENCES.plugLateSr / 1000} s retry, plug-late-sr (computed, same instants)`, ms(storage.fixed30s.p50), ms(storage.fixed30s.max), ratio(storage.ratios.fixed30s)],
-        [`fixed ${CADENCES.python / 1000} s, instant anywhere in the period (P/2 + plug)`, ms(storage.uniformPhase.fixed5sMs), '', ratio(storage.ratios.uniform5s)],
-        [`${CADENCES.plugLateSr / 1000} s retry, instant anywhere in the period (P/2 + plug)`, ms(storage.uniformPhase.fixed30sMs), '', ratio(storage.ratios.uniform30s)],
+        [
+          `fixed ${CADENCES.python / 1000} s probe cadence (computed, same instants)`,
+          ms(storage.fixed5s.p50),
+          ms(storage.fixed5s.max),
+          ratio(storage.ratios.fixed5s),
+        ],
+        [
+          `${CADENCES.plugLateSr / 1000} s retry, plug-late-sr (computed, same instants)`,
+          ms(storage.fixed30s.p50),
+          ms(storage.fixed30s.max),
+          ratio(storage.ratios.fixed30s),
+        ],
+        [
+          `fixed ${CADENCES.python / 1000} s, instant anywhere in the period (P/2 + plug)`,
+          ms(storage.uniformPhase.fixed5sMs),
+          '',
+          ratio(storage.ratios.uniform5s),
+        ],
+        [
+          `${CADENCES.plugLateSr / 1000} s retry, instant anywhere in the period (P/2 + plug)`,
+          ms(storage.uniformPhase.fixed30sMs),
+          '',
+          ratio(storage.ratios.uniform30s),
+        ],
       ],
     ),
   )
-  say(`Measured: the firewall silently drops traffic to the NFS server (a blackhole route in its namespace) while plug-srs probes; the route is deleted ${storage.window[0] / 1000}–${storage.window[1] / 1000} s (seeded uniform) after the call started; from the kernel's line for that deletion (\`ip monitor\`) to the simulator's pbd.plugged. Median probe attempts: ${storage.runs.map(r => r.probeAttempts).sort((a, b) => a - b)[storage.runs.length >> 1]}; median plug step (PBD.plug, the host plugin's own figure): ${ms(storage.plug.p50)}.`)
-  say(`Computed: a probe at the call's start and every P seconds after (same probe, same plug); per run, the wait from the same reachability instant to the next tick plus that run's plug step. Check of that arithmetic on our own cadence (a probe every probeDelayMs, whether or not earlier ones answered; each gives up after ${TCP_PROBE_TIMEOUT_MS / 1000} s): p50 ${ms(storage.model.p50)} predicted vs ${ms(storage.measured.p50)} measured.`)
+  say(
+    `Measured: the firewall silently drops traffic to the NFS server (a blackhole route in its namespace) while plug-srs probes; the route is deleted ${storage.window[0] / 1000}–${storage.window[1] / 1000} s (seeded uniform) after the call started; from the kernel's line for that deletion (\`ip monitor\`) to the simulator's pbd.plugged. Median probe attempts: ${storage.runs.map(r => r.probeAttempts).sort((a, b) => a - b)[storage.runs.length >> 1]}; median plug step (PBD.plug, the host plugin's own figure): ${ms(storage.plug.p50)}.`,
+  )
+  say(
+    `Computed: a probe at the call's start and every P seconds after (same probe, same plug); per run, the wait from the same reachability instant to the next tick plus that run's plug step. Check of that arithmetic on our own cadence (a probe every probeDelayMs, whether or not earlier ones answered; each gives up after ${TCP_PROBE_TIMEOUT_MS / 1000} s): p50 ${ms(storage.model.p50)} predicted vs ${ms(storage.measured.p50)} measured.`,
+  )
   results.storageBack = storage
 
   // ---- 4 -------------------------------------------------------------------------------
-  heading(`4. XO side scale (in process: the real XO plugin fed ${thousands(COUNTS.updates)} object updates in batches of ${COUNTS.batch})`)
+  heading(
+    `4. XO side scale (in process: the real XO plugin fed ${thousands(COUNTS.updates)} object updates in batches of ${COUNTS.batch})`,
+  )
   const scale = await xoScale(COUNTS.sizes, COUNTS.updates, COUNTS.batch)
   const row = (r: typeof scale.small) => [
     `${thousands(r.vms)} VMs (${thousands(r.records)} records, ${r.bindings} bound)`,
@@ -126,7 +212,17 @@ try {
   ]
   say(
     table(
-      ['pool (4 VIFs per VM, 1% bound)', 'updates/s (CPU)', 'per update', 'listener only', 'per recompute', 'PoolIndex', 'desiredForPool', 'heap growth', 'heap peak'],
+      [
+        'pool (4 VIFs per VM, 1% bound)',
+        'updates/s (CPU)',
+        'per update',
+        'listener only',
+        'per recompute',
+        'PoolIndex',
+        'desiredForPool',
+        'heap growth',
+        'heap peak',
+      ],
       [row(scale.small), row(scale.large)],
     ),
   )
@@ -142,11 +238,23 @@ try {
   results.xoScale = scale
 
   // ---- 5 -------------------------------------------------------------------------------
-  heading(`5. Reconcile after a reconnection (${COUNTS.hosts * COUNTS.networks} bindings over ${COUNTS.hosts} simulated hosts)`)
+  heading(
+    `5. Reconcile after a reconnection (${COUNTS.hosts * COUNTS.networks} bindings over ${COUNTS.hosts} simulated hosts)`,
+  )
   const rec = await reconcile(COUNTS.hosts, COUNTS.networks, hostPlugin)
   say(
     table(
-      ['hosts', 'bindings', 'queue bound', 'most in flight', 'reconnect → all bound', 'status calls done', 'apply p50', 'apply max', 'hosts in sync'],
+      [
+        'hosts',
+        'bindings',
+        'queue bound',
+        'most in flight',
+        'reconnect → all bound',
+        'status calls done',
+        'apply p50',
+        'apply max',
+        'hosts in sync',
+      ],
       [
         [
           String(rec.hosts),
@@ -179,7 +287,9 @@ try {
   }
   // --quick leaves the figures of the last full run alone.
   if (!quick) await writeFile(join(repo, 'bench/results.json'), JSON.stringify(output, null, 2) + '\n')
-  say(`\n${command}: done in ${(durationMs / 1000).toFixed(0)} s${quick ? ' (bench/results.json not written: --quick)' : '; raw figures and samples in bench/results.json'}`)
+  say(
+    `\n${command}: done in ${(durationMs / 1000).toFixed(0)} s${quick ? ' (bench/results.json not written: --quick)' : '; raw figures and samples in bench/results.json'}`,
+  )
   await binary.remove()
   process.exit(0)
 } catch (error) {

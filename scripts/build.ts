@@ -26,7 +26,15 @@ async function buildHostPlugin(): Promise<void> {
   const partial = `${hostPluginPath}.${process.pid}.partial`
   await execa(
     bunBinary(),
-    ['build', '--compile', '--minify', '--target=bun-linux-x64-baseline', 'xapi-plugin/main.ts', '--outfile', partial],
+    [
+      'build',
+      '--compile',
+      '--minify',
+      '--target=bun-linux-x64-baseline',
+      'xapi-plugin/entry/main.ts',
+      '--outfile',
+      partial,
+    ],
     { cwd: repo, stdout: 'ignore', stderr: 'inherit' },
   )
   await rename(partial, hostPluginPath)
@@ -42,11 +50,15 @@ async function buildXoPlugin(): Promise<void> {
   const partial = `${xoPluginDir}.${process.pid}.partial`
   await rm(partial, { recursive: true, force: true })
   await mkdir(partial, { recursive: true })
-  await execa(bunBinary(), ['build', '--target=node', '--format=esm', 'xo-plugin/index.ts', '--outfile', join(partial, 'index.js')], {
-    cwd: repo,
-    stdout: 'ignore',
-    stderr: 'inherit',
-  })
+  await execa(
+    bunBinary(),
+    ['build', '--target=node', '--format=esm', 'xo-plugin/index.ts', '--outfile', join(partial, 'index.js')],
+    {
+      cwd: repo,
+      stdout: 'ignore',
+      stderr: 'inherit',
+    },
+  )
   const root = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string; license: string }
   const manifest = {
     name: 'xo-server-vif-ip-binder',

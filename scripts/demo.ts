@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { execa } from 'execa'
+import type { PluginFactory } from '../test/xo-facade/facade.ts'
+import type { Simulator } from '../test/xapi-sim/simulator.ts'
 
 if (process.getuid?.() !== 0) {
   console.error('npm run demo needs root: it builds network namespaces standing for the hosts and the firewall VM.')
@@ -19,18 +21,26 @@ if (process.getuid?.() !== 0) {
 const { FIREWALL_POOL: F, addresses, defaultRoute, pings, startHarness } = await import('../test/e2e/helpers.ts')
 const { now } = await import('../test/xapi-sim/timeline.ts')
 const { KernelWatch } = await import('../test/helpers/kernel-watch.ts')
-type PluginFactory = import('../test/xo-facade/facade.ts').PluginFactory
-type Simulator = import('../test/xapi-sim/simulator.ts').Simulator
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
 const pluginDir = join(repo, 'dist/xo-plugin')
 // Built from the current sources every time: the demo shows what the build ships.
-const build = await execa(process.execPath, ['--import', 'tsx', join(repo, 'scripts/build.ts')], { cwd: repo, reject: false, stdin: 'ignore', stdout: 'inherit', stderr: 'inherit' })
+const build = await execa(process.execPath, ['--import', 'tsx', join(repo, 'scripts/build.ts')], {
+  cwd: repo,
+  reject: false,
+  stdin: 'ignore',
+  stdout: 'inherit',
+  stderr: 'inherit',
+})
 if (build.exitCode !== 0) {
   console.error('npm run demo: the build failed (see above).')
   process.exit(1)
 }
-const manifest = JSON.parse(readFileSync(join(pluginDir, 'package.json'), 'utf8')) as { name: string; version: string; main: string }
+const manifest = JSON.parse(readFileSync(join(pluginDir, 'package.json'), 'utf8')) as {
+  name: string
+  version: string
+  main: string
+}
 
 // Every time is milliseconds since the section's action, on the simulator's clock.
 let t0 = now()
@@ -42,7 +52,10 @@ const section = (title: string) => {
 
 // The plugin logs through @xen-orchestra/log, whose output the host application routes:
 // here, into the timeline.
-;(globalThis as Record<symbol, unknown>)[Symbol.for('@xen-orchestra/log')] = (log: { level: number; message: string }) => {
+;(globalThis as Record<symbol, unknown>)[Symbol.for('@xen-orchestra/log')] = (log: {
+  level: number
+  message: string
+}) => {
   if (log.level >= 30) line(now(), `XO plugin: ${log.message.split('\n')[0]}`)
 }
 
@@ -68,11 +81,19 @@ async function firstPing(ns: string, address: string): Promise<number> {
 function vifAttached(sim: Simulator, host: string): Promise<number> {
   const vif = sim.vifs(F.firewallVm)['0']
   const hostUuid = sim.host(host).uuid
-  return sim.timeline.waitFor(e => e.kind === 'vif.attached' && e.host === hostUuid && e.vif === sim.record('VIF', vif!).uuid, { since: t0 }).then(e => e.at)
+  return sim.timeline
+    .waitFor(e => e.kind === 'vif.attached' && e.host === hostUuid && e.vif === sim.record('VIF', vif!).uuid, {
+      since: t0,
+    })
+    .then(e => e.at)
 }
 
-const { default: factory } = (await import(pathToFileURL(join(pluginDir, manifest.main)).href)) as { default: PluginFactory }
-console.log(`vif-ip-binder demo: ${manifest.name} ${manifest.version} loaded by a thin XO facade, simulated pool "firewall-pool"`)
+const { default: factory } = (await import(pathToFileURL(join(pluginDir, manifest.main)).href)) as {
+  default: PluginFactory
+}
+console.log(
+  `vif-ip-binder demo: ${manifest.name} ${manifest.version} loaded by a thin XO facade, simulated pool "firewall-pool"`,
+)
 const h = await startHarness({}, factory)
 const watches: InstanceType<typeof KernelWatch>[] = []
 let failed = false
@@ -92,7 +113,9 @@ try {
   await plugin.configure({ bindings: [binding] })
   await plugin.load()
   await plugin.instance.whenIdle()
-  console.log(`  host1 before: default route ${await defaultRoute(host1)}; reaches the firewall: ${await pings(host1, F.firewallPrivateAddress)}`)
+  console.log(
+    `  host1 before: default route ${await defaultRoute(host1)}; reaches the firewall: ${await pings(host1, F.firewallPrivateAddress)}`,
+  )
 
   section('1. Start the firewall VM on host1')
   const started = sim.startVm(F.firewallVm, 'host1')
@@ -101,7 +124,10 @@ try {
     [`addresses bound: ${F.hostAddresses[0]}/24 on ${F.privateBridge}`, watch1.when(address)],
     [`management mirror: ${F.hostAddresses[0]}/32 on xenbr0`, watch1.when(mirror)],
     [`default route switched: via ${F.firewallPrivateAddress} dev ${F.privateBridge}`, watch1.when(route)],
-    [`firewall ${F.firewallPrivateAddress} reachable from host1's dom0 (ping)`, firstPing(host1, F.firewallPrivateAddress)],
+    [
+      `firewall ${F.firewallPrivateAddress} reachable from host1's dom0 (ping)`,
+      firstPing(host1, F.firewallPrivateAddress),
+    ],
     [`NFS server ${F.nfsServer} reachable from host1's dom0, through the firewall`, firstPing(host1, F.nfsServer)],
   ])
   await started
@@ -121,7 +147,9 @@ try {
   ])
   await migrated
   await plugin.instance.whenIdle()
-  console.log(`  host1 after: addresses on ${F.privateBridge}: ${(await addresses(host1))[F.privateBridge]?.join(', ') || 'none (bridge gone)'}; default route ${await defaultRoute(host1)}`)
+  console.log(
+    `  host1 after: addresses on ${F.privateBridge}: ${(await addresses(host1))[F.privateBridge]?.join(', ') || 'none (bridge gone)'}; default route ${await defaultRoute(host1)}`,
+  )
 
   section('3. Stop the firewall VM')
   const w3 = new KernelWatch(host2)
@@ -129,7 +157,9 @@ try {
   await sim.shutdownVm(F.firewallVm)
   await milestones([[`host2: management mirror released`, w3.when(deleted(mirror))]])
   await plugin.instance.whenIdle()
-  console.log(`  host2 after: addresses on ${F.privateBridge}: ${(await addresses(host2))[F.privateBridge]?.join(', ') || 'none (bridge gone)'}; default route ${await defaultRoute(host2)}`)
+  console.log(
+    `  host2 after: addresses on ${F.privateBridge}: ${(await addresses(host2))[F.privateBridge]?.join(', ') || 'none (bridge gone)'}; default route ${await defaultRoute(host2)}`,
+  )
 
   section('4. The Test button')
   try {

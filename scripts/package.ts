@@ -2,7 +2,7 @@
 //
 //   node --import tsx scripts/package.ts [--version V] [--outdir DIR]
 //
-// The payload is laid out by the host plugin's own install (xapi-plugin/install.ts) into a
+// The payload is laid out by the host plugin's own install (xapi-plugin/functions/install.ts) into a
 // staging tree, so the package and `vif-ip-binder install` cannot drift apart: same paths,
 // same relative links, the same unit text. Its manifest stays out (rpm keeps its own) and
 // so does the multi-user.target.wants link (the spec's %post makes it, as install does).
@@ -14,14 +14,21 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { execa } from 'execa'
-import { MANIFEST, UNIT_WANTS, install } from '../xapi-plugin/install.ts'
+import { install } from '../xapi-plugin/functions/install.ts'
+import { MANIFEST, UNIT_WANTS } from '../xapi-plugin/runtime/layout.ts'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const SPEC = join(REPO, 'packaging/vif-ip-binder.spec')
 export const EXECUTABLE = join(REPO, 'dist/xapi-plugin/vif-ip-binder')
 export const DEFAULT_OUTDIR = join(REPO, 'dist/rpm')
 /** What the package is made of: a package older than any of these is stale. */
-export const PACKAGE_INPUTS = [EXECUTABLE, SPEC, join(REPO, 'scripts/package.ts'), join(REPO, 'xapi-plugin/install.ts'), join(REPO, 'package.json')]
+export const PACKAGE_INPUTS = [
+  EXECUTABLE,
+  SPEC,
+  join(REPO, 'scripts/package.ts'),
+  join(REPO, 'xapi-plugin/functions/install.ts'),
+  join(REPO, 'package.json'),
+]
 
 interface PackageJson {
   version: string
@@ -31,7 +38,8 @@ interface PackageJson {
 
 /** rpm has no "-" in versions: a semver pre-release sorts before its release with "~". */
 export function rpmVersion(semver: string): string {
-  if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(semver)) throw new Error(`not a semver: ${JSON.stringify(semver)}`)
+  if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(semver))
+    throw new Error(`not a semver: ${JSON.stringify(semver)}`)
   const [main = '', build] = semver.split('+')
   const dash = main.indexOf('-')
   const version = dash < 0 ? main : `${main.slice(0, dash)}~${main.slice(dash + 1).replaceAll('-', '.')}`
@@ -117,6 +125,9 @@ export async function buildRpm(options: BuildOptions = {}): Promise<string> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const { values } = parseArgs({ options: { version: { type: 'string' }, outdir: { type: 'string' } } })
-  const built = await buildRpm({ ...(values.version ? { version: values.version } : {}), ...(values.outdir ? { outdir: values.outdir } : {}) })
+  const built = await buildRpm({
+    ...(values.version ? { version: values.version } : {}),
+    ...(values.outdir ? { outdir: values.outdir } : {}),
+  })
   console.log(`built ${built.startsWith(REPO + '/') ? built.slice(REPO.length + 1) : built}`)
 }

@@ -18,7 +18,10 @@ function testFiles(dir: string): string[] {
   } catch {
     return []
   }
-  return names.filter(n => n.endsWith('.test.ts')).sort().map(n => join(dir, n))
+  return names
+    .filter(n => n.endsWith('.test.ts'))
+    .sort()
+    .map(n => join(dir, n))
 }
 
 const only = process.argv.slice(2)
@@ -40,7 +43,17 @@ const tapDir = mkdtempSync(join(tmpdir(), `vib-unit-${process.pid}-`))
 const tapFile = join(tapDir, 'results.tap')
 const result = await execa(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=1',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapFile}`,
+    ...files,
+  ],
   { stdio: 'inherit', reject: false },
 )
 const tap = readFileSync(tapFile, 'utf8')

@@ -32,7 +32,8 @@ export function hostPrefix(family: Family): number {
 export function parseIp(text: string, what: string, whole = text): { address: string; family: Family } {
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) {
     const parsed = ipaddr.IPv4.parse(text)
-    if (parsed.toString() !== text) throw invalidArgument(`${what}: ${JSON.stringify(whole)} is not a canonical IPv4 address`, whole)
+    if (parsed.toString() !== text)
+      throw invalidArgument(`${what}: ${JSON.stringify(whole)} is not a canonical IPv4 address`, whole)
     return { address: parsed.toString(), family: 4 }
   }
   if (!text.includes('%') && ipaddr.IPv6.isValid(text)) {
@@ -43,10 +44,14 @@ export function parseIp(text: string, what: string, whole = text): { address: st
 }
 
 function parsePrefix(text: string, family: Family, whole: string, what: string): number {
-  if (!/^\d{1,3}$/.test(text)) throw invalidArgument(`${what}: ${JSON.stringify(whole)} has no valid prefix length`, whole)
+  if (!/^\d{1,3}$/.test(text))
+    throw invalidArgument(`${what}: ${JSON.stringify(whole)} has no valid prefix length`, whole)
   const prefix = Number(text)
   if (prefix > hostPrefix(family)) {
-    throw invalidArgument(`${what}: ${JSON.stringify(whole)} has prefix /${prefix}, more than ${familyName(family)} allows`, whole)
+    throw invalidArgument(
+      `${what}: ${JSON.stringify(whole)} has prefix /${prefix}, more than ${familyName(family)} allows`,
+      whole,
+    )
   }
   return prefix
 }
@@ -57,7 +62,8 @@ const unusableRanges = new Set(['unspecified', 'multicast', 'loopback', 'broadca
 /** An address to put on an interface: `192.0.2.2/24` or `2001:db8::2/64`. */
 export function parseInterfaceCidr(text: string, what: string): Cidr {
   const slash = text.indexOf('/')
-  if (slash < 0) throw invalidArgument(`${what}: ${JSON.stringify(text)} needs a prefix length (e.g. 192.0.2.2/24)`, text)
+  if (slash < 0)
+    throw invalidArgument(`${what}: ${JSON.stringify(text)} needs a prefix length (e.g. 192.0.2.2/24)`, text)
   const { address, family } = parseIp(text.slice(0, slash), what, text)
   const prefix = parsePrefix(text.slice(slash + 1), family, text, what)
   if (prefix === 0) throw invalidArgument(`${what}: ${JSON.stringify(text)} has prefix /0`, text)
@@ -66,8 +72,10 @@ export function parseInterfaceCidr(text: string, what: string): Cidr {
   if (family === 4 && prefix <= 30) {
     const network = ipaddr.IPv4.networkAddressFromCIDR(`${address}/${prefix}`).toString()
     const broadcast = ipaddr.IPv4.broadcastAddressFromCIDR(`${address}/${prefix}`).toString()
-    if (address === network) throw invalidArgument(`${what}: ${JSON.stringify(text)} is the network address of its prefix`, text)
-    if (address === broadcast) throw invalidArgument(`${what}: ${JSON.stringify(text)} is the broadcast address of its prefix`, text)
+    if (address === network)
+      throw invalidArgument(`${what}: ${JSON.stringify(text)} is the network address of its prefix`, text)
+    if (address === broadcast)
+      throw invalidArgument(`${what}: ${JSON.stringify(text)} is the broadcast address of its prefix`, text)
   }
   return { address, prefix, family }
 }
@@ -77,10 +85,14 @@ export function parseRouteDestination(text: string, what: string): Cidr {
   const slash = text.indexOf('/')
   const { address, family } = parseIp(slash < 0 ? text : text.slice(0, slash), what, text)
   const prefix = slash < 0 ? hostPrefix(family) : parsePrefix(text.slice(slash + 1), family, text, what)
-  if (prefix === 0) throw invalidArgument(`${what}: ${JSON.stringify(text)} is a default route: use the gateway argument`, text)
+  if (prefix === 0)
+    throw invalidArgument(`${what}: ${JSON.stringify(text)} is a default route: use the gateway argument`, text)
   const network = networkOf({ address, prefix, family })
   if (network !== address) {
-    throw invalidArgument(`${what}: ${JSON.stringify(text)} has host bits set (did you mean ${network}/${prefix}?)`, text)
+    throw invalidArgument(
+      `${what}: ${JSON.stringify(text)} has host bits set (did you mean ${network}/${prefix}?)`,
+      text,
+    )
   }
   return { address, prefix, family }
 }

@@ -74,7 +74,8 @@ const FIELD_NAMES: [string, string][] = [
 ]
 
 function renameField(message: string): string {
-  for (const [hostName, xoName] of FIELD_NAMES) if (message.startsWith(hostName)) return xoName + message.slice(hostName.length)
+  for (const [hostName, xoName] of FIELD_NAMES)
+    if (message.startsWith(hostName)) return xoName + message.slice(hostName.length)
   return message
 }
 
@@ -87,14 +88,16 @@ function stringList(value: unknown, what: string, label: string): string[] {
     }
     // The host plugin receives lists comma-joined: a comma inside one item would silently
     // become two items there.
-    if (item.includes(',')) throw invalidArgument(`${label}: ${what}: ${JSON.stringify(item)} holds a comma: put one value per item`, item)
+    if (item.includes(','))
+      throw invalidArgument(`${label}: ${what}: ${JSON.stringify(item)} holds a comma: put one value per item`, item)
     return item.trim()
   })
 }
 
 function booleanField(value: unknown, what: string, label: string): boolean {
   if (value === undefined || value === null) return false
-  if (typeof value !== 'boolean') throw invalidArgument(`${label}: ${what}: ${JSON.stringify(value)} is not true or false`, String(value))
+  if (typeof value !== 'boolean')
+    throw invalidArgument(`${label}: ${what}: ${JSON.stringify(value)} is not true or false`, String(value))
   return value
 }
 
@@ -111,9 +114,14 @@ export function parseBinding(config: BindingConfig, index: number): Binding {
   const label = bindingLabel(index, config)
   if (typeof config !== 'object' || config === null) throw invalidArgument(`binding ${index + 1} is not an object`)
   if (typeof config.vm !== 'string' || config.vm.trim() === '') throw invalidArgument(`${label}: vm is required`, 'vm')
-  if (typeof config.network !== 'string' || config.network.trim() === '') throw invalidArgument(`${label}: network is required`, 'network')
+  if (typeof config.network !== 'string' || config.network.trim() === '')
+    throw invalidArgument(`${label}: network is required`, 'network')
   const addresses = stringList(config.addresses, 'addresses', label)
-  if (addresses.length === 0) throw invalidArgument(`${label}: addresses needs at least one address with its prefix (e.g. 192.0.2.2/24)`, 'addresses')
+  if (addresses.length === 0)
+    throw invalidArgument(
+      `${label}: addresses needs at least one address with its prefix (e.g. 192.0.2.2/24)`,
+      'addresses',
+    )
   const gateways = stringList(config.gateways, 'gateways', label)
   const routes = stringList(config.routes, 'routes', label)
   const managementAddress = config.managementAddress?.trim() || undefined
@@ -129,7 +137,8 @@ export function parseBinding(config: BindingConfig, index: number): Binding {
   try {
     request = parseApplyArgs(args)
   } catch (error) {
-    if (error instanceof BinderError) throw new BinderError(error.code, `${label}: ${renameField(error.message)}`, error.details)
+    if (error instanceof BinderError)
+      throw new BinderError(error.code, `${label}: ${renameField(error.message)}`, error.details)
     throw error
   }
 
@@ -138,7 +147,8 @@ export function parseBinding(config: BindingConfig, index: number): Binding {
     if (typeof sr !== 'object' || sr === null || typeof sr.sr !== 'string' || sr.sr.trim() === '') {
       throw invalidArgument(`${label}: srs item ${i + 1} needs an SR`, 'srs')
     }
-    if (sr.probe !== undefined && typeof sr.probe !== 'string') throw invalidArgument(`${label}: srs item ${i + 1}: probe must be a text`, 'probe')
+    if (sr.probe !== undefined && typeof sr.probe !== 'string')
+      throw invalidArgument(`${label}: srs item ${i + 1}: probe must be a text`, 'probe')
     const probe = sr.probe?.trim()
     try {
       const uuid = parseUuid(sr.sr.trim(), 'srs')
@@ -146,7 +156,8 @@ export function parseBinding(config: BindingConfig, index: number): Binding {
       if (probe.includes(',')) throw invalidArgument(`probe: ${JSON.stringify(probe)} holds a comma`, probe)
       return { sr: uuid, probe: probeText(parseProbe(probe, 'probe')) }
     } catch (error) {
-      if (error instanceof BinderError) throw new BinderError(error.code, `${label}: srs item ${i + 1}: ${error.message}`, error.details)
+      if (error instanceof BinderError)
+        throw new BinderError(error.code, `${label}: srs item ${i + 1}: ${error.message}`, error.details)
       throw error
     }
   })
@@ -162,7 +173,9 @@ export function parseBinding(config: BindingConfig, index: number): Binding {
     addresses: request.addresses,
     gateways: request.gateways,
     routes: request.routes,
-    managementAddress: request.management ? { address: request.management.address, family: request.management.family } : undefined,
+    managementAddress: request.management
+      ? { address: request.management.address, family: request.management.family }
+      : undefined,
     proxyArp: booleanField(config.proxyArp, 'proxyArp', label),
     forwarding: booleanField(config.forwarding, 'forwarding', label),
     srs,
@@ -185,7 +198,11 @@ export function parseGatewayCheckSeconds(value: unknown): number {
  * twice (two hosts answering for one address is an outage), no (VM, network) pair twice.
  * The VM and network references are checked against the pools by the XO side.
  */
-export function parsePluginConfig(config: PluginConfig): { bindings: Binding[]; gatewayCheckSeconds: number; rescue: boolean } {
+export function parsePluginConfig(config: PluginConfig): {
+  bindings: Binding[]
+  gatewayCheckSeconds: number
+  rescue: boolean
+} {
   if (typeof config !== 'object' || config === null || !Array.isArray(config.bindings)) {
     throw invalidArgument('bindings: a list of bindings is required', 'bindings')
   }
@@ -228,7 +245,12 @@ export function rejectClaimedTwice(bindings: Binding[], positions: number[] = bi
  * The host plugin's `apply` arguments for a binding on a host. `managementBridge` is the
  * bridge of that host's management PIF; without it there is no mirror.
  */
-export function applyArgsFor(binding: Binding, bridge: string, managementBridge: string | undefined, gatewayCheckSeconds: number): PluginArgs {
+export function applyArgsFor(
+  binding: Binding,
+  bridge: string,
+  managementBridge: string | undefined,
+  gatewayCheckSeconds: number,
+): PluginArgs {
   const management =
     binding.managementAddress && managementBridge && managementBridge !== bridge
       ? { ...binding.managementAddress, bridge: managementBridge }
@@ -323,7 +345,10 @@ export function decodePoolConfig(text: string): { config: PoolConfig; bindings: 
   try {
     value = JSON.parse(text)
   } catch (error) {
-    throw invalidArgument(`pool other_config ${POOL_CONFIG_KEY}: not JSON (${(error as Error).message})`, text.slice(0, 80))
+    throw invalidArgument(
+      `pool other_config ${POOL_CONFIG_KEY}: not JSON (${(error as Error).message})`,
+      text.slice(0, 80),
+    )
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidArgument(`pool other_config ${POOL_CONFIG_KEY}: expected a JSON object`, text.slice(0, 80))
@@ -335,17 +360,26 @@ export function decodePoolConfig(text: string): { config: PoolConfig; bindings: 
       String(version),
     )
   }
-  if (!Array.isArray(bindings)) throw invalidArgument(`pool other_config ${POOL_CONFIG_KEY}: bindings must be a list`, 'bindings')
+  if (!Array.isArray(bindings))
+    throw invalidArgument(`pool other_config ${POOL_CONFIG_KEY}: bindings must be a list`, 'bindings')
   for (const [index, b] of bindings.entries()) {
     for (const field of ['vm', 'network'] as const) {
       if (typeof b?.[field] !== 'string' || !UUID.test(b[field])) {
-        throw invalidArgument(`pool other_config ${POOL_CONFIG_KEY}: binding ${index + 1}: ${field} ${JSON.stringify(b?.[field])} is not a UUID`, String(b?.[field]))
+        throw invalidArgument(
+          `pool other_config ${POOL_CONFIG_KEY}: binding ${index + 1}: ${field} ${JSON.stringify(b?.[field])} is not a UUID`,
+          String(b?.[field]),
+        )
       }
     }
   }
   const parsed = parsePluginConfig({ bindings: bindings as BindingConfig[], gatewayCheckSeconds, rescue })
   return {
-    config: { version: POOL_CONFIG_VERSION, gatewayCheckSeconds: parsed.gatewayCheckSeconds, rescue: parsed.rescue, bindings: parsed.bindings.map((b, i) => toPoolBinding(b, bindings[i]!.vm, bindings[i]!.network)) },
+    config: {
+      version: POOL_CONFIG_VERSION,
+      gatewayCheckSeconds: parsed.gatewayCheckSeconds,
+      rescue: parsed.rescue,
+      bindings: parsed.bindings.map((b, i) => toPoolBinding(b, bindings[i]!.vm, bindings[i]!.network)),
+    },
     bindings: parsed.bindings,
   }
 }
@@ -358,7 +392,7 @@ export const bindingSchema = {
   type: 'object',
   title: 'Binding',
   description:
-    'One firewall VM and the private network that dom0 shares with it. While the VM runs with its VIF on that network plugged, the host it runs on gets the addresses, gateways and routes below on that network\'s bridge.',
+    "One firewall VM and the private network that dom0 shares with it. While the VM runs with its VIF on that network plugged, the host it runs on gets the addresses, gateways and routes below on that network's bridge.",
   properties: {
     vm: {
       type: 'string',
@@ -375,27 +409,29 @@ export const bindingSchema = {
     addresses: {
       type: 'array',
       title: 'dom0 addresses',
-      description: 'dom0\'s addresses on that network, with their prefix length: `192.168.1.2/24`, `2001:db8::2/64`. At least one.',
+      description:
+        "dom0's addresses on that network, with their prefix length: `192.168.1.2/24`, `2001:db8::2/64`. At least one.",
       items: { type: 'string', title: 'Address (CIDR)' },
     },
     gateways: {
       type: 'array',
       title: 'Gateways',
       description:
-        'The firewall\'s address on that network, used as dom0\'s default route (at most one IPv4 and one IPv6). It must lie inside one of the addresses\' prefixes. If it does not answer within the check window, the previous default route is restored.',
+        "The firewall's address on that network, used as dom0's default route (at most one IPv4 and one IPv6). It must lie inside one of the addresses' prefixes. If it does not answer within the check window, the previous default route is restored.",
       items: { type: 'string', title: 'Gateway address' },
     },
     routes: {
       type: 'array',
       title: 'Extra routes',
-      description: 'Routes through this network: `10.0.0.0/8=192.168.1.1` (via a next hop) or `192.168.50.0/24` (on-link, through the bridge).',
+      description:
+        'Routes through this network: `10.0.0.0/8=192.168.1.1` (via a next hop) or `192.168.50.0/24` (on-link, through the bridge).',
       items: { type: 'string', title: 'Route' },
     },
     managementAddress: {
       type: 'string',
       title: 'Management address mirror',
       description:
-        'Also put this address (as /32 or /128) on the host\'s management bridge, so the console and statistics links XAPI hands out keep working. Usually the host\'s management IP.',
+        "Also put this address (as /32 or /128) on the host's management bridge, so the console and statistics links XAPI hands out keep working. Usually the host's management IP.",
     },
     proxyArp: {
       type: 'boolean',
@@ -421,7 +457,8 @@ export const bindingSchema = {
           probe: {
             type: 'string',
             title: 'Probe',
-            description: 'What must answer before the SR is plugged: `tcp:10.0.0.10:2049` or `icmp:10.0.0.10`. Default: the SR\'s server and port (NFS 2049, SMB 445, iSCSI 3260).',
+            description:
+              "What must answer before the SR is plugged: `tcp:10.0.0.10:2049` or `icmp:10.0.0.10`. Default: the SR's server and port (NFS 2049, SMB 445, iSCSI 3260).",
           },
         },
         required: ['sr'],

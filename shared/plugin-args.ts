@@ -2,7 +2,16 @@
 // turns it into typed requests (host side) and builds it from typed requests (XO side),
 // so both ends agree on names, defaults and validation.
 
-import { type Cidr, type Family, cidrText, contains, familyName, parseInterfaceCidr, parseIp, parseRouteDestination } from './addresses.ts'
+import {
+  type Cidr,
+  type Family,
+  cidrText,
+  contains,
+  familyName,
+  parseInterfaceCidr,
+  parseIp,
+  parseRouteDestination,
+} from './addresses.ts'
 import { invalidArgument } from './errors.ts'
 import { type Probe, parseProbe } from './probes.ts'
 
@@ -98,12 +107,14 @@ export function parseInterfaceName(text: string, what: string): string {
  * management bridge left out) before parsing. Reaching a parser with it is a bug.
  */
 function rejectUnresolved(fn: string, args: PluginArgs): void {
-  if (args.network !== undefined) throw invalidArgument(`${fn}: network must be resolved to its bridge first`, 'network')
+  if (args.network !== undefined)
+    throw invalidArgument(`${fn}: network must be resolved to its bridge first`, 'network')
 }
 
 function required(args: PluginArgs, key: string, fn: string): string {
   const value = args[key]
-  if (value === undefined || value.trim() === '') throw invalidArgument(`${fn}: argument ${JSON.stringify(key)} is required`, key)
+  if (value === undefined || value.trim() === '')
+    throw invalidArgument(`${fn}: argument ${JSON.stringify(key)} is required`, key)
   return value
 }
 
@@ -136,7 +147,10 @@ function parseRoute(text: string): RouteSpec {
   const destination = parseRouteDestination(text.slice(0, equals), 'routes')
   const via = parseIp(text.slice(equals + 1), 'routes', text)
   if (via.family !== destination.family) {
-    throw invalidArgument(`routes: ${JSON.stringify(text)} mixes ${familyName(destination.family)} and ${familyName(via.family)}`, text)
+    throw invalidArgument(
+      `routes: ${JSON.stringify(text)} mixes ${familyName(destination.family)} and ${familyName(via.family)}`,
+      text,
+    )
   }
   return { destination, via: via.address }
 }
@@ -148,8 +162,12 @@ function rejectDuplicates<T>(texts: string[], parsed: T[], keyOf: (item: T) => s
     const key = keyOf(item)
     const earlier = seen.get(key)
     if (earlier !== undefined) {
-      const both = earlier === texts[i] ? JSON.stringify(earlier) : `${JSON.stringify(earlier)} and ${JSON.stringify(texts[i])}`
-      throw invalidArgument(`${what}: ${both} ${earlier === texts[i] ? 'is listed twice' : 'are the same address'}`, texts[i]!)
+      const both =
+        earlier === texts[i] ? JSON.stringify(earlier) : `${JSON.stringify(earlier)} and ${JSON.stringify(texts[i])}`
+      throw invalidArgument(
+        `${what}: ${both} ${earlier === texts[i] ? 'is listed twice' : 'are the same address'}`,
+        texts[i]!,
+      )
     }
     seen.set(key, texts[i]!)
   })
@@ -168,7 +186,10 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
     const gateway = parseIp(text, 'gateway')
     const sameFamily = addresses.filter(a => a.family === gateway.family)
     if (sameFamily.length === 0) {
-      throw invalidArgument(`gateway: ${JSON.stringify(text)} is ${familyName(gateway.family)} but no ${familyName(gateway.family)} address is bound`, text)
+      throw invalidArgument(
+        `gateway: ${JSON.stringify(text)} is ${familyName(gateway.family)} but no ${familyName(gateway.family)} address is bound`,
+        text,
+      )
     }
     if (sameFamily.some(a => a.address === gateway.address)) {
       throw invalidArgument(`gateway: ${JSON.stringify(text)} is one of the addresses being bound`, text)
@@ -181,7 +202,10 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
   })
   for (const family of [4, 6] as const) {
     if (gateways.filter(g => g.family === family).length > 1) {
-      throw invalidArgument(`gateway: ${JSON.stringify(args.gateway)} has more than one ${familyName(family)} gateway`, args.gateway ?? '')
+      throw invalidArgument(
+        `gateway: ${JSON.stringify(args.gateway)} has more than one ${familyName(family)} gateway`,
+        args.gateway ?? '',
+      )
     }
   }
 
@@ -191,8 +215,15 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
   // kernel would refuse it half-way through the apply otherwise.
   routes.forEach((route, i) => {
     if (route.via && !addresses.some(a => contains(a, route.via!))) {
-      const prefixes = addresses.filter(a => a.family === route.destination.family).map(cidrText).join(', ') || 'none'
-      throw invalidArgument(`routes: next hop in ${JSON.stringify(routeTexts[i])} is outside every bound prefix (${prefixes})`, routeTexts[i]!)
+      const prefixes =
+        addresses
+          .filter(a => a.family === route.destination.family)
+          .map(cidrText)
+          .join(', ') || 'none'
+      throw invalidArgument(
+        `routes: next hop in ${JSON.stringify(routeTexts[i])} is outside every bound prefix (${prefixes})`,
+        routeTexts[i]!,
+      )
     }
   })
   rejectDuplicates(routeTexts, routes, r => cidrText(r.destination), 'routes')
@@ -202,11 +233,15 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
   let management: ApplyRequest['management']
   if (managementAddressText || managementBridgeText) {
     if (!managementAddressText || !managementBridgeText) {
-      throw invalidArgument('apply: management-address and management-bridge go together', managementAddressText ? 'management-bridge' : 'management-address')
+      throw invalidArgument(
+        'apply: management-address and management-bridge go together',
+        managementAddressText ? 'management-bridge' : 'management-address',
+      )
     }
     const { address, family } = parseIp(managementAddressText, 'management-address')
     const bridgeName = parseInterfaceName(managementBridgeText, 'management-bridge')
-    if (bridgeName === bridge) throw invalidArgument(`management-bridge: ${JSON.stringify(bridgeName)} is the bound bridge itself`, bridgeName)
+    if (bridgeName === bridge)
+      throw invalidArgument(`management-bridge: ${JSON.stringify(bridgeName)} is the bound bridge itself`, bridgeName)
     management = { address, family, bridge: bridgeName }
   }
 
@@ -218,7 +253,12 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
     management,
     proxyArp: parseBoolean(args['proxy-arp'], 'proxy-arp', false),
     forwarding: parseBoolean(args.forwarding, 'forwarding', false),
-    gatewayCheckSeconds: parseSeconds(args['gateway-check'], 'gateway-check', DEFAULT_GATEWAY_CHECK_SECONDS, MAX_GATEWAY_CHECK_SECONDS),
+    gatewayCheckSeconds: parseSeconds(
+      args['gateway-check'],
+      'gateway-check',
+      DEFAULT_GATEWAY_CHECK_SECONDS,
+      MAX_GATEWAY_CHECK_SECONDS,
+    ),
     dryRun: parseBoolean(args['dry-run'], 'dry-run', false),
   }
 }
@@ -249,7 +289,9 @@ export function encodeApplyArgs(request: Omit<ApplyRequest, 'dryRun'> & { dryRun
   }
   if (request.gateways.length) args.gateway = request.gateways.map(g => g.address).join(',')
   if (request.routes.length) {
-    args.routes = request.routes.map(r => (r.via ? `${cidrText(r.destination)}=${r.via}` : cidrText(r.destination))).join(',')
+    args.routes = request.routes
+      .map(r => (r.via ? `${cidrText(r.destination)}=${r.via}` : cidrText(r.destination)))
+      .join(',')
   }
   if (request.management) {
     args['management-address'] = request.management.address
@@ -257,7 +299,8 @@ export function encodeApplyArgs(request: Omit<ApplyRequest, 'dryRun'> & { dryRun
   }
   if (request.proxyArp) args['proxy-arp'] = 'true'
   if (request.forwarding) args.forwarding = 'true'
-  if (request.gatewayCheckSeconds !== DEFAULT_GATEWAY_CHECK_SECONDS) args['gateway-check'] = String(request.gatewayCheckSeconds)
+  if (request.gatewayCheckSeconds !== DEFAULT_GATEWAY_CHECK_SECONDS)
+    args['gateway-check'] = String(request.gatewayCheckSeconds)
   if (request.dryRun) args['dry-run'] = 'true'
   return args
 }

@@ -8,7 +8,8 @@ import { invalidArgument } from './errors.ts'
 export type Probe = { kind: 'icmp'; address: string } | { kind: 'tcp'; host: string; port: number }
 
 // RFC 1123 host names: device_config may name the server rather than give its address.
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
 function parseHost(text: string, what: string, whole: string): string {
   if (text.startsWith('[') && text.endsWith(']')) {

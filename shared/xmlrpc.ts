@@ -7,14 +7,7 @@
 
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 
-export type XmlRpcValue =
-  | string
-  | number
-  | boolean
-  | null
-  | Date
-  | XmlRpcValue[]
-  | { [key: string]: XmlRpcValue }
+export type XmlRpcValue = string | number | boolean | null | Date | XmlRpcValue[] | { [key: string]: XmlRpcValue }
 
 export interface MethodCall {
   methodName: string
@@ -196,7 +189,10 @@ export function escapeXml(text: string): string {
 
 /** xapi's (and XML-RPC's) compact form: 20260101T12:00:00Z. */
 function xapiDateTime(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/-/g, '')
+  return date
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/-/g, '')
 }
 
 /** Encodes as xapi does: bare strings, `<value/>` for empty, int64 as strings. */

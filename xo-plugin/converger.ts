@@ -6,7 +6,15 @@ import { DEFAULT_GATEWAY_CHECK_SECONDS } from '../shared/plugin-args.ts'
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { QueueClosedError, type CallQueue } from './call-queue.ts'
 import { type DesiredBinding, type HostRef, canonicalArgs } from './desired.ts'
-import { type HostPluginCheck, type HostPluginClient, INSTALL_HINT, checkHostPlugin, describeError, isMissingPlugin, isTransient } from './host-plugin.ts'
+import {
+  type HostPluginCheck,
+  type HostPluginClient,
+  INSTALL_HINT,
+  checkHostPlugin,
+  describeError,
+  isMissingPlugin,
+  isTransient,
+} from './host-plugin.ts'
 import { type Logger, OnceLogger } from './log.ts'
 import type { XapiConnection } from './xapi-types.ts'
 
@@ -144,12 +152,15 @@ export class Converger {
           entry.failedFor = want
           // The pool or host may be back later without any event telling us: look again.
           if (isTransient(error)) this.retryLater(entry, want)
-          this.log.error(`${entry.target ? 'apply' : 'release'} failed on host ${JSON.stringify(entry.hostName)} for bridge ${entry.bridge}`, {
-            error,
-            reason: describeError(error),
-            host: entry.hostUuid,
-            bridge: entry.bridge,
-          })
+          this.log.error(
+            `${entry.target ? 'apply' : 'release'} failed on host ${JSON.stringify(entry.hostName)} for bridge ${entry.bridge}`,
+            {
+              error,
+              reason: describeError(error),
+              host: entry.hostUuid,
+              bridge: entry.bridge,
+            },
+          )
         },
       )
       .finally(() => {
@@ -210,7 +221,12 @@ export class Converger {
     this.laterTimers.add(timer)
   }
 
-  private async call(xapi: XapiConnection, entry: Entry, target: DesiredBinding | null, want: string | null): Promise<void> {
+  private async call(
+    xapi: XapiConnection,
+    entry: Entry,
+    target: DesiredBinding | null,
+    want: string | null,
+  ): Promise<void> {
     if (target) {
       const started = Date.now()
       const result = await this.client.apply(xapi, target.hostRef, target.args)
@@ -229,9 +245,13 @@ export class Converger {
         this.log.error('after-apply hook failed', { error, host: target.hostUuid })
       }
       if (target.noManagementPif) {
-        this.once.warn(`${target.hostUuid}:no-management-pif`, `host ${JSON.stringify(target.hostName)} has no management PIF: the management address is not mirrored there`, {
-          host: target.hostUuid,
-        })
+        this.once.warn(
+          `${target.hostUuid}:no-management-pif`,
+          `host ${JSON.stringify(target.hostName)} has no management PIF: the management address is not mirrored there`,
+          {
+            host: target.hostUuid,
+          },
+        )
       }
     } else {
       const started = Date.now()

@@ -6,7 +6,7 @@
 import { type SrConfig, applyArgsFor } from '../shared/binding.ts'
 import type { PluginArgs } from '../shared/plugin-args.ts'
 import type { ResolvedBinding } from './resolve.ts'
-import { type HostRecord, type NetworkRecord, PoolIndex, type VifRecord, type VmRecord } from './xapi-types.ts'
+import { type HostRecord, type NetworkRecord, type PoolIndex, type VifRecord, type VmRecord } from './xapi-types.ts'
 
 /** A host as the converger addresses it: its pool, its ref, and names for the logs. */
 export interface HostRef {
@@ -42,7 +42,11 @@ export function bindingKey(hostUuid: string, bridge: string): string {
 // A paused VM keeps its VIFs plugged and its bridge up, so it keeps its binding.
 const LIVE_POWER_STATES = new Set(['Running', 'Paused'])
 
-export function desiredForPool(index: PoolIndex, bindings: ResolvedBinding[], gatewayCheckSeconds: number): DesiredState {
+export function desiredForPool(
+  index: PoolIndex,
+  bindings: ResolvedBinding[],
+  gatewayCheckSeconds: number,
+): DesiredState {
   const state: DesiredState = { bindings: new Map(), conflicts: [] }
   const poolId = index.xapi.pool?.uuid
   if (!poolId) return state
@@ -88,5 +92,9 @@ export function desiredForPool(index: PoolIndex, bindings: ResolvedBinding[], ga
 
 /** Order-independent text of plugin arguments: what we send and what a host recorded compare equal. */
 export function canonicalArgs(args: PluginArgs): string {
-  return JSON.stringify(Object.keys(args).sort().map(key => [key, args[key]]))
+  return JSON.stringify(
+    Object.keys(args)
+      .sort()
+      .map(key => [key, args[key]]),
+  )
 }

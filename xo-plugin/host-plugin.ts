@@ -4,10 +4,8 @@
 import { ErrorCode, PLUGIN_FAILURE, UNKNOWN_FUNCTION } from '../shared/errors.ts'
 import type { PluginArgs } from '../shared/plugin-args.ts'
 import { PLUGIN_NAME, PROTOCOL_VERSION } from '../shared/version.ts'
-import type { ApplyResult } from '../xapi-plugin/apply.ts'
-import type { ReleaseResult } from '../xapi-plugin/release.ts'
-import type { BridgeStatus } from '../xapi-plugin/status.ts'
 import type { XapiConnection } from './xapi-types.ts'
+import type { ApplyResult, BridgeStatus, ReleaseResult } from '../shared/results.ts'
 
 export const MISSING_PLUGIN = 'XENAPI_MISSING_PLUGIN'
 
@@ -73,7 +71,8 @@ export function isUnknownFunction(error: unknown): boolean {
 export class HostPluginClient {
   async call<T>(xapi: XapiConnection, hostRef: string, fn: string, args: PluginArgs = {}): Promise<T> {
     const text = await xapi.call('host.call_plugin', hostRef, PLUGIN_NAME, fn, args)
-    if (typeof text !== 'string') throw new Error(`${PLUGIN_NAME} ${fn}: expected a JSON string from the host, got ${typeof text}`)
+    if (typeof text !== 'string')
+      throw new Error(`${PLUGIN_NAME} ${fn}: expected a JSON string from the host, got ${typeof text}`)
     try {
       return JSON.parse(text) as T
     } catch {
@@ -105,13 +104,22 @@ export type HostPluginCheck =
 export const INSTALL_HINT = `copy dist/xapi-plugin/${PLUGIN_NAME} to /etc/xapi.d/plugins/${PLUGIN_NAME} on that host (chmod 755)`
 
 /** Is the host plugin there, and does it speak our protocol? Never throws. */
-export async function checkHostPlugin(client: HostPluginClient, xapi: XapiConnection, hostRef: string): Promise<HostPluginCheck> {
+export async function checkHostPlugin(
+  client: HostPluginClient,
+  xapi: XapiConnection,
+  hostRef: string,
+): Promise<HostPluginCheck> {
   let version: VersionResult
   try {
     version = await client.version(xapi, hostRef)
   } catch (error) {
-    if (isMissingPlugin(error)) return { ok: false, reason: 'missing', message: `host plugin ${PLUGIN_NAME} is not installed: ${INSTALL_HINT}` }
-    return { ok: false, reason: 'unreachable', message: `host plugin ${PLUGIN_NAME} did not answer: ${describeError(error)}` }
+    if (isMissingPlugin(error))
+      return { ok: false, reason: 'missing', message: `host plugin ${PLUGIN_NAME} is not installed: ${INSTALL_HINT}` }
+    return {
+      ok: false,
+      reason: 'unreachable',
+      message: `host plugin ${PLUGIN_NAME} did not answer: ${describeError(error)}`,
+    }
   }
   if (version?.protocol !== PROTOCOL_VERSION) {
     return {

@@ -15,7 +15,14 @@ import { PoolWatch } from './pool-watch.ts'
 import { DEFAULT_PLUG_SRS_OPTIONS, type PlugSrsOptions, SrPlugger } from './sr-plugger.ts'
 import { type Resolution, resolveBindings } from './resolve.ts'
 import { type TestReport, buildTestReport } from './test-report.ts'
-import { type HostRecord, type NetworkRecord, PoolIndex, type ServerEvent, type XapiConnection, type XoApp } from './xapi-types.ts'
+import {
+  type HostRecord,
+  type NetworkRecord,
+  PoolIndex,
+  type ServerEvent,
+  type XapiConnection,
+  type XoApp,
+} from './xapi-types.ts'
 
 export interface PluginOptions {
   log: Logger
@@ -49,7 +56,9 @@ function plugSrsOptions(given: Partial<PlugSrsOptions> | undefined, log: Logger)
   const { timeoutSeconds } = options
   // The host plugin refuses more than an hour.
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 0 || timeoutSeconds > 3600) {
-    log.warn(`plugSrs.timeoutSeconds ${JSON.stringify(timeoutSeconds)} is not a whole number of seconds from 0 to 3600: using ${DEFAULT_PLUG_SRS_OPTIONS.timeoutSeconds}`)
+    log.warn(
+      `plugSrs.timeoutSeconds ${JSON.stringify(timeoutSeconds)} is not a whole number of seconds from 0 to 3600: using ${DEFAULT_PLUG_SRS_OPTIONS.timeoutSeconds}`,
+    )
     options.timeoutSeconds = DEFAULT_PLUG_SRS_OPTIONS.timeoutSeconds
   }
   return options
@@ -131,7 +140,10 @@ export class VifIpBinderPlugin {
     if (!this.config) throw new BinderError('VIF_IP_BINDER_NOT_CONFIGURED', 'vif-ip-binder is not configured')
     const only = data?.binding
     if (only !== undefined && (!Number.isInteger(only) || only < 1 || only > this.config.bindings.length)) {
-      throw new BinderError('VIF_IP_BINDER_INVALID_ARGUMENT', `binding ${JSON.stringify(only)} does not exist (there are ${this.config.bindings.length})`)
+      throw new BinderError(
+        'VIF_IP_BINDER_INVALID_ARGUMENT',
+        `binding ${JSON.stringify(only)} does not exist (there are ${this.config.bindings.length})`,
+      )
     }
     const report = await buildTestReport({
       resolution: this.resolution,
@@ -175,9 +187,19 @@ export class VifIpBinderPlugin {
       ...queueOptions,
       isTransient,
       onRetry: (label, attempt, delayMs, error) =>
-        this.log.warn(`${label}: attempt ${attempt} failed, retrying in ${delayMs} ms`, { error, reason: describeError(error) }),
+        this.log.warn(`${label}: attempt ${attempt} failed, retrying in ${delayMs} ms`, {
+          error,
+          reason: describeError(error),
+        }),
     })
-    this.converger = new Converger(this.queue, this.client, poolId => this.xapiOfPool(poolId), this.log, this.options.retryLaterMs, queueOptions.timeoutMs)
+    this.converger = new Converger(
+      this.queue,
+      this.client,
+      poolId => this.xapiOfPool(poolId),
+      this.log,
+      this.options.retryLaterMs,
+      queueOptions.timeoutMs,
+    )
     // Only once the addresses and the default route are in place can the storage answer.
     this.converger.onApplied = target => this.plugger.start(target)
   }
@@ -192,7 +214,9 @@ export class VifIpBinderPlugin {
     if (pool?.xapi !== xapi) return
     pool.watch.stop()
     this.pools.delete(id)
-    this.log.info(`pool ${JSON.stringify(xapi.pool?.name_label ?? id)} disconnected; it is reconciled when it reconnects`)
+    this.log.info(
+      `pool ${JSON.stringify(xapi.pool?.name_label ?? id)} disconnected; it is reconciled when it reconnects`,
+    )
   }
 
   private serverIdOf(xapi: XapiConnection): string {
@@ -316,7 +340,10 @@ export class VifIpBinderPlugin {
         const poolId = xapi.pool?.uuid
         if (!poolId) return
         // A pool whose binding's VM is not resolved yet keeps its previous copy.
-        if (this.resolution.unresolved.some(u => u.kind === 'vm-unknown') && !this.resolution.resolved.some(r => r.poolId === poolId)) {
+        if (
+          this.resolution.unresolved.some(u => u.kind === 'vm-unknown') &&
+          !this.resolution.resolved.some(r => r.poolId === poolId)
+        ) {
           if (xapi.pool?.other_config?.[POOL_CONFIG_KEY] !== undefined) return
         }
         const text = poolConfigText(poolId, this.resolution.resolved, settings)
@@ -327,12 +354,16 @@ export class VifIpBinderPlugin {
         try {
           const outcome = await writePoolConfig(xapi, text)
           if (outcome !== 'unchanged') this.written.set(poolId, { text, replaced: current })
-          if (outcome !== 'unchanged') this.log.info(`pool ${JSON.stringify(xapi.pool?.name_label)}: bindings ${outcome} in other_config`)
+          if (outcome !== 'unchanged')
+            this.log.info(`pool ${JSON.stringify(xapi.pool?.name_label)}: bindings ${outcome} in other_config`)
         } catch (error) {
-          this.log.warn(`could not write the bindings into pool ${JSON.stringify(xapi.pool?.name_label)}'s other_config (read-only connection?)`, {
-            error,
-            reason: describeError(error),
-          })
+          this.log.warn(
+            `could not write the bindings into pool ${JSON.stringify(xapi.pool?.name_label)}'s other_config (read-only connection?)`,
+            {
+              error,
+              reason: describeError(error),
+            },
+          )
         }
       }),
     )

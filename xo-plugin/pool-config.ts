@@ -2,7 +2,13 @@
 // without XO (boot, vif-hotplug). xapi has no "set one map entry": remove the key, then add
 // it (add on an existing key fails with MAP_DUPLICATE_KEY; removing a missing key is silent).
 
-import { POOL_CONFIG_KEY, POOL_CONFIG_VERSION, type PoolConfig, encodePoolConfig, toPoolBinding } from '../shared/binding.ts'
+import {
+  POOL_CONFIG_KEY,
+  POOL_CONFIG_VERSION,
+  type PoolConfig,
+  encodePoolConfig,
+  toPoolBinding,
+} from '../shared/binding.ts'
 import type { ResolvedBinding } from './resolve.ts'
 import type { XapiConnection } from './xapi-types.ts'
 
@@ -13,7 +19,11 @@ export interface PoolSettings {
   rescue: boolean
 }
 
-export function poolConfigText(poolId: string, bindings: ResolvedBinding[], { gatewayCheckSeconds, rescue }: PoolSettings): string | undefined {
+export function poolConfigText(
+  poolId: string,
+  bindings: ResolvedBinding[],
+  { gatewayCheckSeconds, rescue }: PoolSettings,
+): string | undefined {
   const mine = bindings.filter(b => b.poolId === poolId)
   if (mine.length === 0) return undefined
   const config: PoolConfig = {

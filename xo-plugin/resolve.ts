@@ -49,22 +49,35 @@ function resolveNetwork(index: PoolIndex, text: string, label: string, poolName:
       text,
     )
   }
-  throw invalidArgument(`${label}: network ${JSON.stringify(text)} not found in pool ${JSON.stringify(poolName)} (give its UUID or its exact name)`, text)
+  throw invalidArgument(
+    `${label}: network ${JSON.stringify(text)} not found in pool ${JSON.stringify(poolName)} (give its UUID or its exact name)`,
+    text,
+  )
 }
 
-function resolveIn(xapi: XapiConnection, index: PoolIndex, binding: Binding, position: number): ResolvedBinding | undefined {
+function resolveIn(
+  xapi: XapiConnection,
+  index: PoolIndex,
+  binding: Binding,
+  position: number,
+): ResolvedBinding | undefined {
   const vm = index.uuid<VmRecord>(binding.vm, 'VM')
   if (!vm) return undefined
   const label = bindingLabel(position, binding)
   if (vm.is_a_template || vm.is_a_snapshot || vm.is_control_domain) {
-    throw invalidArgument(`${label}: ${describe(vm)} is a template, snapshot or control domain, not a VM that can run a firewall`, binding.vm)
+    throw invalidArgument(
+      `${label}: ${describe(vm)} is a template, snapshot or control domain, not a VM that can run a firewall`,
+      binding.vm,
+    )
   }
   const poolName = xapi.pool?.name_label ?? '?'
   const network = resolveNetwork(index, binding.network, label, poolName)
   const hasVif = vm.VIFs.some(ref => index.ref<VifRecord>(ref, 'VIF')?.network === network.$ref)
-  if (!hasVif) throw invalidArgument(`${label}: VM ${describe(vm)} has no VIF on network ${describe(network)}`, binding.network)
+  if (!hasVif)
+    throw invalidArgument(`${label}: VM ${describe(vm)} has no VIF on network ${describe(network)}`, binding.network)
   for (const { sr } of binding.srs) {
-    if (!index.uuid(sr, 'SR')) throw invalidArgument(`${label}: SR ${sr} not found in pool ${JSON.stringify(poolName)}`, sr)
+    if (!index.uuid(sr, 'SR'))
+      throw invalidArgument(`${label}: SR ${sr} not found in pool ${JSON.stringify(poolName)}`, sr)
   }
   // Reports name what the admin recognises: the VM's and the network's names.
   const named = `binding ${position + 1} (VM ${JSON.stringify(vm.name_label)}, network ${JSON.stringify(network.name_label)})`
@@ -89,7 +102,10 @@ export function resolveBindings(bindings: Binding[], xapis: XapiConnection[]): R
         label,
         binding,
         kind: 'vm-unknown',
-        error: invalidArgument(`${label}: VM ${JSON.stringify(binding.vm)} is unknown: no connected pool has it`, binding.vm),
+        error: invalidArgument(
+          `${label}: VM ${JSON.stringify(binding.vm)} is unknown: no connected pool has it`,
+          binding.vm,
+        ),
       })
     } catch (error) {
       if (!(error instanceof BinderError)) throw error

@@ -36,7 +36,7 @@ export const configurationSchema = {
       description: [
         'A host that comes up **disabled** (maintenance mode) starts no VM, not even the firewall its own network depends on, and Xen Orchestra cannot reach it to help.',
         '',
-        'When on, such a host enables itself at boot, starts the bound firewall VMs first, then the VMs marked for auto-start, in their **start order**, waiting each one\'s start delay, and retries a start that fails only because storage is not back yet. Off by default: it overrides a disable that was on purpose.',
+        "When on, such a host enables itself at boot, starts the bound firewall VMs first, then the VMs marked for auto-start, in their **start order**, waiting each one's start delay, and retries a start that fails only because storage is not back yet. Off by default: it overrides a disable that was on purpose.",
       ].join('\n'),
       default: false,
     },
@@ -77,7 +77,8 @@ export const configurationPresets = {
 export const testSchema = {
   type: 'object',
   title: 'Test',
-  description: 'Checks every binding: pool connected, host plugin on each host, for a running VM what its host has applied compared with the configuration, and how the latest re-attachment of its SRs went.',
+  description:
+    'Checks every binding: pool connected, host plugin on each host, for a running VM what its host has applied compared with the configuration, and how the latest re-attachment of its SRs went.',
   properties: {
     binding: {
       type: 'integer',
@@ -88,4 +89,15 @@ export const testSchema = {
 } as const
 
 /** Keywords xo-web renders; a test holds the schema to them. */
-export const RENDERED_KEYWORDS = new Set(['type', 'title', 'description', 'default', 'enum', 'enumNames', 'required', 'properties', 'items', '$type'])
+export const RENDERED_KEYWORDS = new Set([
+  'type',
+  'title',
+  'description',
+  'default',
+  'enum',
+  'enumNames',
+  'required',
+  'properties',
+  'items',
+  '$type',
+])

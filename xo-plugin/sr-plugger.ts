@@ -7,12 +7,12 @@
 import type { SrConfig } from '../shared/binding.ts'
 import { DEFAULT_PLUG_TIMEOUT_SECONDS, encodePlugSrsArgs } from '../shared/plugin-args.ts'
 import { PLUGIN_NAME } from '../shared/version.ts'
-import type { PbdOutcome, SrOutcome } from '../xapi-plugin/plug-srs.ts'
 import { QueueClosedError } from './call-queue.ts'
 import { describeError } from './host-plugin.ts'
 import type { Logger } from './log.ts'
 import { taskResult, waitForTask } from './task-wait.ts'
 import type { XapiConnection, XapiRecord } from './xapi-types.ts'
+import type { PbdOutcome, SrOutcome } from '../shared/results.ts'
 
 export type { SrOutcome }
 
@@ -23,7 +23,10 @@ export interface PlugSrsOptions {
   waitMarginMs: number
 }
 
-export const DEFAULT_PLUG_SRS_OPTIONS: PlugSrsOptions = { timeoutSeconds: DEFAULT_PLUG_TIMEOUT_SECONDS, waitMarginMs: 10_000 }
+export const DEFAULT_PLUG_SRS_OPTIONS: PlugSrsOptions = {
+  timeoutSeconds: DEFAULT_PLUG_TIMEOUT_SECONDS,
+  waitMarginMs: 10_000,
+}
 
 export interface PlugTarget {
   poolId: string
@@ -68,11 +71,15 @@ export function summarizeOutcome(outcome: SrOutcome): SrSummary {
   const failed = pbds.find(p => p.outcome === 'failed')
   if (failed) return { ok: false, text: `plug failed: ${pbdError(failed)}` }
   if (pbds.some(p => p.outcome === 'unreachable')) {
-    const detail = probe ? `probe ${probe.target} got no answer in ${probe.attempts} attempts over ${seconds(probe.elapsedMs)}${probe.error ? ` (${probe.error})` : ''}` : 'no answer'
+    const detail = probe
+      ? `probe ${probe.target} got no answer in ${probe.attempts} attempts over ${seconds(probe.elapsedMs)}${probe.error ? ` (${probe.error})` : ''}`
+      : 'no answer'
     return { ok: false, text: `server unreachable: ${detail}` }
   }
   if (pbds.some(p => p.outcome === 'plugged')) {
-    const detail = probe ? ` (probe ${probe.target} answered after ${probe.attempts} attempt${probe.attempts === 1 ? '' : 's'})` : ''
+    const detail = probe
+      ? ` (probe ${probe.target} answered after ${probe.attempts} attempt${probe.attempts === 1 ? '' : 's'})`
+      : ''
     return { ok: true, text: `plugged${detail}` }
   }
   if (pbds.length === 0) return { ok: true, text: 'this host has no PBD for it' }
@@ -85,7 +92,10 @@ export function summarizeAttempt(attempt: SrAttempt): SrSummary {
 }
 
 function runKey(hostUuid: string, srs: SrConfig[]): string {
-  return `${hostUuid}/${srs.map(s => s.sr).sort().join(',')}`
+  return `${hostUuid}/${srs
+    .map(s => s.sr)
+    .sort()
+    .join(',')}`
 }
 
 export class SrPlugger {
@@ -104,7 +114,10 @@ export class SrPlugger {
     if (target.srs.length === 0) return
     const key = runKey(target.hostUuid, target.srs)
     if (this.running.has(key)) {
-      this.log.debug(`plug-srs already running on host ${JSON.stringify(target.hostName)} for these SRs: not started again`, { host: target.hostUuid })
+      this.log.debug(
+        `plug-srs already running on host ${JSON.stringify(target.hostName)} for these SRs: not started again`,
+        { host: target.hostUuid },
+      )
       return
     }
     const run = this.run(target).finally(() => this.running.delete(key))
@@ -118,7 +131,9 @@ export class SrPlugger {
 
   /** Hosts that have tried this SR, with their state. */
   statesOf(srUuid: string): [string, SrState][] {
-    return [...this.states].filter(([key]) => key.endsWith(`/${srUuid}`)).map(([key, state]) => [key.slice(0, key.indexOf('/')), state])
+    return [...this.states]
+      .filter(([key]) => key.endsWith(`/${srUuid}`))
+      .map(([key, state]) => [key.slice(0, key.indexOf('/')), state])
   }
 
   /** Resolves when no plug-srs runs (tests, the demo). */
@@ -157,8 +172,14 @@ export class SrPlugger {
       const args = encodePlugSrsArgs(target.srs, this.options.timeoutSeconds)
       this.log.info(`plug-srs on ${described}`, { host: target.hostUuid, args })
       const taskRef = await xapi.call('Async.host.call_plugin', target.hostRef, PLUGIN_NAME, 'plug-srs', args)
-      if (typeof taskRef !== 'string') throw new Error(`Async.host.call_plugin answered ${typeof taskRef}, not a task reference`)
-      const task = await waitForTask(xapi, taskRef, this.options.timeoutSeconds * 1000 + this.options.waitMarginMs, this.abort.signal)
+      if (typeof taskRef !== 'string')
+        throw new Error(`Async.host.call_plugin answered ${typeof taskRef}, not a task reference`)
+      const task = await waitForTask(
+        xapi,
+        taskRef,
+        this.options.timeoutSeconds * 1000 + this.options.waitMarginMs,
+        this.abort.signal,
+      )
       // Finished tasks stay in xapi until destroyed; nobody else will (as xen-api's callAsync does).
       void xapi.call('task.destroy', taskRef).catch(() => undefined)
       const answer = parseAnswer(taskResult(task))
@@ -167,7 +188,8 @@ export class SrPlugger {
       if (error instanceof QueueClosedError) return
       const reason = describeError(error)
       const at = new Date()
-      for (const { sr } of target.srs) this.stateOf(target.hostUuid, sr).latest = { kind: 'error', at, hostName: target.hostName, error: reason }
+      for (const { sr } of target.srs)
+        this.stateOf(target.hostUuid, sr).latest = { kind: 'error', at, hostName: target.hostName, error: reason }
       this.log.warn(`plug-srs on ${described} failed: ${reason}`, { error, host: target.hostUuid })
     } finally {
       for (const { sr } of target.srs) {
@@ -189,7 +211,13 @@ export class SrPlugger {
     }
     // An SR the host did not answer for (it should not happen) is a failure, not "running".
     for (const { sr } of target.srs) {
-      if (!outcomes.some(o => o.sr === sr)) this.stateOf(target.hostUuid, sr).latest = { kind: 'error', at, hostName: target.hostName, error: 'the host plugin did not report this SR' }
+      if (!outcomes.some(o => o.sr === sr))
+        this.stateOf(target.hostUuid, sr).latest = {
+          kind: 'error',
+          at,
+          hostName: target.hostName,
+          error: 'the host plugin did not report this SR',
+        }
     }
   }
 
@@ -206,13 +234,15 @@ export class SrPlugger {
 }
 
 function parseAnswer(value: unknown): { host: string; srs: SrOutcome[] } {
-  if (typeof value !== 'string') throw new Error(`${PLUGIN_NAME} plug-srs: expected a JSON string from the host, got ${typeof value}`)
+  if (typeof value !== 'string')
+    throw new Error(`${PLUGIN_NAME} plug-srs: expected a JSON string from the host, got ${typeof value}`)
   let answer: { host?: unknown; srs?: unknown }
   try {
     answer = JSON.parse(value)
   } catch {
     throw new Error(`${PLUGIN_NAME} plug-srs: the host answered something that is not JSON: ${value.slice(0, 200)}`)
   }
-  if (!Array.isArray(answer?.srs)) throw new Error(`${PLUGIN_NAME} plug-srs: the answer has no srs list: ${value.slice(0, 200)}`)
+  if (!Array.isArray(answer?.srs))
+    throw new Error(`${PLUGIN_NAME} plug-srs: the answer has no srs list: ${value.slice(0, 200)}`)
   return answer as { host: string; srs: SrOutcome[] }
 }

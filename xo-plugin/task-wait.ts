@@ -33,7 +33,12 @@ function isTask(record: XapiRecord | undefined, ref: string): record is TaskReco
  * CallTimeoutError after `timeoutMs`, TaskGoneError if the task is destroyed first, and
  * QueueClosedError when `signal` aborts (the plugin is being unloaded).
  */
-export function waitForTask(xapi: XapiConnection, taskRef: string, timeoutMs: number, signal?: AbortSignal): Promise<TaskRecord> {
+export function waitForTask(
+  xapi: XapiConnection,
+  taskRef: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<TaskRecord> {
   return new Promise<TaskRecord>((resolve, reject) => {
     let id: string | undefined
     const finish = (settle: () => void) => {
@@ -55,10 +60,14 @@ export function waitForTask(xapi: XapiConnection, taskRef: string, timeoutMs: nu
       for (const record of Object.values(batch)) if (look(record)) return
     }
     const onRemove = (batch: RecordBatch) => {
-      if (id !== undefined && id in batch) finish(() => reject(new TaskGoneError(`task ${taskRef} was destroyed before it finished (xapi restarted?)`)))
+      if (id !== undefined && id in batch)
+        finish(() => reject(new TaskGoneError(`task ${taskRef} was destroyed before it finished (xapi restarted?)`)))
     }
     const onAbort = () => finish(() => reject(new QueueClosedError()))
-    const timer = setTimeout(() => finish(() => reject(new CallTimeoutError(`task ${taskRef}: not finished within ${timeoutMs} ms`))), timeoutMs)
+    const timer = setTimeout(
+      () => finish(() => reject(new CallTimeoutError(`task ${taskRef}: not finished within ${timeoutMs} ms`))),
+      timeoutMs,
+    )
 
     if (signal?.aborted) return onAbort()
     xapi.objects.on('add', onChange)
@@ -74,9 +83,13 @@ export function waitForTask(xapi: XapiConnection, taskRef: string, timeoutMs: nu
 export function taskResult(task: TaskRecord): unknown {
   if (task.status === 'success') {
     if (task.result === '') return ''
-    const response = decodeMethodResponse(`<methodResponse><params><param>${task.result}</param></params></methodResponse>`)
+    const response = decodeMethodResponse(
+      `<methodResponse><params><param>${task.result}</param></params></methodResponse>`,
+    )
     return response.kind === 'value' ? response.value : undefined
   }
-  const [code, ...params] = task.error_info.length ? task.error_info : [task.status === 'cancelled' ? 'TASK_CANCELLED' : `TASK_${task.status.toUpperCase()}`]
+  const [code, ...params] = task.error_info.length
+    ? task.error_info
+    : [task.status === 'cancelled' ? 'TASK_CANCELLED' : `TASK_${task.status.toUpperCase()}`]
   throw new XapiError(code!, params)
 }

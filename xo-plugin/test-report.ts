@@ -41,12 +41,19 @@ function describeStep(step: Record<string, unknown>): string {
   return `${String(action)} ${details.join(' ')}`.trim()
 }
 
-async function hostLines(client: HostPluginClient, xapi: XapiConnection, hosts: HostRecord[], report: BindingReport): Promise<void> {
+async function hostLines(
+  client: HostPluginClient,
+  xapi: XapiConnection,
+  hosts: HostRecord[],
+  report: BindingReport,
+): Promise<void> {
   const checks = await Promise.all(hosts.map(host => checkHostPlugin(client, xapi, host.$ref)))
   hosts.forEach((host, i) => {
     const check = checks[i]!
     if (check.ok) {
-      report.lines.push(`host ${JSON.stringify(host.name_label)}: ${PLUGIN_NAME} ${check.version.version} (protocol ${check.version.protocol})`)
+      report.lines.push(
+        `host ${JSON.stringify(host.name_label)}: ${PLUGIN_NAME} ${check.version.version} (protocol ${check.version.protocol})`,
+      )
     } else {
       report.ok = false
       report.lines.push(`host ${JSON.stringify(host.name_label)}: PROBLEM: ${check.message}`)
@@ -78,20 +85,30 @@ function srStateText(state: SrState | undefined): [boolean, string] {
  * The binding's SRs on the host running its VM: a failed or unreachable one is a problem.
  * With the VM not running, what each host last did is only shown.
  */
-function srLines(input: ReportInput, index: PoolIndex, resolved: ResolvedBinding, host: HostRecord | undefined, report: BindingReport): void {
+function srLines(
+  input: ReportInput,
+  index: PoolIndex,
+  resolved: ResolvedBinding,
+  host: HostRecord | undefined,
+  report: BindingReport,
+): void {
   for (const { sr } of resolved.binding.srs) {
     if (host) {
       const state = input.srStates.state(host.uuid, sr)
       const [ok, text] = srStateText(state)
       if (!ok) report.ok = false
-      report.lines.push(`${ok ? '' : 'PROBLEM: '}SR ${srName(index, sr, state)} on host ${JSON.stringify(host.name_label)}: ${text}`)
+      report.lines.push(
+        `${ok ? '' : 'PROBLEM: '}SR ${srName(index, sr, state)} on host ${JSON.stringify(host.name_label)}: ${text}`,
+      )
       continue
     }
     const tried = input.srStates.statesOf(sr)
     if (tried.length === 0) report.lines.push(`SR ${srName(index, sr)}: not tried yet`)
     for (const [hostUuid, state] of tried) {
       const hostName = index.uuid<HostRecord>(hostUuid, 'host')?.name_label ?? hostUuid
-      report.lines.push(`SR ${srName(index, sr, state)} on host ${JSON.stringify(hostName)}, last time the VM ran there: ${srStateText(state)[1]}`)
+      report.lines.push(
+        `SR ${srName(index, sr, state)} on host ${JSON.stringify(hostName)}, last time the VM ran there: ${srStateText(state)[1]}`,
+      )
     }
   }
 }
@@ -121,12 +138,19 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
   }
   const desired = [...desiredForPool(index_, [resolved], input.gatewayCheckSeconds).bindings.values()][0]
   if (!desired) {
-    report.lines.push(`VM ${JSON.stringify(vm.name_label)} is ${vm.power_state.toLowerCase()}${vm.power_state === 'Running' ? ' but its VIF on the network is not attached' : ''}: nothing should be bound`)
+    report.lines.push(
+      `VM ${JSON.stringify(vm.name_label)} is ${vm.power_state.toLowerCase()}${vm.power_state === 'Running' ? ' but its VIF on the network is not attached' : ''}: nothing should be bound`,
+    )
     srLines(input, index_, resolved, undefined, report)
     return report
   }
-  report.lines.push(`VM ${JSON.stringify(vm.name_label)} runs on host ${JSON.stringify(desired.hostName)}, VIF attached, bridge ${desired.bridge}`)
-  if (desired.noManagementPif) report.lines.push(`host ${JSON.stringify(desired.hostName)} has no management PIF: the management address is not mirrored`)
+  report.lines.push(
+    `VM ${JSON.stringify(vm.name_label)} runs on host ${JSON.stringify(desired.hostName)}, VIF attached, bridge ${desired.bridge}`,
+  )
+  if (desired.noManagementPif)
+    report.lines.push(
+      `host ${JSON.stringify(desired.hostName)} has no management PIF: the management address is not mirrored`,
+    )
   srLines(input, index_, resolved, index_.uuid<HostRecord>(desired.hostUuid, 'host'), report)
   let status
   try {
@@ -138,19 +162,25 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
   }
   if (!status?.recorded) {
     report.ok = false
-    report.lines.push(`PROBLEM: nothing is applied on host ${JSON.stringify(desired.hostName)} for ${desired.bridge} yet`)
+    report.lines.push(
+      `PROBLEM: nothing is applied on host ${JSON.stringify(desired.hostName)} for ${desired.bridge} yet`,
+    )
     return report
   }
   if (canonicalArgs(status.recorded.desired) !== canonicalArgs(desired.args)) {
     report.ok = false
-    report.lines.push(`PROBLEM: host ${JSON.stringify(desired.hostName)} holds other arguments than configured (an apply is pending or failed): ${JSON.stringify(status.recorded.desired)}`)
+    report.lines.push(
+      `PROBLEM: host ${JSON.stringify(desired.hostName)} holds other arguments than configured (an apply is pending or failed): ${JSON.stringify(status.recorded.desired)}`,
+    )
   }
   const kernel = `addresses ${status.kernel.addresses.join(', ') || 'none'}; default routes: IPv4 ${status.kernel.defaultRoutes.ipv4}, IPv6 ${status.kernel.defaultRoutes.ipv6}`
   if (status.inSync) {
     report.lines.push(`in sync: ${kernel}`)
   } else {
     report.ok = false
-    report.lines.push(`PROBLEM: drift on host ${JSON.stringify(desired.hostName)}: ${status.drift.map(s => describeStep(s as unknown as Record<string, unknown>)).join('; ') || 'none'}`)
+    report.lines.push(
+      `PROBLEM: drift on host ${JSON.stringify(desired.hostName)}: ${status.drift.map(s => describeStep(s as unknown as Record<string, unknown>)).join('; ') || 'none'}`,
+    )
     if (status.problem) report.lines.push(`PROBLEM: ${status.problem}`)
     report.lines.push(`kernel: ${kernel}`)
   }
@@ -160,7 +190,9 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
 export async function buildTestReport(input: ReportInput): Promise<TestReport> {
   const count = input.resolution.resolved.length + input.resolution.unresolved.length
   const indexes = input.only === undefined ? [...Array(count).keys()] : [input.only]
-  const bindings = (await Promise.all(indexes.map(i => bindingReport(input, i)))).filter((r): r is BindingReport => r !== undefined)
+  const bindings = (await Promise.all(indexes.map(i => bindingReport(input, i)))).filter(
+    (r): r is BindingReport => r !== undefined,
+  )
   const ok = bindings.every(b => b.ok)
   const text = [
     ok ? 'vif-ip-binder: every binding is in order.' : 'vif-ip-binder: some bindings need attention.',

@@ -13,7 +13,13 @@ const demo = ['--import', 'tsx', join(repo, 'scripts/demo.ts')]
 
 describe('npm run demo', { timeout: 180_000 }, () => {
   it('tells the story in order and exits 0, leaving no namespace behind', async () => {
-    const subprocess = execa(process.execPath, demo, { cwd: repo, reject: false, stdin: 'ignore', all: true, timeout: 170_000 })
+    const subprocess = execa(process.execPath, demo, {
+      cwd: repo,
+      reject: false,
+      stdin: 'ignore',
+      all: true,
+      timeout: 170_000,
+    })
     const result = await subprocess
     const out = result.all ?? ''
     assert.equal(result.exitCode, 0, out)
@@ -39,7 +45,10 @@ describe('npm run demo', { timeout: 180_000 }, () => {
     // The milestones of a section come in the order they happened.
     const section1 = out.slice(out.indexOf('1. Start'), out.indexOf('2. Migrate'))
     const times = [...section1.matchAll(/^\s+(\d+) ms/gm)].map(m => Number(m[1]))
-    assert.deepEqual(times, [...times].sort((a, b) => a - b))
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+    )
     assert.match(out, /addresses bound on host2/)
     assert.match(out, /host1: management mirror released/)
     const own = (await listNamespaces()).filter(n => n.startsWith(`${NETNS_PREFIX}${subprocess.pid}-`))
@@ -47,7 +56,15 @@ describe('npm run demo', { timeout: 180_000 }, () => {
   })
 
   it('refuses to run without root, saying so', async () => {
-    const result = await execa(process.execPath, demo, { cwd: repo, reject: false, stdin: 'ignore', all: true, uid: 65534, gid: 65534, env: { HOME: '/tmp' } })
+    const result = await execa(process.execPath, demo, {
+      cwd: repo,
+      reject: false,
+      stdin: 'ignore',
+      all: true,
+      uid: 65534,
+      gid: 65534,
+      env: { HOME: '/tmp' },
+    })
     assert.notEqual(result.exitCode, 0)
     assert.match(result.all ?? '', /npm run demo needs root/)
   })

@@ -31,7 +31,10 @@ export function firewallBinding(sim: Simulator): BindingConfig {
   }
 }
 
-export async function startHarness(options: Partial<StartOptions> = {}, pluginFactory: PluginFactory = factory as unknown as PluginFactory): Promise<Harness> {
+export async function startHarness(
+  options: Partial<StartOptions> = {},
+  pluginFactory: PluginFactory = factory as unknown as PluginFactory,
+): Promise<Harness> {
   const sim = await startSimulator({ scenario: 'firewall-pool', ...options })
   const xo = new XoFacade()
   let plugin: PluginHost<VifIpBinderPlugin> | undefined
@@ -62,7 +65,11 @@ export async function startHarness(options: Partial<StartOptions> = {}, pluginFa
   }
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await fn()
@@ -81,7 +88,10 @@ interface IpAddr {
 export async function addresses(ns: string): Promise<Record<string, string[]>> {
   const links = await ipJson<IpAddr[]>(ns, 'addr', 'show')
   return Object.fromEntries(
-    links.map(l => [l.ifname, l.addr_info.filter(a => a.scope !== 'link' && a.scope !== 'host').map(a => `${a.local}/${a.prefixlen}`)]),
+    links.map(l => [
+      l.ifname,
+      l.addr_info.filter(a => a.scope !== 'link' && a.scope !== 'host').map(a => `${a.local}/${a.prefixlen}`),
+    ]),
   )
 }
 

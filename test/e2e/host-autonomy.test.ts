@@ -25,7 +25,11 @@ interface PoolSettings {
 
 async function installHostPlugin(sim: Simulator): Promise<void> {
   for (const name of ['host1', 'host2']) {
-    const result = await execa(HOST_PLUGIN, ['install', '--root', sim.host(name).root], { env: { PATH: XAPI_PATH }, extendEnv: false, reject: false })
+    const result = await execa(HOST_PLUGIN, ['install', '--root', sim.host(name).root], {
+      env: { PATH: XAPI_PATH },
+      extendEnv: false,
+      reject: false,
+    })
     assert.equal(result.exitCode, 0, result.stderr)
   }
 }
@@ -86,7 +90,9 @@ describe('with no Xen Orchestra: the vif-hotplug hook', () => {
     const watch = new KernelWatch(host1.netns)
     try {
       await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
-      const routeAt = await watch.when(new RegExp(`^default via ${F.firewallPrivateAddress.replace(/\./g, '\\.')} dev ${F.privateBridge}`))
+      const routeAt = await watch.when(
+        new RegExp(`^default via ${F.firewallPrivateAddress.replace(/\./g, '\\.')} dev ${F.privateBridge}`),
+      )
       await waitFor('the PBD of host1 plugged', () => pbdAttached(sim, 'host1'), 30_000)
 
       const all = await addresses(host1.netns)
@@ -115,7 +121,11 @@ describe('with no Xen Orchestra: the vif-hotplug hook', () => {
   test('the remove action releases: the addresses go, the mirror goes', async () => {
     const host1 = sim.host('host1')
     await rpc(sim, 'VM.clean_shutdown', session, sim.vm(F.firewallVm).ref)
-    await waitFor('the mirror released', async () => !(await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`), 20_000)
+    await waitFor(
+      'the mirror released',
+      async () => !(await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`),
+      20_000,
+    )
     assert.equal((await addresses(host1.netns))[F.privateBridge], undefined, 'the bridge went with its last VIF')
     assert.match(hostLog(sim, 'host1'), /vif-hotplug remove: released/)
   })
@@ -138,11 +148,19 @@ describe('with no Xen Orchestra: a firewall slower to boot than the gateway chec
   test('the hook worker keeps trying until the gateway answers, then binds and plugs the SR', async () => {
     const host1 = sim.host('host1')
     await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
-    await waitFor('a failed gateway check and a retry', () => /gateway not answering yet, trying again/.test(hostLog(sim, 'host1')), 20_000)
+    await waitFor(
+      'a failed gateway check and a retry',
+      () => /gateway not answering yet, trying again/.test(hostLog(sim, 'host1')),
+      20_000,
+    )
     assert.equal(await defaultRoute(host1.netns), 'none', 'rolled back while the firewall does not answer')
 
     await ip(sim.vm(F.firewallVm).netns, 'addr', 'add', `${F.firewallPrivateAddress}/24`, 'dev', 'eth0')
-    await waitFor('the binding', async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`, 30_000)
+    await waitFor(
+      'the binding',
+      async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`,
+      30_000,
+    )
     await waitFor('the PBD of host1 plugged', () => pbdAttached(sim, 'host1'), 30_000)
     assert.match(hostLog(sim, 'host1'), /vif-hotplug online: applied/)
   })
@@ -176,7 +194,10 @@ describe('plug-srs', () => {
     assert.equal(outcome.probe.target, `tcp:${F.nfsServer}:2049`, 'derived from the NFS device_config')
     assert.equal(outcome.probe.reachable, false)
     assert.ok(outcome.probe.attempts >= 4, `probed fast: ${outcome.probe.attempts} attempts in 2 s`)
-    assert.deepEqual(outcome.pbds.map((p: { outcome: string }) => p.outcome), ['unreachable'])
+    assert.deepEqual(
+      outcome.pbds.map((p: { outcome: string }) => p.outcome),
+      ['unreachable'],
+    )
     assert.ok(elapsed < 10_000, `answered after ${elapsed} ms`)
     assert.equal(pbdAttached(sim, 'host1'), false)
   })
@@ -196,13 +217,32 @@ describe('plug-srs', () => {
 async function bootHost(sim: Simulator, host: string) {
   const { netns, root } = sim.host(host)
   const installed = join(root, 'opt/vif-ip-binder/bin/vif-ip-binder')
-  const run = await execa('ip', ['netns', 'exec', netns, 'env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${root}`, installed, 'boot', 'wait=10'], {
-    reject: false,
-    stdin: 'ignore',
-  })
+  const run = await execa(
+    'ip',
+    [
+      'netns',
+      'exec',
+      netns,
+      'env',
+      '-i',
+      `PATH=${XAPI_PATH}`,
+      `VIF_IP_BINDER_ROOT=${root}`,
+      installed,
+      'boot',
+      'wait=10',
+    ],
+    {
+      reject: false,
+      stdin: 'ignore',
+    },
+  )
   assert.equal(run.exitCode, 0, run.stderr)
   return JSON.parse(run.stdout) as {
-    rescue: { acted: boolean; reason: string; steps: { name: string; role: string; outcome: string; reason?: string }[] }
+    rescue: {
+      acted: boolean
+      reason: string
+      steps: { name: string; role: string; outcome: string; reason?: string }[]
+    }
     reconcile: { applied: { bridge: string }[] }
   }
 }
@@ -254,7 +294,10 @@ describe('boot with rescue on: a host that came up disabled', () => {
       ],
     )
     const host1 = sim.host('host1')
-    await waitFor('host1 bound', async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`)
+    await waitFor(
+      'host1 bound',
+      async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`,
+    )
     assert.deepEqual((await addresses(host1.netns))[F.privateBridge], [`${F.hostAddresses[0]}/24`])
     assert.equal(await pings(host1.netns, F.firewallPrivateAddress), true)
   })
@@ -287,14 +330,23 @@ describe('apply and release by network UUID, with the management bridge found by
   const call = (fn: string, args: Record<string, string>) =>
     rpc(sim, 'host.call_plugin', session, sim.host('host1').ref, 'vif-ip-binder', fn, args).then(
       value => ({ ok: true as const, value: JSON.parse(value as string) }),
-      error => ({ ok: false as const, code: (error as { code: string }).code, params: (error as { params: string[] }).params }),
+      error => ({
+        ok: false as const,
+        code: (error as { code: string }).code,
+        params: (error as { params: string[] }).params,
+      }),
     )
 
-  test('network=<uuid> names the bridge; management-address alone goes on the management PIF\'s bridge', async () => {
+  test("network=<uuid> names the bridge; management-address alone goes on the management PIF's bridge", async () => {
     const network = sim.record('network', F.privateNetwork).uuid as string
     const mgmtBridge = sim.record('network', F.managementNetwork).bridge as string
     const host1 = sim.host('host1').netns
-    const applied = await call('apply', { network, addresses: `${F.hostAddresses[0]}/24`, gateway: F.firewallPrivateAddress, 'management-address': F.hostAddresses[0] })
+    const applied = await call('apply', {
+      network,
+      addresses: `${F.hostAddresses[0]}/24`,
+      gateway: F.firewallPrivateAddress,
+      'management-address': F.hostAddresses[0],
+    })
     assert.ok(applied.ok, JSON.stringify(applied))
     assert.equal(applied.value.bridge, F.privateBridge)
     const all = await addresses(host1)
@@ -310,13 +362,26 @@ describe('apply and release by network UUID, with the management bridge found by
   })
 
   test('an unknown network, or a bridge and a network together, are refused by name', async () => {
-    const unknown = await call('apply', { network: '00000000-0000-4000-8000-000000000001', addresses: `${F.hostAddresses[0]}/24` })
-    assert.deepEqual(unknown.ok ? [] : [unknown.code, unknown.params[0]], ['VIF_IP_BINDER_NO_SUCH_DEVICE', 'network: no network with UUID 00000000-0000-4000-8000-000000000001 in this pool'])
-    const both = await call('apply', { network: sim.record('network', F.privateNetwork).uuid as string, bridge: 'xapi0', addresses: `${F.hostAddresses[0]}/24` })
+    const unknown = await call('apply', {
+      network: '00000000-0000-4000-8000-000000000001',
+      addresses: `${F.hostAddresses[0]}/24`,
+    })
+    assert.deepEqual(unknown.ok ? [] : [unknown.code, unknown.params[0]], [
+      'VIF_IP_BINDER_NO_SUCH_DEVICE',
+      'network: no network with UUID 00000000-0000-4000-8000-000000000001 in this pool',
+    ])
+    const both = await call('apply', {
+      network: sim.record('network', F.privateNetwork).uuid as string,
+      bridge: 'xapi0',
+      addresses: `${F.hostAddresses[0]}/24`,
+    })
     assert.equal(both.ok ? '' : both.code, 'VIF_IP_BINDER_INVALID_ARGUMENT')
     // The other arguments are checked before xapi is asked anything.
     const bad = await call('apply', { network: '00000000-0000-4000-8000-000000000001', addresses: 'nope' })
-    assert.deepEqual(bad.ok ? [] : [bad.code, bad.params[0]], ['VIF_IP_BINDER_INVALID_ARGUMENT', 'addresses: "nope" needs a prefix length (e.g. 192.0.2.2/24)'])
+    assert.deepEqual(bad.ok ? [] : [bad.code, bad.params[0]], [
+      'VIF_IP_BINDER_INVALID_ARGUMENT',
+      'addresses: "nope" needs a prefix length (e.g. 192.0.2.2/24)',
+    ])
   })
 })
 
@@ -342,17 +407,24 @@ describe('Xen Orchestra and the vif-hotplug hook at once', () => {
       await sim.startVm(F.firewallVm, 'host1')
       const host1 = sim.host('host1')
       await waitFor('both paths done', () => hostLog(sim, 'host1').includes('vif-hotplug online: applied'))
-      await waitFor('the binding on host1', async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`)
+      await waitFor(
+        'the binding on host1',
+        async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`,
+      )
       await plugin.instance.whenIdle()
 
-      const applies = sim.timeline.entries({ kind: 'plugin.finished', host: host1.uuid }).filter(e => e.detail?.fn === 'apply')
+      const applies = sim.timeline
+        .entries({ kind: 'plugin.finished', host: host1.uuid })
+        .filter(e => e.detail?.fn === 'apply')
       assert.ok(applies.length >= 1, 'XO applied too')
       const all = await addresses(host1.netns)
       assert.deepEqual(all[F.privateBridge], [`${F.hostAddresses[0]}/24`])
       assert.equal(all.xenbr0?.filter(a => a === `${F.hostAddresses[0]}/32`).length, 1)
       const routes = await ipJson<{ dst: string }[]>(host1.netns, 'route', 'show', 'default')
       assert.equal(routes.length, 1, 'one default route')
-      const status = JSON.parse(await rpc(sim, 'host.call_plugin', await login(sim), host1.ref, 'vif-ip-binder', 'status', {}))
+      const status = JSON.parse(
+        await rpc(sim, 'host.call_plugin', await login(sim), host1.ref, 'vif-ip-binder', 'status', {}),
+      )
       assert.equal(status.bridges[F.privateBridge].inSync, true)
       assert.doesNotMatch(hostLog(sim, 'host1'), /\berr: /, 'no error on the hook path')
       assert.deepEqual(errors, [], 'no error on the XO side')

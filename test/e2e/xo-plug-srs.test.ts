@@ -12,7 +12,10 @@ import { FIREWALL_POOL as F, type Harness, nfsAttached, nfsSr, startHarness, wai
 /** The plugin as xo-server would load it with `[plugins.vif-ip-binder] plugSrs.timeoutSeconds` set. */
 function withPlugTimeout(timeoutSeconds: number): PluginFactory {
   const base = factory as unknown as PluginFactory
-  return Object.assign((args: Parameters<PluginFactory>[0]) => base({ ...args, staticConfig: { plugSrs: { timeoutSeconds } } }), base)
+  return Object.assign(
+    (args: Parameters<PluginFactory>[0]) => base({ ...args, staticConfig: { plugSrs: { timeoutSeconds } } }),
+    base,
+  )
 }
 
 let h: Harness | undefined
@@ -39,14 +42,25 @@ describe('XO plugin: SRs end to end', { timeout: 200_000 }, () => {
     await plugin.instance.whenIdle()
     assert.equal(nfsAttached(sim, 'host2'), false, 'host2 runs no firewall: its PBD is left alone')
     const pbd = sim.record('PBD', sim.pbds(F.srName).host1!)
-    const seenByXo = xo.getAllXapis()['firewall-pool']!.objects.all[pbd.uuid as string] as unknown as { currently_attached: boolean }
-    assert.equal(seenByXo.currently_attached, true, 'XO\'s connection sees the PBD attached')
+    const seenByXo = xo.getAllXapis()['firewall-pool']!.objects.all[pbd.uuid as string] as unknown as {
+      currently_attached: boolean
+    }
+    assert.equal(seenByXo.currently_attached, true, "XO's connection sees the PBD attached")
     assert.equal(sim.timeline.entries({ kind: 'pbd.plugged' }).length, 1)
-    const plugCalls = sim.timeline.entries({ kind: 'plugin.finished', host: sim.host('host1').uuid }).filter(e => e.detail?.fn === 'plug-srs')
-    assert.deepEqual(plugCalls.map(e => e.detail?.ok), [true], 'one plug-srs, on host1')
+    const plugCalls = sim.timeline
+      .entries({ kind: 'plugin.finished', host: sim.host('host1').uuid })
+      .filter(e => e.detail?.fn === 'plug-srs')
+    assert.deepEqual(
+      plugCalls.map(e => e.detail?.ok),
+      [true],
+      'one plug-srs, on host1',
+    )
 
     const report = (await plugin.test({})) as { ok: boolean; text: string }
-    assert.match(report.text, /SR "NFS storage" on host "host1": plugged \(probe tcp:10\.78\.0\.10:2049 answered after \d+ attempts?\)/)
+    assert.match(
+      report.text,
+      /SR "NFS storage" on host "host1": plugged \(probe tcp:10\.78\.0\.10:2049 answered after \d+ attempts?\)/,
+    )
     assert.equal(report.ok, true, report.text)
   })
 
@@ -57,9 +71,19 @@ describe('XO plugin: SRs end to end', { timeout: 200_000 }, () => {
     await plugin.configure({ bindings: [{ ...binding, srs: [{ ...nfsSr(sim), probe: 'icmp:10.78.0.99' }] }] })
     await plugin.load()
     await sim.startVm(F.firewallVm, 'host1')
-    await waitFor('a plug-srs on host1', () => sim.timeline.entries({ kind: 'plugin.finished', host: sim.host('host1').uuid }).some(e => e.detail?.fn === 'plug-srs'), 30_000)
+    await waitFor(
+      'a plug-srs on host1',
+      () =>
+        sim.timeline
+          .entries({ kind: 'plugin.finished', host: sim.host('host1').uuid })
+          .some(e => e.detail?.fn === 'plug-srs'),
+      30_000,
+    )
     await plugin.instance.whenIdle()
     assert.equal(nfsAttached(sim, 'host1'), false)
-    await assert.rejects(plugin.test({}), /PROBLEM: SR "NFS storage" on host "host1": server unreachable: probe icmp:10\.78\.0\.99 got no answer in \d+ attempts/)
+    await assert.rejects(
+      plugin.test({}),
+      /PROBLEM: SR "NFS storage" on host "host1": server unreachable: probe icmp:10\.78\.0\.99 got no answer in \d+ attempts/,
+    )
   })
 })

@@ -8,7 +8,16 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BUILT_HOST_PLUGIN, HOST_PLUGIN_NAME } from '../xapi-sim/simulator.ts'
 import { ip } from '../helpers/netns.ts'
-import { FIREWALL_POOL as F, type Harness, addresses, defaultRoute, pings, poolCopy, startHarness, waitFor } from './helpers.ts'
+import {
+  FIREWALL_POOL as F,
+  type Harness,
+  addresses,
+  defaultRoute,
+  pings,
+  poolCopy,
+  startHarness,
+  waitFor,
+} from './helpers.ts'
 
 let h: Harness | undefined
 
@@ -21,12 +30,17 @@ const BOUND_DEFAULT = `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`
 
 async function bound(ns: string): Promise<boolean> {
   const addrs = await addresses(ns)
-  return (addrs[F.privateBridge] ?? []).includes(`${F.hostAddresses[0]}/24`) && (await defaultRoute(ns)) === BOUND_DEFAULT
+  return (
+    (addrs[F.privateBridge] ?? []).includes(`${F.hostAddresses[0]}/24`) && (await defaultRoute(ns)) === BOUND_DEFAULT
+  )
 }
 
 async function released(ns: string): Promise<boolean> {
   const addrs = await addresses(ns)
-  return !(addrs[F.privateBridge] ?? []).includes(`${F.hostAddresses[0]}/24`) && !(addrs.xenbr0 ?? []).includes(`${F.hostAddresses[0]}/32`)
+  return (
+    !(addrs[F.privateBridge] ?? []).includes(`${F.hostAddresses[0]}/24`) &&
+    !(addrs.xenbr0 ?? []).includes(`${F.hostAddresses[0]}/32`)
+  )
 }
 
 describe('XO plugin end to end', { timeout: 120_000 }, () => {
@@ -66,7 +80,10 @@ describe('XO plugin end to end', { timeout: 120_000 }, () => {
     await sim.startVm(F.firewallVm, 'host1')
     await waitFor('the binding on host1', () => bound(host1))
     const addrs = await addresses(host1)
-    assert.ok(addrs.xenbr0?.includes(`${F.hostAddresses[0]}/32`), `management mirror on xenbr0: ${JSON.stringify(addrs)}`)
+    assert.ok(
+      addrs.xenbr0?.includes(`${F.hostAddresses[0]}/32`),
+      `management mirror on xenbr0: ${JSON.stringify(addrs)}`,
+    )
 
     await sim.shutdownVm(F.firewallVm)
     await waitFor('the release on host1', () => released(host1))
@@ -108,14 +125,26 @@ describe('XO plugin end to end', { timeout: 120_000 }, () => {
     await plugin.configure({ bindings: [{ ...binding, addresses: ['10.77.0.5/24'], managementAddress: undefined }] })
     await waitFor('the new address', async () => (await addresses(host1))[F.privateBridge]?.join() === '10.77.0.5/24')
     assert.equal(await defaultRoute(host1), BOUND_DEFAULT)
-    assert.ok(!(await addresses(host1)).xenbr0?.includes(`${F.hostAddresses[0]}/32`), 'the mirror left with the managementAddress')
+    assert.ok(
+      !(await addresses(host1)).xenbr0?.includes(`${F.hostAddresses[0]}/32`),
+      'the mirror left with the managementAddress',
+    )
     assert.deepEqual(JSON.parse(poolCopy(sim)!).bindings[0].addresses, ['10.77.0.5/24'])
 
     const kernelBefore = await addresses(host1)
     const copyBefore = poolCopy(sim)
-    await assert.rejects(plugin.configure({ bindings: [{ ...binding, addresses: ['10.77.0.5/33'] }] }), /binding 1 .*addresses: "10\.77\.0\.5\/33"/)
-    await assert.rejects(plugin.configure({ bindings: [{ ...binding, network: 'No such network' }] }), /network "No such network" not found in pool "Firewall pool"/)
-    await assert.rejects(plugin.configure({ bindings: [{ ...binding, network: F.lanNetwork, gateways: ['10.99.0.1'] }] }), /gateways: "10\.99\.0\.1" is outside every bound prefix/)
+    await assert.rejects(
+      plugin.configure({ bindings: [{ ...binding, addresses: ['10.77.0.5/33'] }] }),
+      /binding 1 .*addresses: "10\.77\.0\.5\/33"/,
+    )
+    await assert.rejects(
+      plugin.configure({ bindings: [{ ...binding, network: 'No such network' }] }),
+      /network "No such network" not found in pool "Firewall pool"/,
+    )
+    await assert.rejects(
+      plugin.configure({ bindings: [{ ...binding, network: F.lanNetwork, gateways: ['10.99.0.1'] }] }),
+      /gateways: "10\.99\.0\.1" is outside every bound prefix/,
+    )
     await plugin.instance.whenIdle()
     assert.deepEqual(await addresses(host1), kernelBefore)
     assert.equal(poolCopy(sim), copyBefore)
@@ -164,7 +193,10 @@ describe('XO plugin end to end', { timeout: 120_000 }, () => {
     await waitFor('the binding on host1', () => bound(sim.host('host1').netns))
     await assert.rejects(plugin.test({}), (error: Error) => {
       assert.match(error.message, /host "host1": vif-ip-binder \d+\.\d+\.\d+ \(protocol 1\)/)
-      assert.match(error.message, /host "host2": PROBLEM: host plugin vif-ip-binder is not installed: copy .* \/etc\/xapi\.d\/plugins\/vif-ip-binder/)
+      assert.match(
+        error.message,
+        /host "host2": PROBLEM: host plugin vif-ip-binder is not installed: copy .* \/etc\/xapi\.d\/plugins\/vif-ip-binder/,
+      )
       assert.match(error.message, /in sync: addresses 10\.77\.0\.2\/24/)
       return true
     })

@@ -56,7 +56,11 @@ export interface RunOptions {
 
 /** Runs the executable inside a namespace with argv[1] = xml, as xapi's forkexecd would. */
 export async function runPluginXml(ns: string, xml: string, options: RunOptions): Promise<PluginRun> {
-  const env = [`PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${options.root}`, ...Object.entries(options.extraEnv ?? {}).map(([k, v]) => `${k}=${v}`)]
+  const env = [
+    `PATH=${XAPI_PATH}`,
+    `VIF_IP_BINDER_ROOT=${options.root}`,
+    ...Object.entries(options.extraEnv ?? {}).map(([k, v]) => `${k}=${v}`),
+  ]
   const child = execa('ip', ['netns', 'exec', ns, 'env', '-i', ...env, HOST_PLUGIN, xml], {
     reject: false,
     stdin: 'ignore',
@@ -83,14 +87,24 @@ export async function parseReply(stdout: string): Promise<PluginReply> {
 }
 
 /** One call as xapi makes it; the exit status must be 0 and stdout one methodResponse. */
-export async function callPlugin(ns: string, root: string, fn: string, args: Record<string, string> = {}): Promise<PluginReply> {
+export async function callPlugin(
+  ns: string,
+  root: string,
+  fn: string,
+  args: Record<string, string> = {},
+): Promise<PluginReply> {
   const run = await runPluginXml(ns, xapiEncodedCall(fn, args), { root })
   if (run.exitCode !== 0) throw new Error(`plugin exited ${run.exitCode}: ${run.stderr}`)
   return parseReply(run.stdout)
 }
 
 /** The Value of a successful call, or a thrown error quoting the failure. */
-export async function callOk<T = Record<string, unknown>>(ns: string, root: string, fn: string, args: Record<string, string> = {}): Promise<T> {
+export async function callOk<T = Record<string, unknown>>(
+  ns: string,
+  root: string,
+  fn: string,
+  args: Record<string, string> = {},
+): Promise<T> {
   const reply = await callPlugin(ns, root, fn, args)
   if (reply.status !== 'Success') throw new Error(`${fn} failed: ${JSON.stringify(reply.errorDescription)}`)
   return reply.value as T
@@ -98,8 +112,12 @@ export async function callOk<T = Record<string, unknown>>(ns: string, root: stri
 
 /** Runs the executable by hand (`vif-ip-binder fn key=value`), as an admin would. */
 export async function runByHand(ns: string, root: string, words: string[]) {
-  return execa('ip', ['netns', 'exec', ns, 'env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${root}`, HOST_PLUGIN, ...words], {
-    reject: false,
-    stdin: 'ignore',
-  })
+  return execa(
+    'ip',
+    ['netns', 'exec', ns, 'env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${root}`, HOST_PLUGIN, ...words],
+    {
+      reject: false,
+      stdin: 'ignore',
+    },
+  )
 }

@@ -12,7 +12,11 @@ export class KernelWatch {
   private readonly waiters: { pattern: RegExp; resolve: (at: number) => void }[] = []
 
   constructor(ns: string) {
-    this.process = execa('ip', ['netns', 'exec', ns, 'ip', 'monitor', 'address', 'route'], { buffer: false, reject: false, stdin: 'ignore' })
+    this.process = execa('ip', ['netns', 'exec', ns, 'ip', 'monitor', 'address', 'route'], {
+      buffer: false,
+      reject: false,
+      stdin: 'ignore',
+    })
     createInterface({ input: this.process.stdout! }).on('line', text => {
       const entry = { at: now(), text }
       this.seen.push(entry)
@@ -35,4 +39,3 @@ export class KernelWatch {
     this.process.kill()
   }
 }
-

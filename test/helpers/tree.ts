@@ -5,7 +5,10 @@ import { createHash } from 'node:crypto'
 import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 
-export type TreeEntry = { type: 'dir'; mode: number } | { type: 'file'; mode: number; sha256: string } | { type: 'link'; target: string }
+export type TreeEntry =
+  | { type: 'dir'; mode: number }
+  | { type: 'file'; mode: number; sha256: string }
+  | { type: 'link'; target: string }
 
 export function snapshotTree(root: string): Record<string, TreeEntry> {
   const entries: Record<string, TreeEntry> = {}

@@ -37,10 +37,17 @@ describe('apply', () => {
       const value = await callOk<ApplyValue>(dom0, root, 'apply', FULL_APPLY)
 
       assert.deepEqual(await addressesOf(dom0, 'xapi1'), [DOM0_6, DOM0_4].sort())
-      assert.deepEqual(await addressesOf(dom0, 'xenbr0'), ['192.0.2.2/32', '2001:db8:ff::2/64', '203.0.113.2/24'].sort())
+      assert.deepEqual(
+        await addressesOf(dom0, 'xenbr0'),
+        ['192.0.2.2/32', '2001:db8:ff::2/64', '203.0.113.2/24'].sort(),
+      )
       // Same metric slot as the route in use: one replace, not a second default route.
-      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric }])
-      assert.deepEqual(await defaultRoutes(dom0, 6), [{ dst: 'default', gateway: FW6, dev: 'xapi1', metric: PREVIOUS6.metric }])
+      assert.deepEqual(await defaultRoutes(dom0, 4), [
+        { dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric },
+      ])
+      assert.deepEqual(await defaultRoutes(dom0, 6), [
+        { dst: 'default', gateway: FW6, dev: 'xapi1', metric: PREVIOUS6.metric },
+      ])
       const routes = await ip(dom0, '-4', 'route', 'show')
       assert.match(routes, /^192\.0\.2\.200 dev xapi1 /m)
       assert.match(routes, /^198\.51\.100\.0\/24 via 192\.0\.2\.1 dev xapi1/m)
@@ -48,13 +55,10 @@ describe('apply', () => {
       assert.equal(await readSysctl(dom0, 'net.ipv4.conf.xapi1.forwarding'), '1')
       assert.equal(await readSysctl(dom0, 'net.ipv6.conf.xapi1.forwarding'), '1')
 
-      assert.deepEqual(
-        value.gatewayChecks.map(c => [c.family, c.reachable]).sort(),
-        [
-          [4, true],
-          [6, true],
-        ],
-      )
+      assert.deepEqual(value.gatewayChecks.map(c => [c.family, c.reachable]).sort(), [
+        [4, true],
+        [6, true],
+      ])
       assert.ok(value.changes.some(c => c.action === 'switch-default-route'))
       assert.equal(await ping(dom0, FW4), true, 'firewall over IPv4')
       assert.equal(await ping(dom0, FW6), true, 'firewall over IPv6')
@@ -75,7 +79,10 @@ describe('apply', () => {
   test('dry-run returns the plan and changes nothing', () =>
     withTopology(async ({ dom0, root }) => {
       const before = await kernelSnapshot(dom0)
-      const value = await callOk<ApplyValue & { dryRun: boolean }>(dom0, root, 'apply', { ...FULL_APPLY, 'dry-run': 'true' })
+      const value = await callOk<ApplyValue & { dryRun: boolean }>(dom0, root, 'apply', {
+        ...FULL_APPLY,
+        'dry-run': 'true',
+      })
       assert.equal(value.dryRun, true)
       assert.deepEqual(
         value.changes.map(c => c.action).sort(),
@@ -89,10 +96,18 @@ describe('apply', () => {
 
   test('an unreachable gateway is rolled back to the previous default route; the addresses stay', () =>
     withTopology(async ({ dom0, root }) => {
-      const reply = await callPlugin(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: '192.0.2.254', 'gateway-check': '2' })
+      const reply = await callPlugin(dom0, root, 'apply', {
+        bridge: 'xapi1',
+        addresses: DOM0_4,
+        gateway: '192.0.2.254',
+        'gateway-check': '2',
+      })
       assert.equal(reply.status, 'Failure')
       assert.equal(reply.status === 'Failure' && reply.errorDescription[0], 'VIF_IP_BINDER_GATEWAY_UNREACHABLE')
-      assert.match(reply.status === 'Failure' ? reply.errorDescription[1]! : '', /192\.0\.2\.254.*previous default route was restored/)
+      assert.match(
+        reply.status === 'Failure' ? reply.errorDescription[1]! : '',
+        /192\.0\.2\.254.*previous default route was restored/,
+      )
       assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
       assert.deepEqual(await addressesOf(dom0, 'xapi1'), [DOM0_4])
       assert.equal(await ping(dom0, FW4), true, 'the bound address still reaches the firewall on-link')
@@ -111,7 +126,12 @@ describe('apply', () => {
       // The firewall VM starts again, but is not forwarding yet.
       await createBridgeAgain(topology)
       await ip(fw, 'link', 'set', 'eth0', 'down')
-      const reply = await callPlugin(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4, 'gateway-check': '2' })
+      const reply = await callPlugin(dom0, root, 'apply', {
+        bridge: 'xapi1',
+        addresses: DOM0_4,
+        gateway: FW4,
+        'gateway-check': '2',
+      })
       assert.equal(reply.status === 'Failure' && reply.errorDescription[0], 'VIF_IP_BINDER_GATEWAY_UNREACHABLE')
       assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }], 'a way out, as the error says')
 
@@ -137,7 +157,11 @@ describe('apply', () => {
       await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: '192.0.2.3/24', gateway: FW4 })
       assert.deepEqual(await addressesOf(dom0, 'xapi1'), ['192.0.2.3/24'])
       assert.deepEqual(await addressesOf(dom0, 'xenbr0'), ['2001:db8:ff::2/64', '203.0.113.2/24'])
-      assert.deepEqual(await defaultRoutes(dom0, 6), [{ dst: 'default', ...PREVIOUS6 }], 'IPv6 gateway dropped: previous restored')
+      assert.deepEqual(
+        await defaultRoutes(dom0, 6),
+        [{ dst: 'default', ...PREVIOUS6 }],
+        'IPv6 gateway dropped: previous restored',
+      )
       assert.equal(await readSysctl(dom0, 'net.ipv4.conf.xapi1.proxy_arp'), '0')
       assert.doesNotMatch(await ip(dom0, '-4', 'route', 'show'), /192\.0\.2\.200|198\.51\.100/)
       await callOk(dom0, root, 'release', { bridge: 'xapi1' })
@@ -173,7 +197,9 @@ describe('release', () => {
       await callOk(dom0, root, 'apply', { ...FULL_APPLY, gateway: FW4 })
       assert.deepEqual(await addressesOf(dom0, 'xenbr0'), ['192.0.2.2/32', '2001:db8:ff::2/64'])
       await callOk(dom0, root, 'release', { bridge: 'xapi1' })
-      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: undefined, dev: 'xenbr0', metric: 100 }])
+      assert.deepEqual(await defaultRoutes(dom0, 4), [
+        { dst: 'default', gateway: undefined, dev: 'xenbr0', metric: 100 },
+      ])
       assert.deepEqual(await addressesOf(dom0, 'xenbr0'), ['2001:db8:ff::2/64'])
     }))
 
@@ -182,7 +208,9 @@ describe('release', () => {
       await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4 })
       await ip(dom0, 'route', 'replace', 'default', 'via', '203.0.113.254', 'dev', 'xenbr0', 'metric', '100')
       await callOk(dom0, root, 'release', { bridge: 'xapi1' })
-      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: '203.0.113.254', dev: 'xenbr0', metric: 100 }])
+      assert.deepEqual(await defaultRoutes(dom0, 4), [
+        { dst: 'default', gateway: '203.0.113.254', dev: 'xenbr0', metric: 100 },
+      ])
       assert.deepEqual(await addressesOf(dom0, 'xapi1'), [])
     }))
 
@@ -195,7 +223,9 @@ describe('release', () => {
 
       await createBridgeAgain(topology)
       await callOk(dom0, root, 'apply', FULL_APPLY)
-      assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric }])
+      assert.deepEqual(await defaultRoutes(dom0, 4), [
+        { dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric },
+      ])
       assert.equal(await ping(dom0, FW4), true)
 
       await ip(dom0, 'link', 'del', 'xapi1')
@@ -212,7 +242,12 @@ describe('status', () => {
   test('reports the recorded state, the kernel state and the drift between them', () =>
     withTopology(async ({ dom0, root }) => {
       await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4 })
-      type Status = { bridges: Record<string, { inSync: boolean; drift: { action: string; cidr?: string }[]; kernel: { addresses: string[] } }> }
+      type Status = {
+        bridges: Record<
+          string,
+          { inSync: boolean; drift: { action: string; cidr?: string }[]; kernel: { addresses: string[] } }
+        >
+      }
       const clean = await callOk<Status>(dom0, root, 'status', { bridge: 'xapi1' })
       assert.equal(clean.bridges.xapi1?.inSync, true)
       assert.deepEqual(clean.bridges.xapi1?.kernel.addresses, [DOM0_4])
@@ -222,7 +257,10 @@ describe('status', () => {
       assert.equal(drifted.bridges.xapi1?.inSync, false)
       assert.deepEqual(
         drifted.bridges.xapi1?.drift.map(d => [d.action, d.cidr]),
-        [['add-address', DOM0_4], ['switch-default-route', undefined]],
+        [
+          ['add-address', DOM0_4],
+          ['switch-default-route', undefined],
+        ],
         'the address and (dropped with it) the default route',
       )
     }))

@@ -19,7 +19,12 @@ interface BadCall {
 }
 
 const base = { bridge: 'xapi1', addresses: DOM0_4 }
-const apply = (args: Record<string, string>, names: string, code = INVALID): BadCall => ({ fn: 'apply', args: { ...base, ...args }, code, names })
+const apply = (args: Record<string, string>, names: string, code = INVALID): BadCall => ({
+  fn: 'apply',
+  args: { ...base, ...args },
+  code,
+  names,
+})
 
 const corpus: BadCall[] = [
   // Malformed and out-of-range CIDRs
@@ -65,9 +70,19 @@ const corpus: BadCall[] = [
   apply({ 'management-bridge': 'xenbr0' }, 'management-address'),
   // Without a management bridge or with a network UUID the host asks xapi; here there is none.
   apply({ 'management-address': '192.0.2.2' }, 'etc/xensource-inventory', 'VIF_IP_BINDER_XAPI_UNREACHABLE'),
-  { fn: 'apply', args: { network: '6d2b1a3e-2f4c-4d5e-9a8b-7c6d5e4f3a2b', addresses: DOM0_4 }, code: 'VIF_IP_BINDER_XAPI_UNREACHABLE', names: 'var/lib/xcp/xapi' },
+  {
+    fn: 'apply',
+    args: { network: '6d2b1a3e-2f4c-4d5e-9a8b-7c6d5e4f3a2b', addresses: DOM0_4 },
+    code: 'VIF_IP_BINDER_XAPI_UNREACHABLE',
+    names: 'var/lib/xcp/xapi',
+  },
   { fn: 'apply', args: { network: 'xapi1', addresses: DOM0_4 }, code: INVALID, names: '"xapi1" is not a UUID' },
-  { fn: 'apply', args: { network: '6d2b1a3e-2f4c-4d5e-9a8b-7c6d5e4f3a2b', addresses: 'nope' }, code: INVALID, names: '"nope"' },
+  {
+    fn: 'apply',
+    args: { network: '6d2b1a3e-2f4c-4d5e-9a8b-7c6d5e4f3a2b', addresses: 'nope' },
+    code: INVALID,
+    names: '"nope"',
+  },
   apply({ network: '6d2b1a3e-2f4c-4d5e-9a8b-7c6d5e4f3a2b' }, 'bridge or network, not both'),
   apply({ 'management-address': '192.0.2.2/32', 'management-bridge': 'xenbr0' }, '192.0.2.2/32'),
   // Shell metacharacters are only bad values
@@ -112,7 +127,11 @@ test(`${corpus.length} bad calls fail with a coded error naming the value and le
 
 test('a document that is not an XML-RPC call is refused with a coded error', () =>
   withTopology(async ({ dom0, root }) => {
-    for (const xml of ['<methodCall>', '<methodCall><params/></methodCall>', '<!DOCTYPE x [<!ENTITY a "b">]><methodCall/>']) {
+    for (const xml of [
+      '<methodCall>',
+      '<methodCall><params/></methodCall>',
+      '<!DOCTYPE x [<!ENTITY a "b">]><methodCall/>',
+    ]) {
       const run = await runPluginXml(dom0, xml, { root })
       assert.equal(run.exitCode, 0, 'failures travel in the answer, as XenAPIPlugin.py does')
       const reply = await parseReply(run.stdout)

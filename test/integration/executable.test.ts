@@ -4,10 +4,19 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { execa } from 'execa'
 import { assertRunsOnDom0 } from '../helpers/elf.ts'
-import { HOST_PLUGIN, callOk, parseReply, pythonEncodedCall, runByHand, runPluginXml, xapiEncodedCall } from '../helpers/host-plugin.ts'
+import {
+  HOST_PLUGIN,
+  callOk,
+  parseReply,
+  pythonEncodedCall,
+  runByHand,
+  runPluginXml,
+  xapiEncodedCall,
+} from '../helpers/host-plugin.ts'
 import { DOM0_4, FW4, addressesOf, withTopology } from './topology.ts'
 
-test('the executable is one ELF needing at most GLIBC_2.17 (dom0 is CentOS 7 based)', () => assertRunsOnDom0(HOST_PLUGIN))
+test('the executable is one ELF needing at most GLIBC_2.17 (dom0 is CentOS 7 based)', () =>
+  assertRunsOnDom0(HOST_PLUGIN))
 
 test('version answers with the plugin name, a semver and the protocol', () =>
   withTopology(async ({ dom0, root }) => {
@@ -19,7 +28,12 @@ test('version answers with the plugin name, a semver and the protocol', () =>
 
 test("a call in Python's encoding (<string>, XML prolog, entities) works like xapi's", () =>
   withTopology(async ({ dom0, root }) => {
-    const xml = await pythonEncodedCall('apply', { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4, 'dry-run': 'true' })
+    const xml = await pythonEncodedCall('apply', {
+      bridge: 'xapi1',
+      addresses: DOM0_4,
+      gateway: FW4,
+      'dry-run': 'true',
+    })
     assert.match(xml, /<string>/)
     const reply = await parseReply((await runPluginXml(dom0, xml, { root })).stdout)
     assert.equal(reply.status, 'Success')
@@ -74,7 +88,7 @@ test('logs go to syslog when /dev/log exists, never to stdout', () =>
     try {
       await new Promise<void>(resolve => listener.stdout!.once('data', () => resolve()))
       const run = await runPluginXml(dom0, xapiEncodedCall('apply', { bridge: 'xapi7', addresses: DOM0_4 }), { root })
-      assert.match(run.stdout, /^<methodResponse>.*<\/methodResponse>$/s, "stdout is the answer alone")
+      assert.match(run.stdout, /^<methodResponse>.*<\/methodResponse>$/s, 'stdout is the answer alone')
       assert.equal(run.stderr, '', 'with syslog, nothing on stderr')
       const { stdout } = await listener
       assert.match(stdout, /vif-ip-binder\[\d+\]: err: apply failed .*VIF_IP_BINDER_NO_SUCH_DEVICE.*xapi7/)

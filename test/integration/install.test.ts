@@ -1,7 +1,18 @@
 // install / uninstall on a directory tree standing for a host's `/`.
 
 import assert from 'node:assert/strict'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -47,12 +58,19 @@ test('install puts every file in place and uninstall leaves the tree byte-identi
     const unit = readFileSync(join(root, 'etc/systemd/system/vif-ip-binder.service'), 'utf8')
     assert.match(unit, /^After=xapi\.service/m)
     assert.match(unit, /^ExecStart=\/opt\/vif-ip-binder\/bin\/vif-ip-binder boot$/m)
-    assert.equal(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/vif-ip-binder.service')), '/etc/systemd/system/vif-ip-binder.service')
+    assert.equal(
+      readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/vif-ip-binder.service')),
+      '/etc/systemd/system/vif-ip-binder.service',
+    )
 
     const again = await run('install', '--root', root)
     assert.equal(again.exitCode, 0, again.stderr)
     assert.equal(JSON.parse(again.stdout).upgraded, true)
-    assert.equal(readFileSync(join(root, 'opt/vif-ip-binder/chained/vif-hotplug'), 'utf8'), FOREIGN_HOOK, 'reinstall keeps the chained hook')
+    assert.equal(
+      readFileSync(join(root, 'opt/vif-ip-binder/chained/vif-hotplug'), 'utf8'),
+      FOREIGN_HOOK,
+      'reinstall keeps the chained hook',
+    )
 
     const removed = await run('uninstall', '--root', root)
     assert.equal(removed.exitCode, 0, removed.stderr)
@@ -87,7 +105,10 @@ test('install refuses to replace a file at the plugin path that is not its own',
     const before = snapshotTree(root)
     const result = await run('install', '--root', root)
     assert.equal(result.exitCode, 1)
-    assert.match(result.stderr, /^VIF_IP_BINDER_COMMAND_FAILED: .*etc\/xapi\.d\/plugins\/vif-ip-binder exists and is not vif-ip-binder's/)
+    assert.match(
+      result.stderr,
+      /^VIF_IP_BINDER_COMMAND_FAILED: .*etc\/xapi\.d\/plugins\/vif-ip-binder exists and is not vif-ip-binder's/,
+    )
     assert.deepEqual(snapshotTree(root), before, 'nothing written')
   } finally {
     rmSync(root, { recursive: true, force: true })

@@ -4,11 +4,24 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { IpLink, IpRoute } from '../../xapi-plugin/ip.ts'
-import { parseAddrText, parseRouteText } from '../../xapi-plugin/ip-text.ts'
+import type { IpLink, IpRoute } from '../../xapi-plugin/kernel/ip.ts'
+import { parseAddrText, parseRouteText } from '../../xapi-plugin/kernel/ip-text.ts'
 import { parseReply, runPluginXml, xapiEncodedCall } from '../helpers/host-plugin.ts'
 import { ip, ipJson } from '../helpers/netns.ts'
-import { DOM0_4, DOM0_6, FULL_APPLY, FW4, FW6, PREVIOUS4, PREVIOUS6, addressesOf, defaultRoutes, kernelSnapshot, ping, withTopology } from './topology.ts'
+import {
+  DOM0_4,
+  DOM0_6,
+  FULL_APPLY,
+  FW4,
+  FW6,
+  PREVIOUS4,
+  PREVIOUS6,
+  addressesOf,
+  defaultRoutes,
+  kernelSnapshot,
+  ping,
+  withTopology,
+} from './topology.ts'
 
 /** The fields the plugin reads, from either reader. */
 function linkFacts(links: IpLink[]) {
@@ -35,7 +48,11 @@ test('the text reader sees what ip -j sees: links, addresses, routes of both fam
     await callInText(dom0, root, 'apply', FULL_APPLY)
     await ip(dom0, 'route', 'add', '203.0.113.128/25', 'via', '203.0.113.1', 'dev', 'xenbr0', 'onlink', 'metric', '7')
     for (const dev of ['xapi1', 'xenbr0', 'vif1.0']) {
-      assert.deepEqual(linkFacts(parseAddrText(await ip(dom0, 'addr', 'show', 'dev', dev))), linkFacts(await ipJson<IpLink[]>(dom0, 'addr', 'show', 'dev', dev)), dev)
+      assert.deepEqual(
+        linkFacts(parseAddrText(await ip(dom0, 'addr', 'show', 'dev', dev))),
+        linkFacts(await ipJson<IpLink[]>(dom0, 'addr', 'show', 'dev', dev)),
+        dev,
+      )
     }
     for (const family of ['-4', '-6']) {
       const text = parseRouteText(await ip(dom0, family, 'route', 'show', 'table', 'main'))
@@ -50,7 +67,9 @@ test('apply, a second apply and release work on text output alone', () =>
     const first = await callInText(dom0, root, 'apply', FULL_APPLY)
     assert.ok(first.changes.length > 0)
     assert.deepEqual(await addressesOf(dom0, 'xapi1'), [DOM0_6, DOM0_4].sort())
-    assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric }])
+    assert.deepEqual(await defaultRoutes(dom0, 4), [
+      { dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric },
+    ])
     assert.equal(await ping(dom0, FW6), true)
 
     const before = await kernelSnapshot(dom0)

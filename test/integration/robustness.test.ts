@@ -7,7 +7,18 @@ import { test } from 'node:test'
 import { execa } from 'execa'
 import { callOk, callPlugin, parseReply, runPluginXml, xapiEncodedCall } from '../helpers/host-plugin.ts'
 import { ip } from '../helpers/netns.ts'
-import { DOM0_4, DOM0_6, FW4, FW6, PREVIOUS4, PREVIOUS6, addressesOf, defaultRoutes, ping, withTopology } from './topology.ts'
+import {
+  DOM0_4,
+  DOM0_6,
+  FW4,
+  FW6,
+  PREVIOUS4,
+  PREVIOUS6,
+  addressesOf,
+  defaultRoutes,
+  ping,
+  withTopology,
+} from './topology.ts'
 
 const APPLY = { bridge: 'xapi1', addresses: `${DOM0_4},${DOM0_6}`, gateway: `${FW4},${FW6}` }
 
@@ -29,11 +40,17 @@ test('10 concurrent applies serialise and end in the right state', () =>
       Array(10).fill('Success'),
       JSON.stringify(replies.filter(r => r.status === 'Failure')),
     )
-    const changed = replies.filter(r => r.status === 'Success' && (r.value as { changes: unknown[] }).changes.length > 0)
+    const changed = replies.filter(
+      r => r.status === 'Success' && (r.value as { changes: unknown[] }).changes.length > 0,
+    )
     assert.equal(changed.length, 1, 'exactly one call did the work; the others found it done')
     assert.deepEqual(await addressesOf(dom0, 'xapi1'), [DOM0_6, DOM0_4].sort())
-    assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric }])
-    assert.deepEqual(await defaultRoutes(dom0, 6), [{ dst: 'default', gateway: FW6, dev: 'xapi1', metric: PREVIOUS6.metric }])
+    assert.deepEqual(await defaultRoutes(dom0, 4), [
+      { dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric },
+    ])
+    assert.deepEqual(await defaultRoutes(dom0, 6), [
+      { dst: 'default', gateway: FW6, dev: 'xapi1', metric: PREVIOUS6.metric },
+    ])
     const status = await callOk<Status>(dom0, root, 'status', { bridge: 'xapi1' })
     assert.equal(status.bridges.xapi1?.inSync, true)
   }))
@@ -45,17 +62,25 @@ test('a call killed mid-apply is followed by an apply that converges, and releas
     const slow = { ...APPLY, gateway: '192.0.2.254', 'gateway-check': '30' }
     const killed = await runPluginXml(dom0, xapiEncodedCall('apply', slow), { root, killAfterMs: 1500 })
     assert.equal(killed.signal, 'SIGKILL')
-    assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: '192.0.2.254', dev: 'xapi1', metric: PREVIOUS4.metric }])
+    assert.deepEqual(await defaultRoutes(dom0, 4), [
+      { dst: 'default', gateway: '192.0.2.254', dev: 'xapi1', metric: PREVIOUS4.metric },
+    ])
 
     const value = await callOk<{ changes: { action: string }[] }>(dom0, root, 'apply', APPLY)
     assert.ok(value.changes.some(c => c.action === 'switch-default-route'))
-    assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric }])
+    assert.deepEqual(await defaultRoutes(dom0, 4), [
+      { dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric },
+    ])
     assert.equal(await ping(dom0, FW4), true)
     const status = await callOk<Status>(dom0, root, 'status', { bridge: 'xapi1' })
     assert.equal(status.bridges.xapi1?.inSync, true)
 
     await callOk(dom0, root, 'release', { bridge: 'xapi1' })
-    assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }], 'the route from before the killed call')
+    assert.deepEqual(
+      await defaultRoutes(dom0, 4),
+      [{ dst: 'default', ...PREVIOUS4 }],
+      'the route from before the killed call',
+    )
     assert.deepEqual(await defaultRoutes(dom0, 6), [{ dst: 'default', ...PREVIOUS6 }])
     assert.deepEqual(await addressesOf(dom0, 'xapi1'), [])
   }))

@@ -11,15 +11,22 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { execa } from 'execa'
 import { DEFAULT_OUTDIR, PACKAGE_INPUTS, REPO, rpmFileName, rpmVersion } from '../../scripts/package.ts'
-import { UNIT_TEXT } from '../../xapi-plugin/install.ts'
+import { UNIT_TEXT } from '../../xapi-plugin/functions/install.ts'
 import { assertRunsOnDom0 } from '../helpers/elf.ts'
 import { HOST_PLUGIN, XAPI_PATH } from '../helpers/host-plugin.ts'
 import { type TreeEntry, snapshotTree } from '../helpers/tree.ts'
 
-const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string; license: string; homepage?: string }
+const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+  version: string
+  license: string
+  homepage?: string
+}
 const VERSION = rpmVersion(pkg.version)
 const RPM = join(DEFAULT_OUTDIR, rpmFileName(VERSION))
-const NEXT_SEMVER = pkg.version.replace(/^(\d+)\.(\d+)\.(\d+).*$/, (_, major, minor, patch) => `${major}.${minor}.${Number(patch) + 1}`)
+const NEXT_SEMVER = pkg.version.replace(
+  /^(\d+)\.(\d+)\.(\d+).*$/,
+  (_, major, minor, patch) => `${major}.${minor}.${Number(patch) + 1}`,
+)
 const DBPATH = '/var/lib/rpm'
 
 /** What every XCP-ng dom0 has installed (xapi itself needs them): all the package may require. */
@@ -46,7 +53,20 @@ const RPM_4_11_FEATURES: Record<string, string> = {
 }
 
 /** Functions of rpm 4.11's Lua `posix` module (luaext/lposix.c) the scriptlets may use. */
-const RPM_4_11_POSIX = ['access', 'chmod', 'dir', 'exec', 'fork', 'mkdir', 'readlink', 'rmdir', 'stat', 'symlink', 'unlink', 'wait']
+const RPM_4_11_POSIX = [
+  'access',
+  'chmod',
+  'dir',
+  'exec',
+  'fork',
+  'mkdir',
+  'readlink',
+  'rmdir',
+  'stat',
+  'symlink',
+  'unlink',
+  'wait',
+]
 
 const FOREIGN_HOOK = '#!/bin/sh\necho "foreign $*" >> "${VIF_IP_BINDER_ROOT:-}/var/log/foreign-hook.log"\n'
 const VIF = '0b1e7c0e-1111-4222-8333-444455556666'
@@ -72,7 +92,11 @@ function tempDir(tag: string): string {
 }
 
 async function rpmIn(root: string, ...args: string[]) {
-  return execa('rpm', ['--root', root, '--dbpath', DBPATH, ...args], { reject: false, stdin: 'ignore', env: { LC_ALL: 'C' } })
+  return execa('rpm', ['--root', root, '--dbpath', DBPATH, ...args], {
+    reject: false,
+    stdin: 'ignore',
+    env: { LC_ALL: 'C' },
+  })
 }
 
 async function rpmOk(root: string, ...args: string[]) {
@@ -93,7 +117,11 @@ function isStale(rpm: string): boolean {
 }
 
 async function buildPackage(...args: string[]): Promise<void> {
-  const result = await execa(process.execPath, ['--import', 'tsx', join(REPO, 'scripts/package.ts'), ...args], { cwd: REPO, reject: false, all: true })
+  const result = await execa(process.execPath, ['--import', 'tsx', join(REPO, 'scripts/package.ts'), ...args], {
+    cwd: REPO,
+    reject: false,
+    all: true,
+  })
   assert.equal(result.exitCode, 0, `scripts/package.ts ${args.join(' ')}:\n${result.all}`)
 }
 
@@ -105,7 +133,21 @@ before(async () => {
   if (isStale(RPM)) await buildPackage()
   work = tempDir('work')
   writeFileSync(join(work, 'stub.spec'), STUB_SPEC)
-  const stub = await execa('rpmbuild', ['-bb', '--quiet', '--define', `_topdir ${join(work, 'top')}`, '--define', `_rpmdir ${work}`, '--define', '_rpmfilename stub.rpm', join(work, 'stub.spec')], { reject: false, env: { LC_ALL: 'C' } })
+  const stub = await execa(
+    'rpmbuild',
+    [
+      '-bb',
+      '--quiet',
+      '--define',
+      `_topdir ${join(work, 'top')}`,
+      '--define',
+      `_rpmdir ${work}`,
+      '--define',
+      '_rpmfilename stub.rpm',
+      join(work, 'stub.spec'),
+    ],
+    { reject: false, env: { LC_ALL: 'C' } },
+  )
   assert.equal(stub.exitCode, 0, stub.stderr)
   stubRpm = join(work, 'stub.rpm')
   await buildPackage('--version', NEXT_SEMVER, '--outdir', work)
@@ -130,7 +172,8 @@ async function hostRoot(tag: string, options: { foreignHook: boolean }): Promise
   const root = tempDir(tag)
   await rpmOk(root, '--initdb')
   await rpmOk(root, '-i', stubRpm)
-  for (const dir of ['etc/xapi.d/plugins', 'etc/systemd/system/multi-user.target.wants', 'opt', 'var/lib', 'var/log']) mkdirSync(join(root, dir), { recursive: true })
+  for (const dir of ['etc/xapi.d/plugins', 'etc/systemd/system/multi-user.target.wants', 'opt', 'var/lib', 'var/log'])
+    mkdirSync(join(root, dir), { recursive: true })
   writeFileSync(join(root, 'etc/xapi.d/plugins/other-plugin'), 'keep me\n', { mode: 0o755 })
   if (options.foreignHook) {
     writeFileSync(join(root, 'etc/xapi.d/vif-hotplug'), FOREIGN_HOOK)
@@ -152,11 +195,19 @@ test('the package: metadata, dom0-only requirements, rpmlib features of rpm 4.11
   assert.equal(await query(RPM, '%{URL}'), pkg.homepage ?? '(none)')
   assert.match(await query(RPM, '%{SUMMARY}'), /dom0/)
   assert.ok((await query(RPM, '%{DESCRIPTION}')).length > 200, 'a real description')
-  assert.match(await query(RPM, '%{CHANGELOGNAME}'), new RegExp(` - ${VERSION.replaceAll('.', '\\.')}-1$`), 'the newest changelog entry is this version')
+  assert.match(
+    await query(RPM, '%{CHANGELOGNAME}'),
+    new RegExp(` - ${VERSION.replaceAll('.', '\\.')}-1$`),
+    'the newest changelog entry is this version',
+  )
 
   const requires = (await execa('rpm', ['-qp', '--requires', RPM])).stdout.split('\n').filter(Boolean)
   const rpmlib = requires.filter(r => r.startsWith('rpmlib('))
-  assert.deepEqual(requires.filter(r => !r.startsWith('rpmlib(')).sort(), [...DOM0_PACKAGES].sort(), 'requires exactly what dom0 has, unversioned')
+  assert.deepEqual(
+    requires.filter(r => !r.startsWith('rpmlib(')).sort(),
+    [...DOM0_PACKAGES].sort(),
+    'requires exactly what dom0 has, unversioned',
+  )
   assert.ok(rpmlib.length > 0, 'rpmbuild always adds rpmlib features: none found means the query is wrong')
   for (const requirement of rpmlib) {
     const [name = '', op, version] = requirement.split(' ')
@@ -169,15 +220,25 @@ test('the package: metadata, dom0-only requirements, rpmlib features of rpm 4.11
   for (const tag of ['PREINPROG', 'POSTINPROG', 'PREUNPROG', 'POSTUNPROG']) {
     assert.equal(await query(RPM, `%{${tag}}`), '<lua>', `${tag}: no /bin/sh needed, so rpm --root works`)
   }
-  const listing = await query(RPM, '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES} %{FILELINKTOS}\n]')
-  assert.deepEqual(listing.trim().split('\n').map(l => l.trim()).sort(), [
-    '-rw-r--r-- root:root /etc/systemd/system/vif-ip-binder.service',
-    '-rwxr-xr-x root:root /opt/vif-ip-binder/bin/vif-ip-binder',
-    'drwxr-xr-x root:root /opt/vif-ip-binder',
-    'drwxr-xr-x root:root /opt/vif-ip-binder/bin',
-    'lrwxrwxrwx root:root /etc/xapi.d/plugins/vif-ip-binder ../../../opt/vif-ip-binder/bin/vif-ip-binder',
-    'lrwxrwxrwx root:root /etc/xapi.d/vif-hotplug ../../opt/vif-ip-binder/bin/vif-ip-binder',
-  ])
+  const listing = await query(
+    RPM,
+    '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES} %{FILELINKTOS}\n]',
+  )
+  assert.deepEqual(
+    listing
+      .trim()
+      .split('\n')
+      .map(l => l.trim())
+      .sort(),
+    [
+      '-rw-r--r-- root:root /etc/systemd/system/vif-ip-binder.service',
+      '-rwxr-xr-x root:root /opt/vif-ip-binder/bin/vif-ip-binder',
+      'drwxr-xr-x root:root /opt/vif-ip-binder',
+      'drwxr-xr-x root:root /opt/vif-ip-binder/bin',
+      'lrwxrwxrwx root:root /etc/xapi.d/plugins/vif-ip-binder ../../../opt/vif-ip-binder/bin/vif-ip-binder',
+      'lrwxrwxrwx root:root /etc/xapi.d/vif-hotplug ../../opt/vif-ip-binder/bin/vif-ip-binder',
+    ],
+  )
 })
 
 test("the scriptlets are Lua 5.1 (rpm 4.11's) using only what rpm 4.11 gives Lua", async () => {
@@ -187,8 +248,16 @@ test("the scriptlets are Lua 5.1 (rpm 4.11's) using only what rpm 4.11 gives Lua
     const syntax = await execa('luac5.1', ['-p', '-'], { input: script, reject: false })
     assert.equal(syntax.exitCode, 0, `${tag} is not Lua 5.1: ${syntax.stderr}`)
     const posix = [...new Set([...script.matchAll(/\bposix\.(\w+)/g)].map(m => m[1]!))]
-    assert.deepEqual(posix.filter(name => !RPM_4_11_POSIX.includes(name)), [], `${tag} uses posix functions rpm 4.11 lacks`)
-    assert.doesNotMatch(script, /\brpm\.\w+/, `${tag}: the rpm Lua module of 4.11 has none of the newer helpers (rpm.execute, rpm.spawn)`)
+    assert.deepEqual(
+      posix.filter(name => !RPM_4_11_POSIX.includes(name)),
+      [],
+      `${tag} uses posix functions rpm 4.11 lacks`,
+    )
+    assert.doesNotMatch(
+      script,
+      /\brpm\.\w+/,
+      `${tag}: the rpm Lua module of 4.11 has none of the newer helpers (rpm.execute, rpm.spawn)`,
+    )
   }
 })
 
@@ -205,21 +274,44 @@ describe('a host with a foreign vif-hotplug: install, hook, upgrade, erase', () 
     const installed = files(root)
 
     const executable = installed['opt/vif-ip-binder/bin/vif-ip-binder']
-    assert.deepEqual(executable, snapshotTree(join(HOST_PLUGIN, '..'))['vif-ip-binder'], 'the packaged executable is this build, mode 0755')
-    assert.deepEqual(installed['opt/vif-ip-binder/chained/vif-hotplug'], initial['etc/xapi.d/vif-hotplug'], 'the foreign hook, moved aside byte for byte, mode kept')
-    assert.deepEqual(installed['etc/xapi.d/vif-hotplug'], { type: 'link', target: '../../opt/vif-ip-binder/bin/vif-ip-binder' })
-    assert.deepEqual(installed['etc/xapi.d/plugins/vif-ip-binder'], { type: 'link', target: '../../../opt/vif-ip-binder/bin/vif-ip-binder' })
+    assert.deepEqual(
+      executable,
+      snapshotTree(join(HOST_PLUGIN, '..'))['vif-ip-binder'],
+      'the packaged executable is this build, mode 0755',
+    )
+    assert.deepEqual(
+      installed['opt/vif-ip-binder/chained/vif-hotplug'],
+      initial['etc/xapi.d/vif-hotplug'],
+      'the foreign hook, moved aside byte for byte, mode kept',
+    )
+    assert.deepEqual(installed['etc/xapi.d/vif-hotplug'], {
+      type: 'link',
+      target: '../../opt/vif-ip-binder/bin/vif-ip-binder',
+    })
+    assert.deepEqual(installed['etc/xapi.d/plugins/vif-ip-binder'], {
+      type: 'link',
+      target: '../../../opt/vif-ip-binder/bin/vif-ip-binder',
+    })
     assert.equal(readFileSync(join(root, 'etc/systemd/system/vif-ip-binder.service'), 'utf8'), UNIT_TEXT)
-    assert.deepEqual(installed['etc/systemd/system/multi-user.target.wants/vif-ip-binder.service'], { type: 'link', target: '/etc/systemd/system/vif-ip-binder.service' })
+    assert.deepEqual(installed['etc/systemd/system/multi-user.target.wants/vif-ip-binder.service'], {
+      type: 'link',
+      target: '/etc/systemd/system/vif-ip-binder.service',
+    })
     assert.equal(installed['etc/xapi.d/plugins/other-plugin']?.type, 'file', 'other plugins untouched')
 
     // The same starting tree, installed by hand: identical but for install's manifest.
     const byHand = tempDir('by-hand')
-    for (const dir of ['etc/xapi.d/plugins', 'etc/systemd/system/multi-user.target.wants', 'opt', 'var/lib', 'var/log']) mkdirSync(join(byHand, dir), { recursive: true })
+    for (const dir of ['etc/xapi.d/plugins', 'etc/systemd/system/multi-user.target.wants', 'opt', 'var/lib', 'var/log'])
+      mkdirSync(join(byHand, dir), { recursive: true })
     writeFileSync(join(byHand, 'etc/xapi.d/plugins/other-plugin'), 'keep me\n', { mode: 0o755 })
     writeFileSync(join(byHand, 'etc/xapi.d/vif-hotplug'), FOREIGN_HOOK)
     chmodSync(join(byHand, 'etc/xapi.d/vif-hotplug'), 0o750)
-    const hand = await execa(HOST_PLUGIN, ['install', '--root', byHand], { env: { PATH: XAPI_PATH }, extendEnv: false, stdin: 'ignore', reject: false })
+    const hand = await execa(HOST_PLUGIN, ['install', '--root', byHand], {
+      env: { PATH: XAPI_PATH },
+      extendEnv: false,
+      stdin: 'ignore',
+      reject: false,
+    })
     assert.equal(hand.exitCode, 0, hand.stderr)
     const expected = snapshotTree(byHand)
     delete expected['opt/vif-ip-binder/install.json']
@@ -233,14 +325,21 @@ describe('a host with a foreign vif-hotplug: install, hook, upgrade, erase', () 
 
   test('the installed hook runs the foreign one, then starts its worker', async () => {
     const before = files(root)
-    const hook = await execa(join(root, 'etc/xapi.d/vif-hotplug'), ['-action', 'online', '-vifuuid', VIF, '-vmuuid', VM], {
-      env: { PATH: XAPI_PATH, VIF_IP_BINDER_ROOT: root },
-      extendEnv: false,
-      stdin: 'ignore',
-      reject: false,
-    })
+    const hook = await execa(
+      join(root, 'etc/xapi.d/vif-hotplug'),
+      ['-action', 'online', '-vifuuid', VIF, '-vmuuid', VM],
+      {
+        env: { PATH: XAPI_PATH, VIF_IP_BINDER_ROOT: root },
+        extendEnv: false,
+        stdin: 'ignore',
+        reject: false,
+      },
+    )
     assert.equal(hook.exitCode, 0, hook.stderr)
-    assert.equal(readFileSync(join(root, 'var/log/foreign-hook.log'), 'utf8'), `foreign -action online -vifuuid ${VIF} -vmuuid ${VM}\n`)
+    assert.equal(
+      readFileSync(join(root, 'var/log/foreign-hook.log'), 'utf8'),
+      `foreign -action online -vifuuid ${VIF} -vmuuid ${VM}\n`,
+    )
 
     // The worker finds no xapi here and says so; wait for it to be gone before going on.
     const log = join(root, 'var/log/vif-ip-binder.log')
@@ -254,8 +353,14 @@ describe('a host with a foreign vif-hotplug: install, hook, upgrade, erase', () 
       await new Promise(resolve => setTimeout(resolve, 100))
     }
     const after = files(root)
-    const added = Object.keys(after).filter(path => !(path in before)).sort()
-    assert.deepEqual(added, ['var/log/foreign-hook.log', 'var/log/vif-ip-binder.log'], 'the hook wrote its log, the foreign hook its file, nothing else')
+    const added = Object.keys(after)
+      .filter(path => !(path in before))
+      .sort()
+    assert.deepEqual(
+      added,
+      ['var/log/foreign-hook.log', 'var/log/vif-ip-binder.log'],
+      'the hook wrote its log, the foreign hook its file, nothing else',
+    )
     for (const path of added) rmSync(join(root, path))
   })
 
@@ -274,7 +379,11 @@ describe('a host with a foreign vif-hotplug: install, hook, upgrade, erase', () 
   test('rpm -e puts the foreign hook back and leaves the tree as it was, state aside', async () => {
     await rpmOk(root, '-e', 'vif-ip-binder')
     assert.equal((await rpmIn(root, '-q', 'vif-ip-binder')).exitCode, 1, 'no longer installed')
-    assert.equal(readFileSync(join(root, 'var/lib/vif-ip-binder/state.json'), 'utf8'), '{"kept":true}\n', 'state survives removal')
+    assert.equal(
+      readFileSync(join(root, 'var/lib/vif-ip-binder/state.json'), 'utf8'),
+      '{"kept":true}\n',
+      'state survives removal',
+    )
     rmSync(join(root, 'var/lib/vif-ip-binder'), { recursive: true })
     assert.deepEqual(files(root), initial)
   })
@@ -285,7 +394,10 @@ test('without a foreign hook: rpm -i then rpm -e leave no hook and the tree as i
   const initial = files(root)
   await rpmOk(root, '-i', RPM)
   assert.equal(existsSync(join(root, 'opt/vif-ip-binder/chained')), false, 'nothing to chain')
-  assert.deepEqual(files(root)['etc/xapi.d/vif-hotplug'], { type: 'link', target: '../../opt/vif-ip-binder/bin/vif-ip-binder' })
+  assert.deepEqual(files(root)['etc/xapi.d/vif-hotplug'], {
+    type: 'link',
+    target: '../../opt/vif-ip-binder/bin/vif-ip-binder',
+  })
   await rpmOk(root, '-e', 'vif-ip-binder')
   assert.deepEqual(files(root), initial)
 })

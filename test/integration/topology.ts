@@ -12,7 +12,15 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import { createBridge, createNamespace, createVethPair, deleteNamespace, ip, ipJson, namespaceName } from '../helpers/netns.ts'
+import {
+  createBridge,
+  createNamespace,
+  createVethPair,
+  deleteNamespace,
+  ip,
+  ipJson,
+  namespaceName,
+} from '../helpers/netns.ts'
 
 export const FW4 = '192.0.2.1'
 export const FW6 = '2001:db8:77::1'
@@ -75,7 +83,18 @@ export async function createTopology(): Promise<Topology> {
     await ip(dom0, 'link', 'set', 'mgmt0p', 'up')
     await ip(dom0, 'addr', 'add', '203.0.113.2/24', 'dev', 'xenbr0')
     await ip(dom0, 'addr', 'add', '2001:db8:ff::2/64', 'dev', 'xenbr0', 'nodad')
-    await ip(dom0, 'route', 'add', 'default', 'via', PREVIOUS4.gateway, 'dev', 'xenbr0', 'metric', String(PREVIOUS4.metric))
+    await ip(
+      dom0,
+      'route',
+      'add',
+      'default',
+      'via',
+      PREVIOUS4.gateway,
+      'dev',
+      'xenbr0',
+      'metric',
+      String(PREVIOUS4.metric),
+    )
     await ip(dom0, '-6', 'route', 'add', 'default', 'via', PREVIOUS6.gateway, 'dev', 'xenbr0')
 
     await ip(fw, 'addr', 'add', `${FW4}/24`, 'dev', 'eth0')
@@ -168,7 +187,9 @@ export async function kernelSnapshot(ns: string) {
 
 export async function ping(ns: string, address: string): Promise<boolean> {
   const family = address.includes(':') ? '-6' : '-4'
-  const result = await execa('ip', ['netns', 'exec', ns, 'ping', family, '-n', '-c', '1', '-W', '2', address], { reject: false })
+  const result = await execa('ip', ['netns', 'exec', ns, 'ping', family, '-n', '-c', '1', '-W', '2', address], {
+    reject: false,
+  })
   return result.exitCode === 0
 }
 

@@ -16,26 +16,42 @@ import { parseApplyArgs } from '../../shared/plugin-args.ts'
 const VM = '0d6b9e3c-8f1a-4c55-9d0e-2a4b6c8d0e1f'
 const NET = '5e2a7c1d-3b4f-4e6a-8c9d-0f1e2d3c4b5a'
 
-const base: BindingConfig = { vm: VM, network: 'dom0-firewall', addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'] }
+const base: BindingConfig = {
+  vm: VM,
+  network: 'dom0-firewall',
+  addresses: ['192.168.1.2/24'],
+  gateways: ['192.168.1.1'],
+}
 
 function rejects(config: BindingConfig | Record<string, unknown>, pattern: RegExp) {
   assert.throws(
     () => parsePluginConfig({ bindings: [config as BindingConfig] }),
-    (error: unknown) => error instanceof BinderError && error.code === ErrorCode.INVALID_ARGUMENT && pattern.test(error.message),
+    (error: unknown) =>
+      error instanceof BinderError && error.code === ErrorCode.INVALID_ARGUMENT && pattern.test(error.message),
   )
 }
 
 describe('parseBinding', () => {
   it('parses a typical firewall binding into canonical values', () => {
     const b = parseBinding(
-      { ...base, addresses: ['192.168.1.2/24', '2001:DB8::2/64'], gateways: ['192.168.1.1', '2001:db8::1'], routes: ['10.0.0.0/8=192.168.1.1', '192.168.50.0/24'], managementAddress: '192.168.1.2', proxyArp: true },
+      {
+        ...base,
+        addresses: ['192.168.1.2/24', '2001:DB8::2/64'],
+        gateways: ['192.168.1.1', '2001:db8::1'],
+        routes: ['10.0.0.0/8=192.168.1.1', '192.168.50.0/24'],
+        managementAddress: '192.168.1.2',
+        proxyArp: true,
+      },
       0,
     )
     assert.deepEqual(
       b.addresses.map(a => `${a.address}/${a.prefix}`),
       ['192.168.1.2/24', '2001:db8::2/64'],
     )
-    assert.deepEqual(b.gateways.map(g => g.address), ['192.168.1.1', '2001:db8::1'])
+    assert.deepEqual(
+      b.gateways.map(g => g.address),
+      ['192.168.1.1', '2001:db8::1'],
+    )
     assert.equal(b.routes[0]!.via, '192.168.1.1')
     assert.equal(b.routes[1]!.via, undefined)
     assert.deepEqual(b.managementAddress, { address: '192.168.1.2', family: 4 })
@@ -44,16 +60,25 @@ describe('parseBinding', () => {
   })
 
   it('names the binding and the bad value for a malformed CIDR', () => {
-    rejects({ ...base, addresses: ['192.168.1.300/24'] }, /^binding 1 \(VM ".+", network "dom0-firewall"\): addresses: "192\.168\.1\.300(\/24)?"/)
+    rejects(
+      { ...base, addresses: ['192.168.1.300/24'] },
+      /^binding 1 \(VM ".+", network "dom0-firewall"\): addresses: "192\.168\.1\.300(\/24)?"/,
+    )
     rejects({ ...base, addresses: ['192.168.1.2'] }, /addresses: "192\.168\.1\.2" needs a prefix length/)
   })
 
   it('refuses a gateway outside every address prefix, with the field name the admin sees', () => {
-    rejects({ ...base, gateways: ['10.9.9.9'] }, /binding 1 .*: gateways: "10\.9\.9\.9" is outside every bound prefix \(192\.168\.1\.2\/24\)/)
+    rejects(
+      { ...base, gateways: ['10.9.9.9'] },
+      /binding 1 .*: gateways: "10\.9\.9\.9" is outside every bound prefix \(192\.168\.1\.2\/24\)/,
+    )
   })
 
   it('refuses two gateways of one family', () => {
-    rejects({ ...base, addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1', '192.168.1.254'] }, /more than one IPv4 gateway/)
+    rejects(
+      { ...base, addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1', '192.168.1.254'] },
+      /more than one IPv4 gateway/,
+    )
   })
 
   it('refuses an item holding a comma, which the host would split', () => {
@@ -104,7 +129,10 @@ describe('parsePluginConfig', () => {
 
 describe('applyArgsFor', () => {
   it('builds arguments the host plugin parses back to the same binding', () => {
-    const b = parseBinding({ ...base, routes: ['10.0.0.0/8=192.168.1.1'], managementAddress: '192.168.1.2', forwarding: true }, 0)
+    const b = parseBinding(
+      { ...base, routes: ['10.0.0.0/8=192.168.1.1'], managementAddress: '192.168.1.2', forwarding: true },
+      0,
+    )
     const args = applyArgsFor(b, 'xapi1', 'xenbr0', 10)
     assert.deepEqual(args, {
       bridge: 'xapi1',
@@ -131,8 +159,16 @@ describe('applyArgsFor', () => {
 
 describe('pool form', () => {
   it('round-trips through pool.other_config text with the network as a UUID', () => {
-    const b = parseBinding({ ...base, addresses: ['2001:DB8::2/64', '192.168.1.2/24'], srs: [{ sr: VM, probe: 'icmp:192.168.1.10' }] }, 0)
-    const text = encodePoolConfig({ version: POOL_CONFIG_VERSION, gatewayCheckSeconds: 7, rescue: true, bindings: [toPoolBinding(b, VM, NET)] })
+    const b = parseBinding(
+      { ...base, addresses: ['2001:DB8::2/64', '192.168.1.2/24'], srs: [{ sr: VM, probe: 'icmp:192.168.1.10' }] },
+      0,
+    )
+    const text = encodePoolConfig({
+      version: POOL_CONFIG_VERSION,
+      gatewayCheckSeconds: 7,
+      rescue: true,
+      bindings: [toPoolBinding(b, VM, NET)],
+    })
     const json = JSON.parse(text)
     assert.equal(json.version, 1)
     assert.equal(json.rescue, true)
@@ -147,13 +183,25 @@ describe('pool form', () => {
 
   it('refuses unknown versions, non-UUID references and bad values by name', () => {
     const b = parseBinding(base, 0)
-    const good = JSON.parse(encodePoolConfig({ version: 1, gatewayCheckSeconds: 10, rescue: false, bindings: [toPoolBinding(b, VM, NET)] }))
+    const good = JSON.parse(
+      encodePoolConfig({ version: 1, gatewayCheckSeconds: 10, rescue: false, bindings: [toPoolBinding(b, VM, NET)] }),
+    )
     const { rescue: _, ...withoutRescue } = good
     assert.equal(decodePoolConfig(JSON.stringify(withoutRescue)).config.rescue, false, 'rescue is off unless written')
-    assert.throws(() => decodePoolConfig(JSON.stringify({ ...good, rescue: 'yes' })), /rescue: "yes" is not true or false/)
+    assert.throws(
+      () => decodePoolConfig(JSON.stringify({ ...good, rescue: 'yes' })),
+      /rescue: "yes" is not true or false/,
+    )
     assert.throws(() => decodePoolConfig(JSON.stringify({ ...good, version: 2 })), /version 2 is not 1/)
-    assert.throws(() => decodePoolConfig(JSON.stringify({ ...good, bindings: [{ ...good.bindings[0], network: 'dom0-firewall' }] })), /network "dom0-firewall" is not a UUID/)
-    assert.throws(() => decodePoolConfig(JSON.stringify({ ...good, bindings: [{ ...good.bindings[0], addresses: ['x/24'] }] })), /addresses: "x(\/24)?"/)
+    assert.throws(
+      () =>
+        decodePoolConfig(JSON.stringify({ ...good, bindings: [{ ...good.bindings[0], network: 'dom0-firewall' }] })),
+      /network "dom0-firewall" is not a UUID/,
+    )
+    assert.throws(
+      () => decodePoolConfig(JSON.stringify({ ...good, bindings: [{ ...good.bindings[0], addresses: ['x/24'] }] })),
+      /addresses: "x(\/24)?"/,
+    )
     assert.throws(() => decodePoolConfig('{'), /not JSON/)
   })
 })

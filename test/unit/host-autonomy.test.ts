@@ -8,10 +8,10 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { parsePlugSrsArgs } from '../../shared/plugin-args.ts'
 import { parseProbe, probeFromDeviceConfig, probeText } from '../../shared/probes.ts'
-import { parseHotplugArgv, workerCommand } from '../../xapi-plugin/hotplug.ts'
-import { XapiError, parseInventory } from '../../xapi-plugin/local-xapi.ts'
-import { probeDelayMs } from '../../xapi-plugin/plug-srs.ts'
-import { isStorageNotReady } from '../../xapi-plugin/rescue.ts'
+import { parseHotplugArgv, workerCommand } from '../../xapi-plugin/functions/hotplug.ts'
+import { XapiError, parseInventory } from '../../xapi-plugin/xapi/local-xapi.ts'
+import { probeDelayMs } from '../../xapi-plugin/functions/plug-srs.ts'
+import { isStorageNotReady } from '../../xapi-plugin/functions/rescue.ts'
 
 const SR = '3f8e9a2c-1b2d-4c5e-8f90-a1b2c3d4e5f6'
 const VIF = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d'
@@ -24,19 +24,46 @@ describe('probes', () => {
     ['tcp:[2001:db8::5]:445', 'tcp:[2001:db8::5]:445'],
     ['tcp:nas.lan:3260', 'tcp:nas.lan:3260'],
   ]
-  for (const [text, canonical] of good) test(`${text} parses`, () => assert.equal(probeText(parseProbe(text)), canonical))
+  for (const [text, canonical] of good)
+    test(`${text} parses`, () => assert.equal(probeText(parseProbe(text)), canonical))
 
-  const bad = ['ping:10.0.0.5', 'icmp:10.0.0', 'tcp:10.0.0.5', 'tcp:10.0.0.5:0', 'tcp:10.0.0.5:65536', 'tcp:[10.0.0.5]:80', 'tcp:a b:80', 'tcp:x;reboot:80', 'icmp:$(id)']
+  const bad = [
+    'ping:10.0.0.5',
+    'icmp:10.0.0',
+    'tcp:10.0.0.5',
+    'tcp:10.0.0.5:0',
+    'tcp:10.0.0.5:65536',
+    'tcp:[10.0.0.5]:80',
+    'tcp:a b:80',
+    'tcp:x;reboot:80',
+    'icmp:$(id)',
+  ]
   for (const text of bad) {
     test(`${JSON.stringify(text)} is refused by name`, () =>
-      assert.throws(() => parseProbe(text), (e: Error & { code?: string }) => e.code === 'VIF_IP_BINDER_INVALID_ARGUMENT' && e.message.includes(JSON.stringify(text))))
+      assert.throws(
+        () => parseProbe(text),
+        (e: Error & { code?: string }) =>
+          e.code === 'VIF_IP_BINDER_INVALID_ARGUMENT' && e.message.includes(JSON.stringify(text)),
+      ))
   }
 
   test('derived from device_config by SR type', () => {
-    assert.deepEqual(probeFromDeviceConfig('nfs', { server: '10.0.0.5', serverpath: '/x' }), { kind: 'tcp', host: '10.0.0.5', port: 2049 })
+    assert.deepEqual(probeFromDeviceConfig('nfs', { server: '10.0.0.5', serverpath: '/x' }), {
+      kind: 'tcp',
+      host: '10.0.0.5',
+      port: 2049,
+    })
     assert.deepEqual(probeFromDeviceConfig('smb', { server: '\\\\nas\\vms' }), { kind: 'tcp', host: 'nas', port: 445 })
-    assert.deepEqual(probeFromDeviceConfig('cifs', { location: '//10.0.0.6/vms' }), { kind: 'tcp', host: '10.0.0.6', port: 445 })
-    assert.deepEqual(probeFromDeviceConfig('lvmoiscsi', { target: '10.0.0.7,10.0.0.8', port: '3261' }), { kind: 'tcp', host: '10.0.0.7', port: 3261 })
+    assert.deepEqual(probeFromDeviceConfig('cifs', { location: '//10.0.0.6/vms' }), {
+      kind: 'tcp',
+      host: '10.0.0.6',
+      port: 445,
+    })
+    assert.deepEqual(probeFromDeviceConfig('lvmoiscsi', { target: '10.0.0.7,10.0.0.8', port: '3261' }), {
+      kind: 'tcp',
+      host: '10.0.0.7',
+      port: 3261,
+    })
     assert.equal(probeFromDeviceConfig('lvm', { device: '/dev/sda3' }), undefined, 'local storage has no server')
     assert.equal(probeFromDeviceConfig('nfs', { server: 'bad host' }), undefined)
   })
@@ -45,7 +72,11 @@ describe('probes', () => {
 describe('plug-srs arguments', () => {
   test('SRs, probes and timeout', () => {
     const request = parsePlugSrsArgs({ srs: SR.toUpperCase(), probes: `${SR}=icmp:10.0.0.5`, timeout: '30' })
-    assert.deepEqual(request, { srs: [SR], probes: { [SR]: { kind: 'icmp', address: '10.0.0.5' } }, timeoutSeconds: 30 })
+    assert.deepEqual(request, {
+      srs: [SR],
+      probes: { [SR]: { kind: 'icmp', address: '10.0.0.5' } },
+      timeoutSeconds: 30,
+    })
     assert.equal(parsePlugSrsArgs({ srs: SR }).timeoutSeconds, 120)
   })
   const bad: [Record<string, string>, string][] = [
@@ -59,24 +90,45 @@ describe('plug-srs arguments', () => {
     [{ srs: SR, force: 'true' }, '"force"'],
   ]
   for (const [args, names] of bad) {
-    test(`refuses ${JSON.stringify(args)}`, () => assert.throws(() => parsePlugSrsArgs(args), (e: Error) => e.message.includes(names)))
+    test(`refuses ${JSON.stringify(args)}`, () =>
+      assert.throws(
+        () => parsePlugSrsArgs(args),
+        (e: Error) => e.message.includes(names),
+      ))
   }
 })
 
 test('probe cadence: 250 ms while the firewall comes up, then backing off to 2 s', () => {
   const delays = Array.from({ length: 30 }, (_, i) => probeDelayMs(i + 1))
   assert.ok(delays.slice(0, 20).every(d => d === 250))
-  assert.ok(delays.every((d, i) => i === 0 || d >= delays[i - 1]!), 'never faster again')
+  assert.ok(
+    delays.every((d, i) => i === 0 || d >= delays[i - 1]!),
+    'never faster again',
+  )
   assert.equal(delays.at(-1), 2000)
 })
 
 describe('vif-hotplug command line', () => {
   test('as the vif script passes it, in any order', () => {
-    assert.deepEqual(parseHotplugArgv(['-action', 'online', '-vifuuid', VIF, '-vmuuid', SR]), { action: 'online', vif: VIF, vm: SR })
-    assert.deepEqual(parseHotplugArgv(['-vmuuid', SR, '-action', 'remove', '-vifuuid', VIF]), { action: 'remove', vif: VIF, vm: SR })
+    assert.deepEqual(parseHotplugArgv(['-action', 'online', '-vifuuid', VIF, '-vmuuid', SR]), {
+      action: 'online',
+      vif: VIF,
+      vm: SR,
+    })
+    assert.deepEqual(parseHotplugArgv(['-vmuuid', SR, '-action', 'remove', '-vifuuid', VIF]), {
+      action: 'remove',
+      vif: VIF,
+      vm: SR,
+    })
   })
-  for (const argv of [['-action', 'offline', '-vifuuid', VIF, '-vmuuid', SR], ['-action', 'online', '-vifuuid', 'x', '-vmuuid', SR], ['-action', 'online', '-vif', VIF], ['-action']]) {
-    test(`refuses ${argv.join(' ')}`, () => assert.throws(() => parseHotplugArgv(argv), { code: 'VIF_IP_BINDER_INVALID_ARGUMENT' }))
+  for (const argv of [
+    ['-action', 'offline', '-vifuuid', VIF, '-vmuuid', SR],
+    ['-action', 'online', '-vifuuid', 'x', '-vmuuid', SR],
+    ['-action', 'online', '-vif', VIF],
+    ['-action'],
+  ]) {
+    test(`refuses ${argv.join(' ')}`, () =>
+      assert.throws(() => parseHotplugArgv(argv), { code: 'VIF_IP_BINDER_INVALID_ARGUMENT' }))
   }
 })
 
@@ -95,7 +147,7 @@ test('a VM start is retried only when storage is not back yet', () => {
   assert.equal(isStorageNotReady(new Error('SR_BACKEND_FAILURE')), false, 'only xapi errors')
 })
 
-test('the hook worker leaves udev\'s cgroup through systemd-run where systemd runs the host', () => {
+test("the hook worker leaves udev's cgroup through systemd-run where systemd runs the host", () => {
   const root = mkdtempSync(join(tmpdir(), `vib-unit-${process.pid}-`))
   try {
     const args = ['hotplug-worker', 'action=online']
@@ -106,7 +158,11 @@ test('the hook worker leaves udev\'s cgroup through systemd-run where systemd ru
     assert.deepEqual(argv.slice(0, 2), ['--scope', '--quiet'])
     assert.match(argv[2]!, /^--unit=vif-ip-binder-hotplug-\d+$/)
     assert.deepEqual(argv.slice(3), ['/opt/x', ...args])
-    assert.deepEqual(workerCommand(root, '/opt/x', args, false), ['/opt/x', args], 'no systemd-run binary: a detached process')
+    assert.deepEqual(
+      workerCommand(root, '/opt/x', args, false),
+      ['/opt/x', args],
+      'no systemd-run binary: a detached process',
+    )
   } finally {
     rmSync(root, { recursive: true, force: true })
   }

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { parseAddrText, parseRouteText } from '../../xapi-plugin/ip-text.ts'
+import { parseAddrText, parseRouteText } from '../../xapi-plugin/kernel/ip-text.ts'
 
 test('addresses: flags, families, prefixes, scopes, DAD states, a peer address', () => {
   const text = [
@@ -21,11 +21,39 @@ test('addresses: flags, families, prefixes, scopes, DAD states, a peer address',
       ifname: 'xapi1',
       flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
       addr_info: [
-        { family: 'inet', local: '192.0.2.2', prefixlen: 24, scope: 'global', tentative: undefined, dadfailed: undefined },
-        { family: 'inet', local: '10.1.1.1', prefixlen: 32, scope: 'global', tentative: undefined, dadfailed: undefined },
-        { family: 'inet6', local: '2001:db8::2', prefixlen: 64, scope: 'global', tentative: true, dadfailed: undefined },
+        {
+          family: 'inet',
+          local: '192.0.2.2',
+          prefixlen: 24,
+          scope: 'global',
+          tentative: undefined,
+          dadfailed: undefined,
+        },
+        {
+          family: 'inet',
+          local: '10.1.1.1',
+          prefixlen: 32,
+          scope: 'global',
+          tentative: undefined,
+          dadfailed: undefined,
+        },
+        {
+          family: 'inet6',
+          local: '2001:db8::2',
+          prefixlen: 64,
+          scope: 'global',
+          tentative: true,
+          dadfailed: undefined,
+        },
         { family: 'inet6', local: '2001:db8::3', prefixlen: 64, scope: 'global', tentative: true, dadfailed: true },
-        { family: 'inet6', local: 'fe80::8853:fff:fecf:4eb5', prefixlen: 64, scope: 'link', tentative: undefined, dadfailed: undefined },
+        {
+          family: 'inet6',
+          local: 'fe80::8853:fff:fecf:4eb5',
+          prefixlen: 64,
+          scope: 'link',
+          tentative: undefined,
+          dadfailed: undefined,
+        },
       ],
     },
     { ifname: 'vif3.0', flags: ['NO-CARRIER', 'BROADCAST', 'MULTICAST', 'UP'], addr_info: [] },

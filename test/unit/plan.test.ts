@@ -1,4 +1,4 @@
-// The planner (xapi-plugin/plan.ts) against fake kernel snapshots shaped like `ip -j addr`
+// The planner (xapi-plugin/engine/plan.ts) against fake kernel snapshots shaped like `ip -j addr`
 // and `ip -j route`. A small in-memory kernel runs the planned steps so that "plan again
 // after applying" and "apply then release" can be checked end to end without root.
 
@@ -8,11 +8,12 @@ import ipaddr from 'ipaddr.js'
 import type { Family } from '../../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { type PluginArgs, encodeApplyArgs, parseApplyArgs } from '../../shared/plugin-args.ts'
-import { type DefaultRoute, type IpLink, type IpRoute, defaultRoutesOf } from '../../xapi-plugin/ip.ts'
-import type { Observed } from '../../xapi-plugin/observe.ts'
-import { type Plan, type Step, desiredSysctls, planApply, planRelease } from '../../xapi-plugin/plan.ts'
-import { type BridgeRecord, emptyRecord } from '../../xapi-plugin/state.ts'
-import { sysctlPath } from '../../xapi-plugin/sysctl.ts'
+import { type IpLink, type IpRoute, defaultRoutesOf } from '../../xapi-plugin/kernel/ip.ts'
+import type { Observed } from '../../xapi-plugin/engine/observe.ts'
+import { type Plan, desiredSysctls, planApply, planRelease } from '../../xapi-plugin/engine/plan.ts'
+import { emptyRecord } from '../../xapi-plugin/engine/state.ts'
+import { sysctlPath } from '../../xapi-plugin/kernel/sysctl.ts'
+import type { BridgeRecord, DefaultRoute, Step } from '../../shared/results.ts'
 
 // ---------------------------------------------------------------------------------------
 // A fake kernel: links with addresses, the main routing tables, per-interface sysctls.
@@ -34,7 +35,11 @@ class FakeKernel {
 
   /** A link as `ip -j addr show dev X` prints it (with the connected routes the kernel adds). */
   addLink(ifname: string, { up = true, addresses = [] as string[] } = {}): this {
-    this.links.set(ifname, { ifname, flags: up ? ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'] : ['BROADCAST', 'MULTICAST'], addr_info: [] })
+    this.links.set(ifname, {
+      ifname,
+      flags: up ? ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'] : ['BROADCAST', 'MULTICAST'],
+      addr_info: [],
+    })
     for (const [family, name] of SYSCTLS) this.sysctls.set(sysctlPath(family, ifname, name), '0')
     for (const cidr of addresses) this.addAddress(ifname, cidr)
     return this
@@ -75,12 +80,22 @@ class FakeKernel {
     const prefix = Number(prefixText)
     const family = familyOf(address)
     const link = this.link(dev)
-    if (link.addr_info!.some(a => a.local === address && a.prefixlen === prefix)) throw new Error(`RTNETLINK answers: File exists (${cidr})`)
-    link.addr_info!.push({ family: family === 4 ? 'inet' : 'inet6', local: address, prefixlen: prefix, scope: 'global' })
+    if (link.addr_info!.some(a => a.local === address && a.prefixlen === prefix))
+      throw new Error(`RTNETLINK answers: File exists (${cidr})`)
+    link.addr_info!.push({
+      family: family === 4 ? 'inet' : 'inet6',
+      local: address,
+      prefixlen: prefix,
+      scope: 'global',
+    })
     const network = FakeKernel.connected(cidr)
     if (network) {
       if (!this.routes[family].some(r => r.dst === network && r.dev === dev)) {
-        this.routes[family].push(family === 4 ? { dst: network, dev, protocol: 'kernel', scope: 'link' } : { dst: network, dev, protocol: 'kernel', metric: 256 })
+        this.routes[family].push(
+          family === 4
+            ? { dst: network, dev, protocol: 'kernel', scope: 'link' }
+            : { dst: network, dev, protocol: 'kernel', metric: 256 },
+        )
       }
     }
   }
@@ -99,12 +114,15 @@ class FakeKernel {
     const link = this.link(dev)
     const before = link.addr_info!.length
     link.addr_info = link.addr_info!.filter(a => !(a.local === address && a.prefixlen === Number(prefixText)))
-    if (link.addr_info.length === before) throw new Error(`RTNETLINK answers: Cannot assign requested address (${cidr})`)
+    if (link.addr_info.length === before)
+      throw new Error(`RTNETLINK answers: Cannot assign requested address (${cidr})`)
     const network = FakeKernel.connected(cidr)
     const stillCovered = link.addr_info.some(a => FakeKernel.connected(`${a.local}/${a.prefixlen}`) === network)
     if (network && !stillCovered) {
       const family = familyOf(address)
-      this.routes[family] = this.routes[family].filter(r => !(r.dst === network && r.dev === dev && r.protocol === 'kernel'))
+      this.routes[family] = this.routes[family].filter(
+        r => !(r.dst === network && r.dev === dev && r.protocol === 'kernel'),
+      )
     }
   }
 
@@ -115,7 +133,9 @@ class FakeKernel {
 
   private static printed(destination: string, family: Family): string {
     // `ip -j route` prints host routes without their /32 or /128.
-    return destination.endsWith(`/${hostBits(family)}`) ? destination.slice(0, destination.lastIndexOf('/')) : destination
+    return destination.endsWith(`/${hostBits(family)}`)
+      ? destination.slice(0, destination.lastIndexOf('/'))
+      : destination
   }
 
   private replaceDefault(route: DefaultRoute): void {
@@ -145,7 +165,8 @@ class FakeKernel {
         case 'add-route': {
           this.link(step.dev)
           const table = this.routes[step.family]
-          const same = (r: IpRoute) => r.dst !== 'default' && FakeKernel.destination(r, step.family) === step.destination
+          const same = (r: IpRoute) =>
+            r.dst !== 'default' && FakeKernel.destination(r, step.family) === step.destination
           if (!step.replace && table.some(same)) throw new Error(`RTNETLINK answers: File exists (${step.destination})`)
           this.routes[step.family] = table.filter(r => !same(r))
           const route: IpRoute = { dst: FakeKernel.printed(step.destination, step.family), dev: step.dev, flags: [] }
@@ -157,7 +178,10 @@ class FakeKernel {
         case 'remove-route': {
           const table = this.routes[step.family]
           const index = table.findIndex(
-            r => FakeKernel.destination(r, step.family) === step.destination && r.gateway === step.via && r.dev === step.dev,
+            r =>
+              FakeKernel.destination(r, step.family) === step.destination &&
+              r.gateway === step.via &&
+              r.dev === step.dev,
           )
           if (index < 0) throw new Error(`RTNETLINK answers: No such process (${step.destination})`)
           table.splice(index, 1)
@@ -174,7 +198,11 @@ class FakeKernel {
         case 'remove-default-route': {
           const table = this.routes[step.family]
           const index = table.findIndex(
-            r => r.dst === 'default' && r.gateway === step.route.gateway && r.dev === step.route.dev && (r.metric ?? (step.family === 4 ? 0 : 1024)) === step.route.metric,
+            r =>
+              r.dst === 'default' &&
+              r.gateway === step.route.gateway &&
+              r.dev === step.route.dev &&
+              (r.metric ?? (step.family === 4 ? 0 : 1024)) === step.route.metric,
           )
           if (index < 0) throw new Error('RTNETLINK answers: No such process (default)')
           table.splice(index, 1)
@@ -186,10 +214,20 @@ class FakeKernel {
 
   /** Everything observable, in a comparable form. */
   snapshot(): unknown {
-    const canonical = (r: IpRoute) => JSON.stringify(Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined).sort()))
+    const canonical = (r: IpRoute) =>
+      JSON.stringify(
+        Object.fromEntries(
+          Object.entries(r)
+            .filter(([, v]) => v !== undefined)
+            .sort(),
+        ),
+      )
     const sortRoutes = (routes: IpRoute[]) => routes.map(canonical).sort()
     return {
-      links: [...this.links.values()].map(l => ({ ...l, addr_info: [...(l.addr_info ?? [])].map(a => `${a.local}/${a.prefixlen}`).sort() })),
+      links: [...this.links.values()].map(l => ({
+        ...l,
+        addr_info: [...(l.addr_info ?? [])].map(a => `${a.local}/${a.prefixlen}`).sort(),
+      })),
       routes: { 4: sortRoutes(this.routes[4]), 6: sortRoutes(this.routes[6]) },
       sysctls: Object.fromEntries([...this.sysctls].sort()),
     }
@@ -212,7 +250,14 @@ function dom0(): FakeKernel {
     .addRoute(4, { dst: 'default', gateway: '192.168.1.1', dev: MGMT, protocol: 'dhcp', metric: 100, flags: [] })
 }
 
-const V4_PREVIOUS: DefaultRoute = { family: 4, gateway: '192.168.1.1', dev: MGMT, metric: 100, protocol: 'dhcp', onlink: undefined }
+const V4_PREVIOUS: DefaultRoute = {
+  family: 4,
+  gateway: '192.168.1.1',
+  dev: MGMT,
+  metric: 100,
+  protocol: 'dhcp',
+  onlink: undefined,
+}
 
 const FULL: PluginArgs = {
   bridge: BRIDGE,
@@ -246,7 +291,8 @@ function assertBinderError(run: () => unknown, code: string, ...named: string[])
   assert.throws(run, (error: unknown) => {
     assert.ok(error instanceof BinderError, `expected a BinderError, got ${String(error)}`)
     assert.equal(error.code, code)
-    for (const text of named) assert.ok(error.message.includes(text), `message ${JSON.stringify(error.message)} does not name ${text}`)
+    for (const text of named)
+      assert.ok(error.message.includes(text), `message ${JSON.stringify(error.message)} does not name ${text}`)
     return true
   })
 }
@@ -312,13 +358,23 @@ describe('planApply: a first apply', () => {
   test('a bridge that is down is brought up first', () => {
     const kernel = dom0()
     kernel.links.get(BRIDGE)!.flags = ['BROADCAST', 'MULTICAST']
-    const plan = planApply(request({ bridge: BRIDGE, addresses: '10.0.0.2/24' }), kernel.observe(BRIDGE), emptyRecord(BRIDGE), NOW)
+    const plan = planApply(
+      request({ bridge: BRIDGE, addresses: '10.0.0.2/24' }),
+      kernel.observe(BRIDGE),
+      emptyRecord(BRIDGE),
+      NOW,
+    )
     assert.deepEqual(plan.make[0], { action: 'link-up', dev: BRIDGE })
     assert.deepEqual(actions(plan.make), ['link-up', 'add-address', 'set-sysctl'])
   })
 
   test('an IPv6-only request owns no IPv4 sysctl', () => {
-    const plan = planApply(request({ bridge: BRIDGE, addresses: 'fd00:1::2/64' }), dom0().observe(BRIDGE), emptyRecord(BRIDGE), NOW)
+    const plan = planApply(
+      request({ bridge: BRIDGE, addresses: 'fd00:1::2/64' }),
+      dom0().observe(BRIDGE),
+      emptyRecord(BRIDGE),
+      NOW,
+    )
     assert.deepEqual(plan.make, [{ action: 'add-address', dev: BRIDGE, cidr: 'fd00:1::2/64' }])
     assert.deepEqual(plan.final.sysctls, [])
   })
@@ -328,7 +384,11 @@ describe('planApply: missing devices', () => {
   test('missing bridge → NO_SUCH_DEVICE naming it', () => {
     const kernel = dom0()
     kernel.removeLink(BRIDGE)
-    assertBinderError(() => planApply(request(FULL), kernel.observe(BRIDGE, MGMT), emptyRecord(BRIDGE), NOW), ErrorCode.NO_SUCH_DEVICE, BRIDGE)
+    assertBinderError(
+      () => planApply(request(FULL), kernel.observe(BRIDGE, MGMT), emptyRecord(BRIDGE), NOW),
+      ErrorCode.NO_SUCH_DEVICE,
+      BRIDGE,
+    )
     try {
       planApply(request(FULL), kernel.observe(BRIDGE, MGMT), emptyRecord(BRIDGE), NOW)
     } catch (error) {
@@ -340,7 +400,11 @@ describe('planApply: missing devices', () => {
   test('missing management bridge → NO_SUCH_DEVICE naming it', () => {
     const kernel = dom0()
     kernel.removeLink(MGMT)
-    assertBinderError(() => planApply(request(FULL), kernel.observe(BRIDGE, MGMT), emptyRecord(BRIDGE), NOW), ErrorCode.NO_SUCH_DEVICE, MGMT)
+    assertBinderError(
+      () => planApply(request(FULL), kernel.observe(BRIDGE, MGMT), emptyRecord(BRIDGE), NOW),
+      ErrorCode.NO_SUCH_DEVICE,
+      MGMT,
+    )
   })
 
   test('a wanted sysctl the kernel does not have → NO_SUCH_DEVICE naming the path', () => {
@@ -348,7 +412,13 @@ describe('planApply: missing devices', () => {
     const path = sysctlPath(4, BRIDGE, 'proxy_arp')
     kernel.sysctls.delete(path)
     assertBinderError(
-      () => planApply(request({ bridge: BRIDGE, addresses: '10.0.0.2/24', 'proxy-arp': 'true' }), kernel.observe(BRIDGE), emptyRecord(BRIDGE), NOW),
+      () =>
+        planApply(
+          request({ bridge: BRIDGE, addresses: '10.0.0.2/24', 'proxy-arp': 'true' }),
+          kernel.observe(BRIDGE),
+          emptyRecord(BRIDGE),
+          NOW,
+        ),
       ErrorCode.NO_SUCH_DEVICE,
       path,
     )
@@ -361,14 +431,29 @@ describe('planApply: convergence (a second plan from the post-apply observation 
     ['IPv4 only, no gateway', { bridge: BRIDGE, addresses: '10.0.0.2/24' }, () => {}],
     ['IPv6 only with gateway', { bridge: BRIDGE, addresses: 'fd00:1::2/64', gateway: 'fd00:1::1' }, () => {}],
     ['proxy-arp and forwarding', { ...FULL, 'proxy-arp': 'true', forwarding: 'true' }, () => {}],
-    ['bridge down, no default route yet', FULL, k => {
-      k.links.get(BRIDGE)!.flags = ['BROADCAST']
-      k.routes[4] = k.routes[4].filter(r => r.dst !== 'default')
-    }],
-    ['default route without a metric (ip -j omits metric 0)', FULL, k => {
-      k.routes[4] = [{ dst: 'default', gateway: '192.168.1.1', dev: MGMT, flags: [] }, ...k.routes[4].filter(r => r.dst !== 'default')]
-    }],
-    ['a foreign address already on the bridge', FULL, k => k.run([{ action: 'add-address', dev: BRIDGE, cidr: '10.0.0.50/24' }])],
+    [
+      'bridge down, no default route yet',
+      FULL,
+      k => {
+        k.links.get(BRIDGE)!.flags = ['BROADCAST']
+        k.routes[4] = k.routes[4].filter(r => r.dst !== 'default')
+      },
+    ],
+    [
+      'default route without a metric (ip -j omits metric 0)',
+      FULL,
+      k => {
+        k.routes[4] = [
+          { dst: 'default', gateway: '192.168.1.1', dev: MGMT, flags: [] },
+          ...k.routes[4].filter(r => r.dst !== 'default'),
+        ]
+      },
+    ],
+    [
+      'a foreign address already on the bridge',
+      FULL,
+      k => k.run([{ action: 'add-address', dev: BRIDGE, cidr: '10.0.0.50/24' }]),
+    ],
   ]
   for (const [name, args, prepare] of scenarios) {
     test(name, () => {
@@ -385,7 +470,11 @@ describe('planApply: convergence (a second plan from the post-apply observation 
       // What the first plan made is now reported as unchanged, one entry per owned thing.
       const owned = first.final
       const expectedUnchanged =
-        owned.addresses.length + owned.mirrors.length + owned.routes.length + owned.defaultRoutes.length + owned.sysctls.length
+        owned.addresses.length +
+        owned.mirrors.length +
+        owned.routes.length +
+        owned.defaultRoutes.length +
+        owned.sysctls.length
       assert.equal(second.unchanged.length, expectedUnchanged)
     })
   }
@@ -394,7 +483,11 @@ describe('planApply: convergence (a second plan from the post-apply observation 
 describe('planApply: make before break', () => {
   test('changing the address adds the new one in make and removes the old one in break', () => {
     const kernel = dom0()
-    const first = applyOn(kernel, { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' }, emptyRecord(BRIDGE))
+    const first = applyOn(
+      kernel,
+      { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' },
+      emptyRecord(BRIDGE),
+    )
     const req = request({ bridge: BRIDGE, addresses: '10.0.0.3/24', gateway: '10.0.0.1' })
     const plan = planApply(req, kernel.observe(BRIDGE), first.final, LATER)
     assert.deepEqual(plan.make, [{ action: 'add-address', dev: BRIDGE, cidr: '10.0.0.3/24' }])
@@ -406,7 +499,12 @@ describe('planApply: make before break', () => {
   test('changing the gateway is one switch in make (a replace), never a removal', () => {
     const kernel = dom0()
     const first = applyOn(kernel, FULL, emptyRecord(BRIDGE))
-    const plan = planApply(request({ ...FULL, gateway: '10.0.0.254,fd00:1::1' }), kernel.observe(BRIDGE, MGMT), first.final, LATER)
+    const plan = planApply(
+      request({ ...FULL, gateway: '10.0.0.254,fd00:1::1' }),
+      kernel.observe(BRIDGE, MGMT),
+      first.final,
+      LATER,
+    )
     assert.deepEqual(plan.make, [
       {
         action: 'switch-default-route',
@@ -435,7 +533,9 @@ describe('planApply: make before break', () => {
     }
     for (const step of plan.break) {
       assert.ok(
-        REMOVALS.has(step.action) || step.action === 'set-sysctl' || (step.action === 'switch-default-route' && step.to.dev !== BRIDGE),
+        REMOVALS.has(step.action) ||
+          step.action === 'set-sysctl' ||
+          (step.action === 'switch-default-route' && step.to.dev !== BRIDGE),
         `not a removal or restore in break: ${JSON.stringify(step)}`,
       )
     }
@@ -446,7 +546,12 @@ describe('planApply: own only what you add', () => {
   test('an address already present and not recorded is unchanged and not owned', () => {
     const kernel = dom0()
     kernel.run([{ action: 'add-address', dev: BRIDGE, cidr: '10.0.0.2/24' }])
-    const plan = planApply(request({ bridge: BRIDGE, addresses: '10.0.0.2/24,10.0.0.3/24' }), kernel.observe(BRIDGE), emptyRecord(BRIDGE), NOW)
+    const plan = planApply(
+      request({ bridge: BRIDGE, addresses: '10.0.0.2/24,10.0.0.3/24' }),
+      kernel.observe(BRIDGE),
+      emptyRecord(BRIDGE),
+      NOW,
+    )
     assert.deepEqual(
       plan.make.filter(s => s.action === 'add-address'),
       [{ action: 'add-address', dev: BRIDGE, cidr: '10.0.0.3/24' }],
@@ -468,7 +573,12 @@ describe('planApply: own only what you add', () => {
   test('the same address with another prefix is not "present"', () => {
     const kernel = dom0()
     kernel.run([{ action: 'add-address', dev: BRIDGE, cidr: '10.0.0.2/16' }])
-    const plan = planApply(request({ bridge: BRIDGE, addresses: '10.0.0.2/24' }), kernel.observe(BRIDGE), emptyRecord(BRIDGE), NOW)
+    const plan = planApply(
+      request({ bridge: BRIDGE, addresses: '10.0.0.2/24' }),
+      kernel.observe(BRIDGE),
+      emptyRecord(BRIDGE),
+      NOW,
+    )
     assert.deepEqual(plan.make[0], { action: 'add-address', dev: BRIDGE, cidr: '10.0.0.2/24' })
     assert.deepEqual(plan.final.addresses, ['10.0.0.2/24'])
   })
@@ -482,7 +592,13 @@ describe('planApply: own only what you add', () => {
       { action: 'set-sysctl', path: PROMOTE, value: '1', previous: '0' },
     ])
     const plan = planApply(
-      request({ bridge: BRIDGE, addresses: '10.0.0.2/24', routes: '172.16.0.0/12=10.0.0.1', 'management-address': '10.0.0.2', 'management-bridge': MGMT }),
+      request({
+        bridge: BRIDGE,
+        addresses: '10.0.0.2/24',
+        routes: '172.16.0.0/12=10.0.0.1',
+        'management-address': '10.0.0.2',
+        'management-bridge': MGMT,
+      }),
       kernel.observe(BRIDGE, MGMT),
       emptyRecord(BRIDGE),
       NOW,
@@ -494,7 +610,10 @@ describe('planApply: own only what you add', () => {
       { what: 'sysctl', value: `${PROMOTE}=1` },
       { what: 'route', value: '172.16.0.0/12 via 10.0.0.1 dev xapi1' },
     ])
-    assert.deepEqual([plan.final.addresses, plan.final.mirrors, plan.final.routes, plan.final.sysctls], [[], [], [], []])
+    assert.deepEqual(
+      [plan.final.addresses, plan.final.mirrors, plan.final.routes, plan.final.sysctls],
+      [[], [], [], []],
+    )
     // …so a release gives none of them away.
     assert.deepEqual(planRelease(plan.final, kernel.observe(BRIDGE, MGMT)), [])
   })
@@ -515,20 +634,39 @@ describe('planApply: own only what you add', () => {
     const path = sysctlPath(4, BRIDGE, 'proxy_arp')
     const args = { bridge: BRIDGE, addresses: '10.0.0.2/24', 'proxy-arp': 'true' }
     const first = applyOn(kernel, args, emptyRecord(BRIDGE))
-    assert.deepEqual(first.final.sysctls.find(s => s.path === path), { path, value: '1', previous: '0' })
+    assert.deepEqual(
+      first.final.sysctls.find(s => s.path === path),
+      { path, value: '1', previous: '0' },
+    )
     const second = planApply(request(args), kernel.observe(BRIDGE), first.final, LATER)
-    assert.deepEqual(second.final.sysctls.find(s => s.path === path), { path, value: '1', previous: '0' })
+    assert.deepEqual(
+      second.final.sysctls.find(s => s.path === path),
+      { path, value: '1', previous: '0' },
+    )
   })
 })
 
 describe('planApply: default routes', () => {
   const v4 = { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' }
   const switchOf = (plan: Plan, family: Family) =>
-    plan.make.find((s): s is Extract<Step, { action: 'switch-default-route' }> => s.action === 'switch-default-route' && s.family === family)
+    plan.make.find(
+      (s): s is Extract<Step, { action: 'switch-default-route' }> =>
+        s.action === 'switch-default-route' && s.family === family,
+    )
 
   const metricCases: [string, IpRoute[], number, DefaultRoute | null][] = [
-    ['takes the metric of the route in use', [{ dst: 'default', gateway: '192.168.1.1', dev: MGMT, metric: 100, protocol: 'dhcp', flags: [] }], 100, V4_PREVIOUS],
-    ['metric 0 when the route in use prints none', [{ dst: 'default', gateway: '192.168.1.1', dev: MGMT, flags: [] }], 0, { family: 4, gateway: '192.168.1.1', dev: MGMT, metric: 0, protocol: undefined, onlink: undefined }],
+    [
+      'takes the metric of the route in use',
+      [{ dst: 'default', gateway: '192.168.1.1', dev: MGMT, metric: 100, protocol: 'dhcp', flags: [] }],
+      100,
+      V4_PREVIOUS,
+    ],
+    [
+      'metric 0 when the route in use prints none',
+      [{ dst: 'default', gateway: '192.168.1.1', dev: MGMT, flags: [] }],
+      0,
+      { family: 4, gateway: '192.168.1.1', dev: MGMT, metric: 0, protocol: undefined, onlink: undefined },
+    ],
     [
       'the lowest metric is the route in use',
       [
@@ -547,12 +685,19 @@ describe('planApply: default routes', () => {
       const plan = planApply(request(v4), kernel.observe(BRIDGE), emptyRecord(BRIDGE), NOW)
       assert.deepEqual(switchOf(plan, 4)?.to, { family: 4, gateway: '10.0.0.1', dev: BRIDGE, metric })
       assert.deepEqual(switchOf(plan, 4)?.from, previous)
-      assert.deepEqual(plan.final.defaultRoutes, [{ family: 4, ours: { family: 4, gateway: '10.0.0.1', dev: BRIDGE, metric }, previous }])
+      assert.deepEqual(plan.final.defaultRoutes, [
+        { family: 4, ours: { family: 4, gateway: '10.0.0.1', dev: BRIDGE, metric }, previous },
+      ])
     })
   }
 
   test('IPv6 without a default route uses the kernel default metric 1024', () => {
-    const plan = planApply(request({ bridge: BRIDGE, addresses: 'fd00:1::2/64', gateway: 'fd00:1::1' }), dom0().observe(BRIDGE), emptyRecord(BRIDGE), NOW)
+    const plan = planApply(
+      request({ bridge: BRIDGE, addresses: 'fd00:1::2/64', gateway: 'fd00:1::1' }),
+      dom0().observe(BRIDGE),
+      emptyRecord(BRIDGE),
+      NOW,
+    )
     assert.deepEqual(switchOf(plan, 6)?.to, { family: 6, gateway: 'fd00:1::1', dev: BRIDGE, metric: 1024 })
   })
 
@@ -561,11 +706,16 @@ describe('planApply: default routes', () => {
     let record = applyOn(kernel, v4, emptyRecord(BRIDGE)).final
     for (const gateway of ['10.0.0.254', '10.0.0.1', '10.0.0.1']) {
       const plan = applyOn(kernel, { ...v4, gateway }, record, LATER)
-      assert.deepEqual(plan.final.defaultRoutes, [{ family: 4, ours: { family: 4, gateway, dev: BRIDGE, metric: 100 }, previous: V4_PREVIOUS }])
+      assert.deepEqual(plan.final.defaultRoutes, [
+        { family: 4, ours: { family: 4, gateway, dev: BRIDGE, metric: 100 }, previous: V4_PREVIOUS },
+      ])
       record = plan.final
     }
     // and the kernel holds exactly one default route: ours, in the slot of the one it replaced
-    assert.deepEqual(kernel.routes[4].filter(r => r.dst === 'default'), [{ dst: 'default', gateway: '10.0.0.1', dev: BRIDGE, metric: 100, flags: [] }])
+    assert.deepEqual(
+      kernel.routes[4].filter(r => r.dst === 'default'),
+      [{ dst: 'default', gateway: '10.0.0.1', dev: BRIDGE, metric: 100, flags: [] }],
+    )
   })
 
   test('bridge vanished and came back: everything is bound again, the first previous route is kept', () => {
@@ -588,8 +738,16 @@ describe('planApply: default routes', () => {
       description: 'none -> default via 10.0.0.1 dev xapi1 metric 100',
     })
     assert.deepEqual(
-      plan.make.filter(s => s.action === 'add-address' || s.action === 'add-route').map(s => ('cidr' in s ? s.cidr : `${s.destination} replace=${s.replace}`)),
-      ['10.0.0.2/24', 'fd00:1::2/64', '172.16.0.0/12 replace=false', '10.9.9.9/32 replace=false', 'fd00:2::/48 replace=false'],
+      plan.make
+        .filter(s => s.action === 'add-address' || s.action === 'add-route')
+        .map(s => ('cidr' in s ? s.cidr : `${s.destination} replace=${s.replace}`)),
+      [
+        '10.0.0.2/24',
+        'fd00:1::2/64',
+        '172.16.0.0/12 replace=false',
+        '10.9.9.9/32 replace=false',
+        'fd00:2::/48 replace=false',
+      ],
     )
     // the mirror survived on the management bridge: still ours, nothing to do
     assert.ok(!plan.make.some(s => s.action === 'add-address' && s.dev === MGMT))
@@ -600,10 +758,14 @@ describe('planApply: default routes', () => {
     // a release after that gives back the route displaced on the very first apply
     kernel.run([...plan.make, ...plan.break])
     releaseOn(kernel, plan.final)
-    assert.deepEqual(kernel.routes[4].filter(r => r.dst === 'default'), [
-      { dst: 'default', gateway: '192.168.1.1', dev: MGMT, metric: 100, protocol: 'dhcp', flags: [] },
-    ])
-    assert.deepEqual(kernel.routes[6].filter(r => r.dst === 'default'), [])
+    assert.deepEqual(
+      kernel.routes[4].filter(r => r.dst === 'default'),
+      [{ dst: 'default', gateway: '192.168.1.1', dev: MGMT, metric: 100, protocol: 'dhcp', flags: [] }],
+    )
+    assert.deepEqual(
+      kernel.routes[6].filter(r => r.dst === 'default'),
+      [],
+    )
   })
 
   test('a gateway dropped from the request gives its family back in break', () => {
@@ -620,8 +782,14 @@ describe('planApply: default routes', () => {
         description: 'default via 10.0.0.1 dev xapi1 metric 100 -> default via 192.168.1.1 dev xenbr0 metric 100',
       },
     ] satisfies Step[])
-    assert.deepEqual(plan.final.defaultRoutes.map(d => d.family), [6])
-    assert.deepEqual(plan.intent.defaultRoutes.map(d => d.family), [6, 4])
+    assert.deepEqual(
+      plan.final.defaultRoutes.map(d => d.family),
+      [6],
+    )
+    assert.deepEqual(
+      plan.intent.defaultRoutes.map(d => d.family),
+      [6, 4],
+    )
   })
 })
 
@@ -629,10 +797,19 @@ describe('planApply: default routes are judged in their own metric slot', () => 
   // The route in use is the lowest metric; ours lives in one slot (metric).
   test('apply after the bridge came back, with a higher-metric foreign default left: nothing is displaced', () => {
     const kernel = dom0().addRoute(4, { dst: 'default', gateway: '192.168.1.254', dev: MGMT, metric: 200, flags: [] })
-    const first = applyOn(kernel, { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' }, emptyRecord(BRIDGE))
+    const first = applyOn(
+      kernel,
+      { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' },
+      emptyRecord(BRIDGE),
+    )
     kernel.removeLink(BRIDGE)
     kernel.addLink(BRIDGE)
-    const plan = planApply(request({ bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' }), kernel.observe(BRIDGE), first.final, LATER)
+    const plan = planApply(
+      request({ bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' }),
+      kernel.observe(BRIDGE),
+      first.final,
+      LATER,
+    )
     const step = plan.make.find(s => s.action === 'switch-default-route')
     assert.ok(step && step.action === 'switch-default-route')
     assert.deepEqual(step.to, { family: 4, gateway: '10.0.0.1', dev: BRIDGE, metric: 100 })
@@ -644,23 +821,36 @@ describe('planApply: default routes are judged in their own metric slot', () => 
 
   test('release after the bridge vanished restores the previous route even if a higher-metric default remains', () => {
     const kernel = dom0().addRoute(4, { dst: 'default', gateway: '192.168.1.254', dev: MGMT, metric: 200, flags: [] })
-    const { final } = applyOn(kernel, { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' }, emptyRecord(BRIDGE))
+    const { final } = applyOn(
+      kernel,
+      { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' },
+      emptyRecord(BRIDGE),
+    )
     kernel.removeLink(BRIDGE) // ours is gone; the metric-200 route was never ours to judge by
     const steps = planRelease(final, kernel.observe(BRIDGE))
     assert.deepEqual(
-      steps.filter(s => s.action === 'switch-default-route').map(s => (s.action === 'switch-default-route' ? s.to : null)),
+      steps
+        .filter(s => s.action === 'switch-default-route')
+        .map(s => (s.action === 'switch-default-route' ? s.to : null)),
       [V4_PREVIOUS],
     )
   })
 
   test('release while ours is still in place under a newer lower-metric route still gives ours back', () => {
     const kernel = dom0()
-    const { final } = applyOn(kernel, { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' }, emptyRecord(BRIDGE))
+    const { final } = applyOn(
+      kernel,
+      { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' },
+      emptyRecord(BRIDGE),
+    )
     kernel.addRoute(4, { dst: 'default', gateway: '192.168.1.2', dev: MGMT, metric: 10, flags: [] }) // somebody's, kept
     releaseOn(kernel, final)
     // ours (via the firewall, metric 100) must not outlive the record that owns it
     assert.deepEqual(
-      kernel.routes[4].filter(r => r.dst === 'default').map(r => `${r.gateway} ${r.dev} ${r.metric}`).sort(),
+      kernel.routes[4]
+        .filter(r => r.dst === 'default')
+        .map(r => `${r.gateway} ${r.dev} ${r.metric}`)
+        .sort(),
       ['192.168.1.1 xenbr0 100', '192.168.1.2 xenbr0 10'],
     )
   })
@@ -668,11 +858,36 @@ describe('planApply: default routes are judged in their own metric slot', () => 
 
 describe('planApply: routes', () => {
   const conflicts: [string, IpRoute, Family, string][] = [
-    ['foreign route elsewhere', { dst: '172.16.0.0/12', gateway: '192.168.1.254', dev: MGMT, flags: [] }, 4, '172.16.0.0/12=10.0.0.1'],
-    ['foreign route on the same bridge, other next hop', { dst: '172.16.0.0/12', gateway: '10.0.0.99', dev: BRIDGE, flags: [] }, 4, '172.16.0.0/12=10.0.0.1'],
-    ['foreign host route printed without /32', { dst: '10.9.9.9', gateway: '192.168.1.254', dev: MGMT, flags: [] }, 4, '10.9.9.9'],
-    ['foreign on-link route elsewhere', { dst: '172.16.0.0/12', dev: MGMT, scope: 'link', flags: [] }, 4, '172.16.0.0/12'],
-    ['foreign IPv6 route', { dst: 'fd00:2::/48', gateway: 'fe80::1', dev: MGMT, metric: 1024, flags: [] }, 6, 'fd00:2::/48=fd00:1::1'],
+    [
+      'foreign route elsewhere',
+      { dst: '172.16.0.0/12', gateway: '192.168.1.254', dev: MGMT, flags: [] },
+      4,
+      '172.16.0.0/12=10.0.0.1',
+    ],
+    [
+      'foreign route on the same bridge, other next hop',
+      { dst: '172.16.0.0/12', gateway: '10.0.0.99', dev: BRIDGE, flags: [] },
+      4,
+      '172.16.0.0/12=10.0.0.1',
+    ],
+    [
+      'foreign host route printed without /32',
+      { dst: '10.9.9.9', gateway: '192.168.1.254', dev: MGMT, flags: [] },
+      4,
+      '10.9.9.9',
+    ],
+    [
+      'foreign on-link route elsewhere',
+      { dst: '172.16.0.0/12', dev: MGMT, scope: 'link', flags: [] },
+      4,
+      '172.16.0.0/12',
+    ],
+    [
+      'foreign IPv6 route',
+      { dst: 'fd00:2::/48', gateway: 'fe80::1', dev: MGMT, metric: 1024, flags: [] },
+      6,
+      'fd00:2::/48=fd00:1::1',
+    ],
   ]
   for (const [name, foreign, family, route] of conflicts) {
     test(`CONFLICT: ${name}`, () => {
@@ -690,15 +905,27 @@ describe('planApply: routes', () => {
   test('our recorded route with a new next hop is replaced, not a conflict', () => {
     const kernel = dom0()
     const first = applyOn(kernel, FULL, emptyRecord(BRIDGE))
-    const plan = planApply(request({ ...FULL, routes: '172.16.0.0/12=10.0.0.254,10.9.9.9,fd00:2::/48=fd00:1::1' }), kernel.observe(BRIDGE, MGMT), first.final, LATER)
-    assert.deepEqual(plan.make, [{ action: 'add-route', family: 4, destination: '172.16.0.0/12', via: '10.0.0.254', dev: BRIDGE, replace: true }])
+    const plan = planApply(
+      request({ ...FULL, routes: '172.16.0.0/12=10.0.0.254,10.9.9.9,fd00:2::/48=fd00:1::1' }),
+      kernel.observe(BRIDGE, MGMT),
+      first.final,
+      LATER,
+    )
+    assert.deepEqual(plan.make, [
+      { action: 'add-route', family: 4, destination: '172.16.0.0/12', via: '10.0.0.254', dev: BRIDGE, replace: true },
+    ])
     assert.deepEqual(plan.break, [])
     assert.deepEqual(plan.final.routes[0], { destination: '172.16.0.0/12', via: '10.0.0.254' })
   })
 
   test('a route to another destination than ours does not conflict', () => {
     const kernel = dom0().addRoute(4, { dst: '172.16.0.0/16', gateway: '192.168.1.254', dev: MGMT, flags: [] })
-    const plan = planApply(request({ ...FULL, routes: '172.16.0.0/12=10.0.0.1' }), kernel.observe(BRIDGE, MGMT), emptyRecord(BRIDGE), NOW)
+    const plan = planApply(
+      request({ ...FULL, routes: '172.16.0.0/12=10.0.0.1' }),
+      kernel.observe(BRIDGE, MGMT),
+      emptyRecord(BRIDGE),
+      NOW,
+    )
     assert.ok(plan.make.some(s => s.action === 'add-route' && s.destination === '172.16.0.0/12'))
   })
 })
@@ -707,9 +934,16 @@ describe('planApply: stale owned items and intent', () => {
   test('everything dropped from the request goes to break; intent is the union', () => {
     const kernel = dom0()
     const old = applyOn(kernel, { ...FULL, 'proxy-arp': 'true' }, emptyRecord(BRIDGE))
-    const req = request({ bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1', routes: '172.20.0.0/16=10.0.0.1' })
+    const req = request({
+      bridge: BRIDGE,
+      addresses: '10.0.0.2/24',
+      gateway: '10.0.0.1',
+      routes: '172.20.0.0/16=10.0.0.1',
+    })
     const plan = planApply(req, kernel.observe(BRIDGE, MGMT), old.final, LATER)
-    assert.deepEqual(plan.make, [{ action: 'add-route', family: 4, destination: '172.20.0.0/16', via: '10.0.0.1', dev: BRIDGE, replace: false }])
+    assert.deepEqual(plan.make, [
+      { action: 'add-route', family: 4, destination: '172.20.0.0/16', via: '10.0.0.1', dev: BRIDGE, replace: false },
+    ])
     const proxyArp = sysctlPath(4, BRIDGE, 'proxy_arp')
     assert.deepEqual(
       new Set(plan.break.map(s => JSON.stringify(s))),
@@ -724,7 +958,14 @@ describe('planApply: stale owned items and intent', () => {
           {
             action: 'remove-default-route',
             family: 6,
-            route: { family: 6, gateway: 'fd00:1::1', dev: BRIDGE, metric: 1024, protocol: undefined, onlink: undefined },
+            route: {
+              family: 6,
+              gateway: 'fd00:1::1',
+              dev: BRIDGE,
+              metric: 1024,
+              protocol: undefined,
+              onlink: undefined,
+            },
             description: 'default via fd00:1::1 dev xapi1 metric 1024',
           },
         ].map(s => JSON.stringify(s)),
@@ -733,8 +974,14 @@ describe('planApply: stale owned items and intent', () => {
     assert.deepEqual(plan.final.addresses, ['10.0.0.2/24'])
     assert.deepEqual(plan.final.mirrors, [])
     assert.deepEqual(plan.final.routes, [{ destination: '172.20.0.0/16', via: '10.0.0.1' }])
-    assert.deepEqual(plan.final.defaultRoutes.map(d => d.family), [4])
-    assert.deepEqual(plan.final.sysctls.map(s => s.path), [PROMOTE])
+    assert.deepEqual(
+      plan.final.defaultRoutes.map(d => d.family),
+      [4],
+    )
+    assert.deepEqual(
+      plan.final.sysctls.map(s => s.path),
+      [PROMOTE],
+    )
     assert.deepEqual(plan.intent, {
       ...plan.final,
       addresses: ['10.0.0.2/24', 'fd00:1::2/64'],
@@ -808,7 +1055,13 @@ describe('planRelease', () => {
     const steps = planRelease(final, kernel.observe(BRIDGE, MGMT))
     assert.deepEqual(steps, [
       { action: 'remove-address', dev: MGMT, cidr: '10.0.0.2/32' },
-      { action: 'switch-default-route', family: 4, to: V4_PREVIOUS, from: null, description: 'none -> default via 192.168.1.1 dev xenbr0 metric 100' },
+      {
+        action: 'switch-default-route',
+        family: 4,
+        to: V4_PREVIOUS,
+        from: null,
+        description: 'none -> default via 192.168.1.1 dev xenbr0 metric 100',
+      },
     ] satisfies Step[])
   })
 
@@ -817,11 +1070,26 @@ describe('planRelease', () => {
     const { final } = applyOn(kernel, FULL, emptyRecord(BRIDGE))
     // an admin pointed both families elsewhere, in our slots
     kernel.run([
-      { action: 'switch-default-route', family: 4, to: { family: 4, gateway: '192.168.1.2', dev: MGMT, metric: 100 }, from: null, description: '' },
-      { action: 'switch-default-route', family: 6, to: { family: 6, gateway: 'fe80::1', dev: MGMT, metric: 1024 }, from: null, description: '' },
+      {
+        action: 'switch-default-route',
+        family: 4,
+        to: { family: 4, gateway: '192.168.1.2', dev: MGMT, metric: 100 },
+        from: null,
+        description: '',
+      },
+      {
+        action: 'switch-default-route',
+        family: 6,
+        to: { family: 6, gateway: 'fe80::1', dev: MGMT, metric: 1024 },
+        from: null,
+        description: '',
+      },
     ])
     const steps = planRelease(final, kernel.observe(BRIDGE, MGMT))
-    assert.ok(!steps.some(s => s.action === 'switch-default-route' || s.action === 'remove-default-route'), JSON.stringify(steps))
+    assert.ok(
+      !steps.some(s => s.action === 'switch-default-route' || s.action === 'remove-default-route'),
+      JSON.stringify(steps),
+    )
   })
 
   const restoreCases: [string, DefaultRoute | null, boolean, Step['action'][]][] = [
@@ -855,8 +1123,16 @@ describe('desiredSysctls', () => {
   const cases: [string, PluginArgs, string[]][] = [
     ['IPv4 address: promote_secondaries', { bridge: BRIDGE, addresses: '10.0.0.2/24' }, [PROMOTE]],
     ['IPv6 only: none', { bridge: BRIDGE, addresses: 'fd00:1::2/64' }, []],
-    ['proxy-arp', { bridge: BRIDGE, addresses: '10.0.0.2/24', 'proxy-arp': 'true' }, [PROMOTE, sysctlPath(4, BRIDGE, 'proxy_arp')]],
-    ['forwarding, IPv4 only', { bridge: BRIDGE, addresses: '10.0.0.2/24', forwarding: 'true' }, [PROMOTE, sysctlPath(4, BRIDGE, 'forwarding')]],
+    [
+      'proxy-arp',
+      { bridge: BRIDGE, addresses: '10.0.0.2/24', 'proxy-arp': 'true' },
+      [PROMOTE, sysctlPath(4, BRIDGE, 'proxy_arp')],
+    ],
+    [
+      'forwarding, IPv4 only',
+      { bridge: BRIDGE, addresses: '10.0.0.2/24', forwarding: 'true' },
+      [PROMOTE, sysctlPath(4, BRIDGE, 'forwarding')],
+    ],
     [
       'forwarding, dual stack',
       { bridge: BRIDGE, addresses: '10.0.0.2/24,fd00:1::2/64', forwarding: 'true' },
@@ -866,7 +1142,10 @@ describe('desiredSysctls', () => {
   for (const [name, args, paths] of cases) {
     test(name, () => {
       const wanted = desiredSysctls(request(args))
-      assert.deepEqual(wanted.map(w => w.path), paths)
+      assert.deepEqual(
+        wanted.map(w => w.path),
+        paths,
+      )
       assert.ok(wanted.every(w => w.value === '1'))
     })
   }
@@ -880,16 +1159,26 @@ describe('desiredSysctls', () => {
 describe('planRelease: mirrors on more than one management bridge', () => {
   test('every recorded mirror is given back, also on a bridge release does not observe', () => {
     const kernel = dom0().addLink('xenbr1', { addresses: ['10.0.0.3/32'] })
-    const { final } = applyOn(kernel, { bridge: BRIDGE, addresses: '10.0.0.2/24', 'management-address': '10.0.0.2', 'management-bridge': MGMT }, emptyRecord(BRIDGE))
+    const { final } = applyOn(
+      kernel,
+      { bridge: BRIDGE, addresses: '10.0.0.2/24', 'management-address': '10.0.0.2', 'management-bridge': MGMT },
+      emptyRecord(BRIDGE),
+    )
     // As a record holds it after an apply that moved the mirror failed its gateway check.
     const record: BridgeRecord = { ...final, mirrors: [{ dev: 'xenbr1', cidr: '10.0.0.3/32' }, ...final.mirrors] }
     const steps = releaseOn(kernel, record)
     assert.deepEqual(
-      steps.filter(s => s.action === 'remove-address' && s.dev !== BRIDGE).map(s => ('dev' in s ? s.dev : '')).sort(),
+      steps
+        .filter(s => s.action === 'remove-address' && s.dev !== BRIDGE)
+        .map(s => ('dev' in s ? s.dev : ''))
+        .sort(),
       ['xenbr0', 'xenbr1'],
     )
     assert.deepEqual(kernel.observe(BRIDGE, 'xenbr1').management?.addr_info, [])
-    assert.deepEqual(kernel.observe(BRIDGE, MGMT).management?.addr_info?.map(a => `${a.local}/${a.prefixlen}`), ['192.168.1.10/24'])
+    assert.deepEqual(
+      kernel.observe(BRIDGE, MGMT).management?.addr_info?.map(a => `${a.local}/${a.prefixlen}`),
+      ['192.168.1.10/24'],
+    )
   })
 })
 
@@ -899,7 +1188,9 @@ describe('planApply: an IPv6 address changing its prefix', () => {
     const first = applyOn(kernel, { bridge: BRIDGE, addresses: 'fd00:1::2/64' }, emptyRecord(BRIDGE))
     const plan = applyOn(kernel, { bridge: BRIDGE, addresses: 'fd00:1::2/56' }, first.final, LATER)
     assert.deepEqual(
-      plan.make.filter(s => s.action === 'remove-address' || s.action === 'add-address').map(s => [s.action, 'cidr' in s ? s.cidr : '']),
+      plan.make
+        .filter(s => s.action === 'remove-address' || s.action === 'add-address')
+        .map(s => [s.action, 'cidr' in s ? s.cidr : '']),
       [
         ['remove-address', 'fd00:1::2/64'],
         ['add-address', 'fd00:1::2/56'],
@@ -913,11 +1204,15 @@ describe('planApply: an IPv6 address changing its prefix', () => {
 describe('planApply: two bridges with a gateway of the same family', () => {
   test('the second inherits the route the first displaced, so releasing both gives it back', () => {
     const kernel = dom0().addLink('xapi2')
-    const first = applyOn(kernel, { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' }, emptyRecord(BRIDGE))
+    const first = applyOn(
+      kernel,
+      { bridge: BRIDGE, addresses: '10.0.0.2/24', gateway: '10.0.0.1' },
+      emptyRecord(BRIDGE),
+    )
     const req = request({ bridge: 'xapi2', addresses: '10.1.0.2/24', gateway: '10.1.0.1' })
     const second = planApply(req, kernel.observe('xapi2'), emptyRecord('xapi2'), NOW, [first.final])
     kernel.run([...second.make, ...second.break])
-    assert.deepEqual(second.final.defaultRoutes[0]!.previous, V4_PREVIOUS, 'not xapi1\'s own route')
+    assert.deepEqual(second.final.defaultRoutes[0]!.previous, V4_PREVIOUS, "not xapi1's own route")
 
     releaseOn(kernel, first.final) // xapi1 goes first: the route in place is xapi2's, left alone
     kernel.removeLink(BRIDGE)

@@ -23,7 +23,11 @@ function assertInvalid(run: () => unknown, ...named: string[]): void {
     assert.ok(error instanceof BinderError, `expected a BinderError, got ${String(error)}`)
     assert.equal(error.code, ErrorCode.INVALID_ARGUMENT)
     assert.equal(error.errorDescription[0], 'VIF_IP_BINDER_INVALID_ARGUMENT')
-    for (const text of named) assert.ok(error.message.includes(text), `message ${JSON.stringify(error.message)} does not name ${JSON.stringify(text)}`)
+    for (const text of named)
+      assert.ok(
+        error.message.includes(text),
+        `message ${JSON.stringify(error.message)} does not name ${JSON.stringify(text)}`,
+      )
     return true
   })
 }
@@ -44,7 +48,18 @@ describe('addresses.ts', () => {
   })
 
   test('parseIp: rejects non-addresses, naming them', () => {
-    for (const text of ['10.1', '010.0.0.1', '10.0.0.1.', '1.2.3.256', '0x0a.0.0.1', 'fe80::1%eth0', '::g', 'host', '', ' 10.0.0.1']) {
+    for (const text of [
+      '10.1',
+      '010.0.0.1',
+      '10.0.0.1.',
+      '1.2.3.256',
+      '0x0a.0.0.1',
+      'fe80::1%eth0',
+      '::g',
+      'host',
+      '',
+      ' 10.0.0.1',
+    ]) {
       assertInvalid(() => parseIp(text, 'gateway'), 'gateway', text)
     }
   })
@@ -156,7 +171,15 @@ describe('parseApplyArgs: good input', () => {
   })
 
   test('explicit false / empty optional values equal the defaults', () => {
-    const request = parseApplyArgs({ ...BASE, gateway: '', routes: ' ', 'proxy-arp': 'false', forwarding: '', 'dry-run': 'false', 'gateway-check': '' })
+    const request = parseApplyArgs({
+      ...BASE,
+      gateway: '',
+      routes: ' ',
+      'proxy-arp': 'false',
+      forwarding: '',
+      'dry-run': 'false',
+      'gateway-check': '',
+    })
     assert.deepEqual(request, parseApplyArgs(BASE))
   })
 
@@ -218,7 +241,11 @@ describe('parseApplyArgs: bad input', () => {
     ['same IPv6 address, two spellings', { ...BASE, addresses: 'fd00:1::2/64,FD00:1:0::2/64' }, ['fd00:1::2']],
     // gateways
     ['IPv6 gateway with IPv4 addresses only', { ...BASE, gateway: 'fd00:1::1' }, ['fd00:1::1', 'IPv6']],
-    ['IPv4 gateway with IPv6 addresses only', { bridge: 'xapi1', addresses: 'fd00:1::2/64', gateway: '10.0.0.1' }, ['10.0.0.1', 'IPv4']],
+    [
+      'IPv4 gateway with IPv6 addresses only',
+      { bridge: 'xapi1', addresses: 'fd00:1::2/64', gateway: '10.0.0.1' },
+      ['10.0.0.1', 'IPv4'],
+    ],
     ['gateway outside every prefix', { ...BASE, gateway: '10.0.1.1' }, ['10.0.1.1']],
     ['IPv6 gateway outside every prefix', { ...DUAL, gateway: 'fd00:2::1' }, ['fd00:2::1']],
     ['two IPv4 gateways', { ...BASE, gateway: '10.0.0.1,10.0.0.3' }, ['10.0.0.1,10.0.0.3']],
@@ -243,10 +270,26 @@ describe('parseApplyArgs: bad input', () => {
     // management mirror
     ['management-address without bridge', { ...BASE, 'management-address': '10.0.0.2' }, ['management-bridge']],
     ['management-bridge without address', { ...BASE, 'management-bridge': 'xenbr0' }, ['management-address']],
-    ['management-address malformed', { ...BASE, 'management-address': '10.0.0', 'management-bridge': 'xenbr0' }, ['10.0.0']],
-    ['management-address with prefix', { ...BASE, 'management-address': '10.0.0.2/24', 'management-bridge': 'xenbr0' }, ['10.0.0.2/24']],
-    ['management-bridge bad name', { ...BASE, 'management-address': '10.0.0.2', 'management-bridge': 'x;reboot' }, ['x;reboot']],
-    ['management-bridge is the bridge', { ...BASE, 'management-address': '10.0.0.2', 'management-bridge': 'xapi1' }, ['xapi1']],
+    [
+      'management-address malformed',
+      { ...BASE, 'management-address': '10.0.0', 'management-bridge': 'xenbr0' },
+      ['10.0.0'],
+    ],
+    [
+      'management-address with prefix',
+      { ...BASE, 'management-address': '10.0.0.2/24', 'management-bridge': 'xenbr0' },
+      ['10.0.0.2/24'],
+    ],
+    [
+      'management-bridge bad name',
+      { ...BASE, 'management-address': '10.0.0.2', 'management-bridge': 'x;reboot' },
+      ['x;reboot'],
+    ],
+    [
+      'management-bridge is the bridge',
+      { ...BASE, 'management-address': '10.0.0.2', 'management-bridge': 'xapi1' },
+      ['xapi1'],
+    ],
     // unknown keys
     ['unknown key (typo)', { ...BASE, gateways: '10.0.0.1' }, ['gateways']],
     ['unknown key (case)', { ...BASE, Bridge: 'xapi1' }, ['Bridge']],
@@ -315,8 +358,22 @@ describe('encodeApplyArgs: the inverse of parseApplyArgs', () => {
   }
 
   const sloppy: [string, PluginArgs][] = [
-    ['spaces and upper-case IPv6', { bridge: 'xapi1', addresses: ' FD00:1:0::2/64 , 10.0.0.2/24', gateway: ' FD00:1::1 ', routes: ' 10.9.9.9 ' }],
-    ['explicit defaults', { ...BASE, 'proxy-arp': 'false', forwarding: 'false', 'dry-run': 'false', 'gateway-check': '10', gateway: '', routes: '' }],
+    [
+      'spaces and upper-case IPv6',
+      { bridge: 'xapi1', addresses: ' FD00:1:0::2/64 , 10.0.0.2/24', gateway: ' FD00:1::1 ', routes: ' 10.9.9.9 ' },
+    ],
+    [
+      'explicit defaults',
+      {
+        ...BASE,
+        'proxy-arp': 'false',
+        forwarding: 'false',
+        'dry-run': 'false',
+        'gateway-check': '10',
+        gateway: '',
+        routes: '',
+      },
+    ],
     ['gateway-check 300', { ...BASE, 'gateway-check': '300' }],
   ]
   for (const [name, args] of sloppy) {

@@ -1,11 +1,17 @@
-// xapi's plugin protocol (xapi-plugin/protocol.ts): the call in argv[1], the answer on stdout.
+// xapi's plugin protocol (xapi-plugin/entry/protocol.ts): the call in argv[1], the answer on stdout.
 
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { execa } from 'execa'
 import { BinderError, ErrorCode, PLUGIN_FAILURE, UNKNOWN_FUNCTION, invalidArgument } from '../../shared/errors.ts'
 import { decodeMethodResponse, encodeMethodCall } from '../../shared/xmlrpc.ts'
-import { type Outcome, encodeOutcome, errorDescriptionOf, parsePluginCall, unknownFunction } from '../../xapi-plugin/protocol.ts'
+import {
+  type Outcome,
+  encodeOutcome,
+  errorDescriptionOf,
+  parsePluginCall,
+  unknownFunction,
+} from '../../xapi-plugin/entry/protocol.ts'
 
 const SESSION = 'OpaqueRef:11111111-2222-3333-4444-555555555555'
 
@@ -24,12 +30,14 @@ const XAPI_CALL =
 const EXPECTED_ARGS = { bridge: 'xapi1', addresses: '10.0.0.2/24, fd00:1::2/64', gateway: '', note: 'a & b <c>' }
 
 async function pythonDumps(params: unknown[], method: string): Promise<string> {
-  const script = 'import json, sys, xmlrpc.client\nspec = json.load(sys.stdin)\nsys.stdout.write(xmlrpc.client.dumps(tuple(spec[0]), methodname=spec[1]))'
+  const script =
+    'import json, sys, xmlrpc.client\nspec = json.load(sys.stdin)\nsys.stdout.write(xmlrpc.client.dumps(tuple(spec[0]), methodname=spec[1]))'
   return (await execa('python3', ['-c', script], { input: JSON.stringify([params, method]) })).stdout
 }
 
 async function pythonLoads(xml: string): Promise<unknown> {
-  const script = 'import json, sys, xmlrpc.client\nparams, method = xmlrpc.client.loads(sys.stdin.read())\njson.dump([list(params), method], sys.stdout)'
+  const script =
+    'import json, sys, xmlrpc.client\nparams, method = xmlrpc.client.loads(sys.stdin.read())\njson.dump([list(params), method], sys.stdout)'
   return JSON.parse((await execa('python3', ['-c', script], { input: xml })).stdout) as unknown
 }
 
@@ -37,7 +45,11 @@ function assertInvalid(run: () => unknown, ...named: string[]): void {
   assert.throws(run, (error: unknown) => {
     assert.ok(error instanceof BinderError, `expected a BinderError, got ${String(error)}`)
     assert.equal(error.code, ErrorCode.INVALID_ARGUMENT)
-    for (const text of named) assert.ok(error.message.includes(text), `message ${JSON.stringify(error.message)} does not name ${JSON.stringify(text)}`)
+    for (const text of named)
+      assert.ok(
+        error.message.includes(text),
+        `message ${JSON.stringify(error.message)} does not name ${JSON.stringify(text)}`,
+      )
     return true
   })
 }
@@ -63,8 +75,16 @@ describe('parsePluginCall', () => {
   })
 
   const shapes: [string, string, { fn: string; session?: string; args: Record<string, string> }][] = [
-    ['no params at all', '<methodCall><methodName>version</methodName></methodCall>', { fn: 'version', session: undefined, args: {} }],
-    ['session only', `<methodCall><methodName>version</methodName><params><param><value>${SESSION}</value></param></params></methodCall>`, { fn: 'version', session: SESSION, args: {} }],
+    [
+      'no params at all',
+      '<methodCall><methodName>version</methodName></methodCall>',
+      { fn: 'version', session: undefined, args: {} },
+    ],
+    [
+      'session only',
+      `<methodCall><methodName>version</methodName><params><param><value>${SESSION}</value></param></params></methodCall>`,
+      { fn: 'version', session: SESSION, args: {} },
+    ],
     [
       'empty session, empty struct',
       '<methodCall><methodName>version</methodName><params><param><value/></param><param><value><struct></struct></value></param></params></methodCall>',
@@ -89,15 +109,31 @@ describe('parsePluginCall', () => {
     ['not XML', 'apply bridge=xapi1', ['XML-RPC']],
     ['empty argv', '', ['XML-RPC']],
     ['DTD', '<!DOCTYPE x><methodCall><methodName>apply</methodName></methodCall>', ['DTD']],
-    ['a response, not a call', '<methodResponse><params><param><value>x</value></param></params></methodResponse>', ['methodCall']],
+    [
+      'a response, not a call',
+      '<methodResponse><params><param><value>x</value></param></params></methodResponse>',
+      ['methodCall'],
+    ],
     ['args as an array', encodeMethodCall('apply', [SESSION, ['bridge', 'xapi1']]), ['struct']],
-    ['args as a number', '<methodCall><methodName>apply</methodName><params><param><value>s</value></param><param><value><int>1</int></value></param></params></methodCall>', ['struct']],
+    [
+      'args as a number',
+      '<methodCall><methodName>apply</methodName><params><param><value>s</value></param><param><value><int>1</int></value></param></params></methodCall>',
+      ['struct'],
+    ],
     ['args as nil', encodeMethodCall('apply', [SESSION, null]), ['struct']],
     ['args as a non-empty string', encodeMethodCall('apply', [SESSION, 'bridge=xapi1']), ['struct']],
-    ['an argument that is a number', encodeMethodCall('apply', [SESSION, { bridge: 'xapi1', 'gateway-check': 5.5 }]), ['gateway-check']],
+    [
+      'an argument that is a number',
+      encodeMethodCall('apply', [SESSION, { bridge: 'xapi1', 'gateway-check': 5.5 }]),
+      ['gateway-check'],
+    ],
     ['an argument that is a boolean', encodeMethodCall('apply', [SESSION, { 'dry-run': true }]), ['dry-run']],
     ['an argument that is a struct', encodeMethodCall('apply', [SESSION, { routes: { a: 'b' } }]), ['routes']],
-    ['an argument that is an array', encodeMethodCall('apply', [SESSION, { addresses: ['10.0.0.2/24'] }]), ['addresses']],
+    [
+      'an argument that is an array',
+      encodeMethodCall('apply', [SESSION, { addresses: ['10.0.0.2/24'] }]),
+      ['addresses'],
+    ],
     [
       'truncated call (a cut argv must not run as a smaller call)',
       `<methodCall><methodName>release</methodName><params><param><value>${SESSION}</value></param><param><value><struct><member><name>bridge</name><value>xapi1</value></member><member><name>dry-run</name><value>tr`,
@@ -111,10 +147,22 @@ describe('parsePluginCall', () => {
 
 describe('errorDescriptionOf', () => {
   const cases: [string, unknown, string[]][] = [
-    ['BinderError: code, message, details', new BinderError(ErrorCode.CONFLICT, 'routes: 10.9.0.0/16 taken', ['10.9.0.0/16']), ['VIF_IP_BINDER_CONFLICT', 'routes: 10.9.0.0/16 taken', '10.9.0.0/16']],
-    ['invalidArgument with no details', invalidArgument('bridge: "x y" is bad'), ['VIF_IP_BINDER_INVALID_ARGUMENT', 'bridge: "x y" is bad']],
+    [
+      'BinderError: code, message, details',
+      new BinderError(ErrorCode.CONFLICT, 'routes: 10.9.0.0/16 taken', ['10.9.0.0/16']),
+      ['VIF_IP_BINDER_CONFLICT', 'routes: 10.9.0.0/16 taken', '10.9.0.0/16'],
+    ],
+    [
+      'invalidArgument with no details',
+      invalidArgument('bridge: "x y" is bad'),
+      ['VIF_IP_BINDER_INVALID_ARGUMENT', 'bridge: "x y" is bad'],
+    ],
     ['plain Error: XenAPIPlugin shape', new Error('disk full'), [PLUGIN_FAILURE, 'apply', 'Error', 'disk full']],
-    ['TypeError keeps its class name', new TypeError('x is undefined'), [PLUGIN_FAILURE, 'apply', 'TypeError', 'x is undefined']],
+    [
+      'TypeError keeps its class name',
+      new TypeError('x is undefined'),
+      [PLUGIN_FAILURE, 'apply', 'TypeError', 'x is undefined'],
+    ],
     ['a thrown string', 'boom', [PLUGIN_FAILURE, 'apply', 'Error', 'boom']],
     ['a thrown undefined', undefined, [PLUGIN_FAILURE, 'apply', 'Error', 'undefined']],
   ]
@@ -169,10 +217,16 @@ describe('encodeOutcome', () => {
   })
 
   test('failure: Status and ErrorDescription, an array of strings', () => {
-    const outcome: Outcome = { ok: false, errorDescription: ['VIF_IP_BINDER_INVALID_ARGUMENT', 'addresses: "10.0.0.1/33" <bad> & worse', ''] }
+    const outcome: Outcome = {
+      ok: false,
+      errorDescription: ['VIF_IP_BINDER_INVALID_ARGUMENT', 'addresses: "10.0.0.1/33" <bad> & worse', ''],
+    }
     assert.deepEqual(decodeMethodResponse(encodeOutcome(outcome)), {
       kind: 'value',
-      value: { Status: 'Failure', ErrorDescription: ['VIF_IP_BINDER_INVALID_ARGUMENT', 'addresses: "10.0.0.1/33" <bad> & worse', ''] },
+      value: {
+        Status: 'Failure',
+        ErrorDescription: ['VIF_IP_BINDER_INVALID_ARGUMENT', 'addresses: "10.0.0.1/33" <bad> & worse', ''],
+      },
     })
   })
 
@@ -181,9 +235,11 @@ describe('encodeOutcome', () => {
       [{ Status: 'Success', Value: '{"changes":[],"unchanged":["x & y"]}' }],
       null,
     ])
-    assert.deepEqual(await pythonLoads(encodeOutcome({ ok: false, errorDescription: errorDescriptionOf('apply', new Error('<oops>')) })), [
-      [{ Status: 'Failure', ErrorDescription: ['XENAPI_PLUGIN_FAILURE', 'apply', 'Error', '<oops>'] }],
-      null,
-    ])
+    assert.deepEqual(
+      await pythonLoads(
+        encodeOutcome({ ok: false, errorDescription: errorDescriptionOf('apply', new Error('<oops>')) }),
+      ),
+      [[{ Status: 'Failure', ErrorDescription: ['XENAPI_PLUGIN_FAILURE', 'apply', 'Error', '<oops>'] }], null],
+    )
   })
 })

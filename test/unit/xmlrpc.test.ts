@@ -83,9 +83,12 @@ describe('decode: arrays and structs', () => {
   })
 
   test('member names decode entities', () => {
-    assert.deepEqual(decodeOne('<value><struct><member><name>a&amp;b</name><value>v</value></member></struct></value>'), {
-      'a&b': 'v',
-    })
+    assert.deepEqual(
+      decodeOne('<value><struct><member><name>a&amp;b</name><value>v</value></member></struct></value>'),
+      {
+        'a&b': 'v',
+      },
+    )
   })
 
   test('empty struct', () => {
@@ -125,11 +128,15 @@ describe('decode: documents', () => {
       '<param><value>OpaqueRef:1234-abcd</value></param>' +
       '<param><value><struct><member><name>bridge</name><value>xapi3</value></member></struct></value></param>' +
       '</params></methodCall>'
-    assert.deepEqual(decodeMethodCall(xml), { methodName: 'apply', params: ['OpaqueRef:1234-abcd', { bridge: 'xapi3' }] })
+    assert.deepEqual(decodeMethodCall(xml), {
+      methodName: 'apply',
+      params: ['OpaqueRef:1234-abcd', { bridge: 'xapi3' }],
+    })
   })
 
   test('prolog and surrounding layout are accepted', () => {
-    const xml = "<?xml version='1.0'?>\n<methodCall>\n<methodName> status </methodName>\n<params>\n</params>\n</methodCall>\n"
+    const xml =
+      "<?xml version='1.0'?>\n<methodCall>\n<methodName> status </methodName>\n<params>\n</params>\n</methodCall>\n"
     assert.deepEqual(decodeMethodCall(xml), { methodName: 'status', params: [] })
   })
 
@@ -141,10 +148,13 @@ describe('decode: documents', () => {
   })
 
   test('methodResponse value', () => {
-    assert.deepEqual(decodeMethodResponse('<methodResponse><params><param><value>ok</value></param></params></methodResponse>'), {
-      kind: 'value',
-      value: 'ok',
-    })
+    assert.deepEqual(
+      decodeMethodResponse('<methodResponse><params><param><value>ok</value></param></params></methodResponse>'),
+      {
+        kind: 'value',
+        value: 'ok',
+      },
+    )
   })
 
   test('methodResponse fault', () => {
@@ -164,7 +174,10 @@ describe('decode: rejects what is not XML-RPC with XmlRpcSyntaxError', () => {
     ['plain text', 'hello world'],
     ['JSON', '{"methodName":"f"}'],
     ['wrong root', '<methodResponse><params/></methodResponse>'],
-    ['two roots', '<methodCall><methodName>f</methodName></methodCall><methodCall><methodName>g</methodName></methodCall>'],
+    [
+      'two roots',
+      '<methodCall><methodName>f</methodName></methodCall><methodCall><methodName>g</methodName></methodCall>',
+    ],
     ['trailing element after the root', '<methodCall><methodName>f</methodName></methodCall><extra/>'],
     ['missing methodName', '<methodCall><params></params></methodCall>'],
     ['DOCTYPE', '<!DOCTYPE methodCall><methodCall><methodName>f</methodName></methodCall>', /DTD/],
@@ -175,7 +188,12 @@ describe('decode: rejects what is not XML-RPC with XmlRpcSyntaxError', () => {
     ],
     ['lowercase doctype', '<!doctype methodCall><methodCall><methodName>f</methodName></methodCall>', /DTD/],
     ['truncated document', '<methodCall><methodName>f</methodName><params><param><value>'],
-    ['truncated inside args struct', doc('<param><value>s</value></param><param><value><struct><member><name>bridge</name><value>xapi1</value></member>').replace('</params></methodCall>', '')],
+    [
+      'truncated inside args struct',
+      doc(
+        '<param><value>s</value></param><param><value><struct><member><name>bridge</name><value>xapi1</value></member>',
+      ).replace('</params></methodCall>', ''),
+    ],
     ['mismatched closing tag', doc('<param><value>x</param></params>')],
     ['unescaped < in a string', doc('<param><value>a<b</value></param>')],
     ['unknown type', doc('<param><value><float>1</float></value></param>'), /float/],
@@ -252,7 +270,10 @@ describe('encode: xapi form', () => {
   })
 
   test('no prolog on any document', () => {
-    assert.equal(encodeMethodResponse('ok'), '<methodResponse><params><param><value>ok</value></param></params></methodResponse>')
+    assert.equal(
+      encodeMethodResponse('ok'),
+      '<methodResponse><params><param><value>ok</value></param></params></methodResponse>',
+    )
     assert.equal(
       encodeMethodCall('a&b', ['OpaqueRef:x', {}]),
       '<methodCall><methodName>a&amp;b</methodName><params><param><value>OpaqueRef:x</value></param><param><value><struct></struct></value></param></params></methodCall>',
@@ -265,7 +286,11 @@ describe('encode: xapi form', () => {
       '<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>-1</int></value></member>' +
         '<member><name>faultString</name><value>x&lt;y</value></member></struct></value></fault></methodResponse>',
     )
-    assert.deepEqual(decodeMethodResponse(encodeFault(42, 'broken & gone')), { kind: 'fault', faultCode: 42, faultString: 'broken & gone' })
+    assert.deepEqual(decodeMethodResponse(encodeFault(42, 'broken & gone')), {
+      kind: 'fault',
+      faultCode: 42,
+      faultString: 'broken & gone',
+    })
   })
 })
 
@@ -286,12 +311,20 @@ describe('round trips through our own decoder', () => {
     ],
   ]
   for (const [name, value] of values) {
-    test(`${name}: response`, () => assert.deepEqual(decodeMethodResponse(encodeMethodResponse(value)), { kind: 'value', value }))
-    test(`${name}: call`, () => assert.deepEqual(decodeMethodCall(encodeMethodCall('fn', ['OpaqueRef:s', value])), { methodName: 'fn', params: ['OpaqueRef:s', value] }))
+    test(`${name}: response`, () =>
+      assert.deepEqual(decodeMethodResponse(encodeMethodResponse(value)), { kind: 'value', value }))
+    test(`${name}: call`, () =>
+      assert.deepEqual(decodeMethodCall(encodeMethodCall('fn', ['OpaqueRef:s', value])), {
+        methodName: 'fn',
+        params: ['OpaqueRef:s', value],
+      }))
   }
 
   test('integers come back as the strings xapi would send', () => {
-    assert.deepEqual(decodeMethodResponse(encodeMethodResponse([0, -5, 1024])), { kind: 'value', value: ['0', '-5', '1024'] })
+    assert.deepEqual(decodeMethodResponse(encodeMethodResponse([0, -5, 1024])), {
+      kind: 'value',
+      value: ['0', '-5', '1024'],
+    })
   })
 })
 
@@ -321,8 +354,16 @@ async function python(script: string, input: string): Promise<string> {
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 
 const pythonCallCases: [string, string, Json[]][] = [
-  ['plugin call with string args', 'apply', ['OpaqueRef:0f9e-77', { bridge: 'xapi1', addresses: '10.0.0.2/24, fd00::2/64', gateway: '' }]],
-  ['markup, quotes, entities, unicode', 'status', ['', { 'k&<>': `a&b<c>d"e'f ]]> żółw 🐢`, spaces: '  x  ', nl: 'a\nb' }]],
+  [
+    'plugin call with string args',
+    'apply',
+    ['OpaqueRef:0f9e-77', { bridge: 'xapi1', addresses: '10.0.0.2/24, fd00::2/64', gateway: '' }],
+  ],
+  [
+    'markup, quotes, entities, unicode',
+    'status',
+    ['', { 'k&<>': `a&b<c>d"e'f ]]> żółw 🐢`, spaces: '  x  ', nl: 'a\nb' }],
+  ],
   ['ints, booleans, doubles, nil', 'version', [7, -2147483648, true, false, 1.5, -0.25, null]],
   ['nested arrays and structs', 'deep', [[[], {}, ['x', { y: [1, 'z'] }]], { a: { b: { c: [true] } } }]],
   ['no params', 'version', []],
@@ -372,7 +413,9 @@ describe('cross-check: we encode, Python decodes', () => {
   })
 
   test('methodCall', async () => {
-    const out = JSON.parse(await python(PYTHON_LOADS, encodeMethodCall('apply', ['OpaqueRef:x', { bridge: 'xapi1', gateway: '' }]))) as unknown
+    const out = JSON.parse(
+      await python(PYTHON_LOADS, encodeMethodCall('apply', ['OpaqueRef:x', { bridge: 'xapi1', gateway: '' }])),
+    ) as unknown
     assert.deepEqual(out, { params: ['OpaqueRef:x', { bridge: 'xapi1', gateway: '' }], method: 'apply' })
   })
 })

@@ -5,7 +5,15 @@ import { CallQueue, type CallQueueOptions, CallTimeoutError, QueueClosedError } 
 const delay = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 function queue(options: Partial<CallQueueOptions> = {}) {
-  return new CallQueue({ concurrency: 4, timeoutMs: 1000, retries: 0, backoffMs: 5, maxBackoffMs: 20, isTransient: () => true, ...options })
+  return new CallQueue({
+    concurrency: 4,
+    timeoutMs: 1000,
+    retries: 0,
+    backoffMs: 5,
+    maxBackoffMs: 20,
+    isTransient: () => true,
+    ...options,
+  })
 }
 
 describe('CallQueue', () => {
@@ -18,7 +26,11 @@ describe('CallQueue', () => {
       log.push(`end ${name}`)
       return name
     }
-    const results = await Promise.all([q.run('h1', 'a', job('a', 30)), q.run('h1', 'b', job('b', 1)), q.run('h2', 'c', job('c', 1))])
+    const results = await Promise.all([
+      q.run('h1', 'a', job('a', 30)),
+      q.run('h1', 'b', job('b', 1)),
+      q.run('h2', 'c', job('c', 1)),
+    ])
     assert.deepEqual(results, ['a', 'b', 'c'])
     // c (another host) did not wait for a; b did.
     assert.ok(log.indexOf('end c') < log.indexOf('end a'))
@@ -40,7 +52,10 @@ describe('CallQueue', () => {
 
   it('gives up on a call that does not answer in time', async () => {
     const q = queue({ timeoutMs: 20 })
-    await assert.rejects(q.run('h1', 'slow', () => delay(500)), (error: unknown) => error instanceof CallTimeoutError && /slow: no answer within 20 ms/.test(error.message))
+    await assert.rejects(
+      q.run('h1', 'slow', () => delay(500)),
+      (error: unknown) => error instanceof CallTimeoutError && /slow: no answer within 20 ms/.test(error.message),
+    )
   })
 
   it('lets one call wait longer than the default', async () => {
@@ -50,7 +65,12 @@ describe('CallQueue', () => {
 
   it('retries transient errors with growing delays, and not the others', async () => {
     const retries: number[] = []
-    const q = queue({ retries: 3, backoffMs: 5, isTransient: e => (e as Error).message === 'busy', onRetry: (_l, _a, ms) => retries.push(ms) })
+    const q = queue({
+      retries: 3,
+      backoffMs: 5,
+      isTransient: e => (e as Error).message === 'busy',
+      onRetry: (_l, _a, ms) => retries.push(ms),
+    })
     let attempts = 0
     const result = await q.run('h1', 'x', async () => {
       if (++attempts < 3) throw new Error('busy')
@@ -81,7 +101,10 @@ describe('CallQueue', () => {
     q.close()
     await assert.rejects(pending, QueueClosedError)
     assert.ok(Date.now() - started < 1000, 'the backoff timer was cleared')
-    await assert.rejects(q.run('h1', 'z', async () => 1), QueueClosedError)
+    await assert.rejects(
+      q.run('h1', 'z', async () => 1),
+      QueueClosedError,
+    )
   })
 
   it('reports idleness', async () => {

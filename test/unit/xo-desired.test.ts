@@ -24,7 +24,15 @@ describe('desiredForPool', () => {
 
   it('keeps the first of two bindings that want one bridge on one host, and says so', () => {
     const { xapi, vm, vif, priv, hosts } = firewallPool()
-    const vm2 = xapi.add('VM', { name_label: 'fw2', power_state: 'Halted', resident_on: 'OpaqueRef:NULL', VIFs: [], is_control_domain: false, is_a_template: false, is_a_snapshot: false })
+    const vm2 = xapi.add('VM', {
+      name_label: 'fw2',
+      power_state: 'Halted',
+      resident_on: 'OpaqueRef:NULL',
+      VIFs: [],
+      is_control_domain: false,
+      is_a_template: false,
+      is_a_snapshot: false,
+    })
     const vif2 = xapi.add('VIF', { VM: vm2.$ref, network: priv.$ref, device: '0', currently_attached: false })
     const vm2b = xapi.update(vm2, { VIFs: [vif2.$ref] })
     startOn(xapi, vm, vif, hosts[0])
@@ -41,8 +49,19 @@ describe('desiredForPool', () => {
 
   it('refuses a template as the firewall VM', () => {
     const { xapi, priv } = firewallPool()
-    const template = xapi.add('VM', { name_label: 'tpl', power_state: 'Halted', resident_on: 'OpaqueRef:NULL', VIFs: [], is_control_domain: false, is_a_template: true, is_a_snapshot: false })
-    const resolution = resolveBindings([parseBinding({ vm: template.uuid, network: priv.uuid, addresses: ['192.168.1.2/24'] }, 0)], [xapi])
+    const template = xapi.add('VM', {
+      name_label: 'tpl',
+      power_state: 'Halted',
+      resident_on: 'OpaqueRef:NULL',
+      VIFs: [],
+      is_control_domain: false,
+      is_a_template: true,
+      is_a_snapshot: false,
+    })
+    const resolution = resolveBindings(
+      [parseBinding({ vm: template.uuid, network: priv.uuid, addresses: ['192.168.1.2/24'] }, 0)],
+      [xapi],
+    )
     assert.match(resolution.unresolved[0]!.error.message, /"tpl" .* is a template, snapshot or control domain/)
   })
 })

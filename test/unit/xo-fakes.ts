@@ -72,19 +72,38 @@ export class FakeXapi implements XapiConnection {
 
   add(type: string, fields: Fields): XapiRecord & Fields {
     const uuid = (fields.uuid as string) ?? randomUUID()
-    const record = Object.freeze({ ...fields, uuid, $id: uuid, $ref: `OpaqueRef:${type}-${++this.refs}`, $type: type }) as XapiRecord & Fields
+    const record = Object.freeze({
+      ...fields,
+      uuid,
+      $id: uuid,
+      $ref: `OpaqueRef:${type}-${++this.refs}`,
+      $type: type,
+    }) as XapiRecord & Fields
     this.objects.all[uuid] = record
     this.idsByRef.set(record.$ref, uuid)
     this.objects.emit('add', { [uuid]: record })
     if (type === 'host') {
-      this.plugins.set(record.$ref, { installed: true, protocol: 1, bridges: new Map(), failures: [], unreachable: new Set(), plugErrors: new Map() })
+      this.plugins.set(record.$ref, {
+        installed: true,
+        protocol: 1,
+        bridges: new Map(),
+        failures: [],
+        unreachable: new Set(),
+        plugErrors: new Map(),
+      })
     }
     return record
   }
 
   update(record: XapiRecord, fields: Fields): XapiRecord & Fields {
     const current = this.objects.all[record.$id]!
-    const next = Object.freeze({ ...current, ...fields, $id: current.$id, $ref: current.$ref, $type: current.$type }) as XapiRecord & Fields
+    const next = Object.freeze({
+      ...current,
+      ...fields,
+      $id: current.$id,
+      $ref: current.$ref,
+      $type: current.$type,
+    }) as XapiRecord & Fields
     // Object spread drops nothing here: the $ fields are own enumerable properties of fakes.
     this.objects.all[record.$id] = next
     this.objects.emit('update', { [record.$id]: next })
@@ -105,7 +124,14 @@ export class FakeXapi implements XapiConnection {
   addSr(name: string): { sr: XapiRecord & Fields; pbds: (XapiRecord & Fields)[] } {
     const sr = this.add('SR', { name_label: name, type: 'nfs', PBDs: [] })
     const hosts = Object.values(this.objects.all).filter(r => r.$type === 'host')
-    const pbds = hosts.map(host => this.add('PBD', { host: host.$ref, SR: sr.$ref, currently_attached: false, device_config: { server: 'nfs.lab' } }))
+    const pbds = hosts.map(host =>
+      this.add('PBD', {
+        host: host.$ref,
+        SR: sr.$ref,
+        currently_attached: false,
+        device_config: { server: 'nfs.lab' },
+      }),
+    )
     return { sr: this.update(sr, { PBDs: pbds.map(p => p.$ref) }), pbds }
   }
 
@@ -119,7 +145,8 @@ export class FakeXapi implements XapiConnection {
       },
       error => {
         const { code, params } = error as { code?: string; params?: string[] }
-        if (this.objects.all[task.$id]) this.update(task, { status: 'failure', error_info: [code ?? String(error), ...(params ?? [])] })
+        if (this.objects.all[task.$id])
+          this.update(task, { status: 'failure', error_info: [code ?? String(error), ...(params ?? [])] })
       },
     )
     return task.$ref
@@ -129,7 +156,8 @@ export class FakeXapi implements XapiConnection {
     if (method === 'host.call_plugin' || method === 'Async.host.call_plugin') {
       const [hostRef, plugin, fn, pluginArgs] = args as [string, string, string, Record<string, string>]
       this.calls.push({ method, host: hostRef, fn, args: pluginArgs })
-      if (method === 'Async.host.call_plugin') return this.startTask(method, () => this.callPlugin(hostRef, plugin, fn, pluginArgs))
+      if (method === 'Async.host.call_plugin')
+        return this.startTask(method, () => this.callPlugin(hostRef, plugin, fn, pluginArgs))
       return this.callPlugin(hostRef, plugin, fn, pluginArgs)
     }
     this.calls.push({ method, args: args as never })
@@ -150,17 +178,27 @@ export class FakeXapi implements XapiConnection {
       const [ref, key, value] = args as [string, string, string]
       const pool = this.byRef(ref)!
       const other = pool.other_config as Record<string, string>
-      if (key in other) throw Object.assign(new Error('MAP_DUPLICATE_KEY'), { code: 'MAP_DUPLICATE_KEY', params: ['pool', 'other_config', ref, key] })
+      if (key in other)
+        throw Object.assign(new Error('MAP_DUPLICATE_KEY'), {
+          code: 'MAP_DUPLICATE_KEY',
+          params: ['pool', 'other_config', ref, key],
+        })
       this.update(pool, { other_config: { ...other, [key]: value } })
       return ''
     }
     throw Object.assign(new Error('MESSAGE_METHOD_UNKNOWN'), { code: 'MESSAGE_METHOD_UNKNOWN', params: [method] })
   }
 
-  private async callPlugin(hostRef: string, plugin: string, fn: string, pluginArgs: Record<string, string>): Promise<string> {
+  private async callPlugin(
+    hostRef: string,
+    plugin: string,
+    fn: string,
+    pluginArgs: Record<string, string>,
+  ): Promise<string> {
     const state = this.plugins.get(hostRef)
     if (!state) throw Object.assign(new Error('HANDLE_INVALID'), { code: 'HANDLE_INVALID', params: ['host', hostRef] })
-    if (plugin !== 'vif-ip-binder' || !state.installed) throw Object.assign(new Error('XENAPI_MISSING_PLUGIN'), { code: 'XENAPI_MISSING_PLUGIN', params: [plugin] })
+    if (plugin !== 'vif-ip-binder' || !state.installed)
+      throw Object.assign(new Error('XENAPI_MISSING_PLUGIN'), { code: 'XENAPI_MISSING_PLUGIN', params: [plugin] })
     const failure = state.failures.shift()
     if (failure) throw failure
     switch (fn) {
@@ -168,7 +206,13 @@ export class FakeXapi implements XapiConnection {
         return JSON.stringify({ name: 'vif-ip-binder', version: '9.9.9', protocol: state.protocol })
       case 'apply':
         state.bridges.set(pluginArgs.bridge!, { ...pluginArgs })
-        return JSON.stringify({ bridge: pluginArgs.bridge, dryRun: false, changes: [{ action: 'add-address' }], unchanged: [], gatewayChecks: [] })
+        return JSON.stringify({
+          bridge: pluginArgs.bridge,
+          dryRun: false,
+          changes: [{ action: 'add-address' }],
+          unchanged: [],
+          gatewayChecks: [],
+        })
       case 'release': {
         const released = state.bridges.delete(pluginArgs.bridge!)
         return JSON.stringify({ bridge: pluginArgs.bridge, dryRun: false, released, changes: [] })
@@ -180,7 +224,12 @@ export class FakeXapi implements XapiConnection {
           const desired = state.bridges.get(name)
           bridges[name] = {
             recorded: desired ? { bridge: name, desired } : null,
-            kernel: { exists: true, up: true, addresses: desired ? desired.addresses!.split(',') : [], defaultRoutes: { ipv4: 'none', ipv6: 'none' } },
+            kernel: {
+              exists: true,
+              up: true,
+              addresses: desired ? desired.addresses!.split(',') : [],
+              defaultRoutes: { ipv4: 'none', ipv6: 'none' },
+            },
             inSync: true,
             drift: [],
           }
@@ -190,7 +239,10 @@ export class FakeXapi implements XapiConnection {
       case 'plug-srs':
         return JSON.stringify(await this.plugSrs(hostRef, state, pluginArgs))
       default:
-        throw Object.assign(new Error('UNKNOWN_XENAPI_PLUGIN_FUNCTION'), { code: 'UNKNOWN_XENAPI_PLUGIN_FUNCTION', params: [fn] })
+        throw Object.assign(new Error('UNKNOWN_XENAPI_PLUGIN_FUNCTION'), {
+          code: 'UNKNOWN_XENAPI_PLUGIN_FUNCTION',
+          params: [fn],
+        })
     }
   }
 
@@ -198,12 +250,22 @@ export class FakeXapi implements XapiConnection {
   private async plugSrs(hostRef: string, state: FakeHostPlugin, args: Record<string, string>) {
     await state.plugGate
     if (state.plugSrsFailure) throw state.plugSrsFailure
-    const probes = new Map((args.probes ?? '').split(',').filter(Boolean).map(p => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]))
+    const probes = new Map(
+      (args.probes ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map(p => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
+    )
     const host = this.byRef(hostRef)!
     const srs = args.srs!.split(',').map(uuid => {
       const sr = this.objects.all[uuid] as XapiRecord & Fields
       const pbds = (sr.PBDs as string[]).map(ref => this.byRef(ref)!).filter(p => p.host === hostRef)
-      const probe = { target: probes.get(uuid) ?? 'tcp:nfs.lab:2049', reachable: !state.unreachable.has(uuid), attempts: 3, elapsedMs: 500 }
+      const probe = {
+        target: probes.get(uuid) ?? 'tcp:nfs.lab:2049',
+        reachable: !state.unreachable.has(uuid),
+        attempts: 3,
+        elapsedMs: 500,
+      }
       const outcome = { sr: uuid, name: sr.name_label, ok: true, probe: null as unknown, pbds: [] as unknown[] }
       for (const pbd of pbds) {
         if (pbd.currently_attached) {
@@ -226,7 +288,10 @@ export class FakeXapi implements XapiConnection {
   }
 
   pluginCalls(fn?: string): Call[] {
-    return this.calls.filter(c => (c.method === 'host.call_plugin' || c.method === 'Async.host.call_plugin') && (fn === undefined || c.fn === fn))
+    return this.calls.filter(
+      c =>
+        (c.method === 'host.call_plugin' || c.method === 'Async.host.call_plugin') && (fn === undefined || c.fn === fn),
+    )
   }
 }
 
@@ -271,14 +336,20 @@ export class RecordingLogger implements Logger {
 /** A pool with two hosts (each with a management PIF on `xenbr0`), a private network and a firewall VM. */
 export function firewallPool(name = 'lab') {
   const xapi = new FakeXapi(name)
-  const management = xapi.add('network', { name_label: 'Pool-wide network associated with eth0', bridge: 'xenbr0', PIFs: [] })
+  const management = xapi.add('network', {
+    name_label: 'Pool-wide network associated with eth0',
+    bridge: 'xenbr0',
+    PIFs: [],
+  })
   const priv = xapi.add('network', { name_label: 'dom0-firewall', bridge: 'xapi1', PIFs: [] })
   const hosts = ['host1', 'host2'].map(hostName => {
     const pifRef = `OpaqueRef:pif-${hostName}`
     const host = xapi.add('host', { name_label: hostName, address: '', enabled: true, PIFs: [pifRef] })
     xapi.add('PIF', { uuid: randomUUID(), host: host.$ref, network: management.$ref, management: true, device: 'eth0' })
     // PIF refs are assigned by add(); point the host at the real one.
-    const pif = Object.values(xapi.objects.all).find(r => r.$type === 'PIF' && (r as unknown as Fields).host === host.$ref)!
+    const pif = Object.values(xapi.objects.all).find(
+      r => r.$type === 'PIF' && (r as unknown as Fields).host === host.$ref,
+    )!
     return xapi.update(host, { PIFs: [pif.$ref] })
   })
   const vm = xapi.add('VM', {

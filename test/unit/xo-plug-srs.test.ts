@@ -13,7 +13,15 @@ function setup(options: Partial<PluginOptions> = {}) {
   const harness = pluginOnFakePool(options)
   const nfs = harness.xapi.addSr('NFS storage')
   const config: PluginConfig = {
-    bindings: [{ vm: harness.vm.uuid, network: 'dom0-firewall', addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'], srs: [{ sr: nfs.sr.uuid }] }],
+    bindings: [
+      {
+        vm: harness.vm.uuid,
+        network: 'dom0-firewall',
+        addresses: ['192.168.1.2/24'],
+        gateways: ['192.168.1.1'],
+        srs: [{ sr: nfs.sr.uuid }],
+      },
+    ],
   }
   return { ...harness, config, nfs }
 }
@@ -47,14 +55,19 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open }
 }
 
-const attached = (record: { $id: string }) => (ctx.xapi.objects.all[record.$id] as unknown as { currently_attached: boolean }).currently_attached
+const attached = (record: { $id: string }) =>
+  (ctx.xapi.objects.all[record.$id] as unknown as { currently_attached: boolean }).currently_attached
 
 describe('encodePlugSrsArgs', () => {
   it('writes what the host plugin parses back', () => {
     const a = '11111111-2222-4333-8444-555555555555'
     const b = '66666666-7777-4888-9999-aaaaaaaaaaaa'
     const args = encodePlugSrsArgs([{ sr: a }, { sr: b, probe: 'tcp:[2001:db8::10]:2049' }], 90)
-    assert.deepEqual(parsePlugSrsArgs(args), { srs: [a, b], probes: { [b]: { kind: 'tcp', host: '2001:db8::10', port: 2049 } }, timeoutSeconds: 90 })
+    assert.deepEqual(parsePlugSrsArgs(args), {
+      srs: [a, b],
+      probes: { [b]: { kind: 'tcp', host: '2001:db8::10', port: 2049 } },
+      timeoutSeconds: 90,
+    })
     assert.equal(encodePlugSrsArgs([{ sr: a }], 120).probes, undefined, 'no probes argument without a probe')
   })
 })
@@ -62,7 +75,10 @@ describe('encodePlugSrsArgs', () => {
 describe('plug-srs after apply', () => {
   it('plugs the SRs on the host it applied on, as a task, and reports them plugged', async () => {
     const { plugin, config, xapi, vm, vif, hosts, nfs, log } = ctx
-    await plugin.configure({ ...config, bindings: [{ ...config.bindings[0]!, srs: [{ sr: nfs.sr.uuid, probe: 'icmp:192.168.2.10' }] }] }, { loaded: false })
+    await plugin.configure(
+      { ...config, bindings: [{ ...config.bindings[0]!, srs: [{ sr: nfs.sr.uuid, probe: 'icmp:192.168.2.10' }] }] },
+      { loaded: false },
+    )
     await plugin.load()
     await plugin.whenIdle()
     assert.match((await plugin.test()).text, /SR "NFS storage": not tried yet/)
@@ -72,16 +88,35 @@ describe('plug-srs after apply', () => {
     const plugs = xapi.pluginCalls('plug-srs')
     assert.deepEqual(
       plugs.map(c => [c.method, c.host, c.args]),
-      [['Async.host.call_plugin', hosts[0].$ref, { srs: nfs.sr.uuid, probes: `${nfs.sr.uuid}=icmp:192.168.2.10`, timeout: '120' }]],
+      [
+        [
+          'Async.host.call_plugin',
+          hosts[0].$ref,
+          { srs: nfs.sr.uuid, probes: `${nfs.sr.uuid}=icmp:192.168.2.10`, timeout: '120' },
+        ],
+      ],
     )
     assert.equal(attached(nfs.pbds[0]!), true, 'host1 PBD plugged')
     assert.equal(attached(nfs.pbds[1]!), false, 'host2 PBD left alone')
-    assert.equal(Object.values(xapi.objects.all).filter(r => r.$type === 'task').length, 0, 'the finished task is destroyed')
-    assert.equal(log.matching('info', /SR "NFS storage" on host "host1": plugged \(probe icmp:192\.168\.2\.10 answered after 3 attempts\)/).length, 1)
+    assert.equal(
+      Object.values(xapi.objects.all).filter(r => r.$type === 'task').length,
+      0,
+      'the finished task is destroyed',
+    )
+    assert.equal(
+      log.matching(
+        'info',
+        /SR "NFS storage" on host "host1": plugged \(probe icmp:192\.168\.2\.10 answered after 3 attempts\)/,
+      ).length,
+      1,
+    )
 
     const report = await plugin.test()
     assert.equal(report.ok, true)
-    assert.match(report.text, /SR "NFS storage" on host "host1": plugged \(probe icmp:192\.168\.2\.10 answered after 3 attempts\) \(at \d{4}-/)
+    assert.match(
+      report.text,
+      /SR "NFS storage" on host "host1": plugged \(probe icmp:192\.168\.2\.10 answered after 3 attempts\) \(at \d{4}-/,
+    )
   })
 
   it('does not hold up the host queue while the storage server is awaited', async () => {
@@ -122,15 +157,30 @@ describe('plug-srs after apply', () => {
     const other = xapi.addSr('SMB share')
     xapi.pluginOf(hosts[0]).unreachable.add(nfs.sr.uuid)
     xapi.pluginOf(hosts[0]).plugErrors.set(other.sr.uuid, ['SR_BACKEND_FAILURE_111', '', 'SMB mount error', ''])
-    await plugin.configure({ bindings: [{ ...config.bindings[0]!, srs: [{ sr: nfs.sr.uuid }, { sr: other.sr.uuid }] }] }, { loaded: false })
+    await plugin.configure(
+      { bindings: [{ ...config.bindings[0]!, srs: [{ sr: nfs.sr.uuid }, { sr: other.sr.uuid }] }] },
+      { loaded: false },
+    )
     await plugin.load()
     startOn(xapi, vm, vif, hosts[0])
     await plugin.whenIdle()
     assert.equal(xapi.pluginCalls('plug-srs').length, 1, 'one call for both SRs')
-    assert.equal(log.matching('warn', /SR "NFS storage" on host "host1": server unreachable: probe tcp:nfs\.lab:2049 got no answer in 3 attempts over 0\.5 s \(connection refused\)/).length, 1)
+    assert.equal(
+      log.matching(
+        'warn',
+        /SR "NFS storage" on host "host1": server unreachable: probe tcp:nfs\.lab:2049 got no answer in 3 attempts over 0\.5 s \(connection refused\)/,
+      ).length,
+      1,
+    )
     await assert.rejects(plugin.test(), (error: Error) => {
-      assert.match(error.message, /PROBLEM: SR "NFS storage" on host "host1": server unreachable: probe tcp:nfs\.lab:2049 got no answer/)
-      assert.match(error.message, /PROBLEM: SR "SMB share" on host "host1": plug failed: SR_BACKEND_FAILURE_111 \/ SMB mount error/)
+      assert.match(
+        error.message,
+        /PROBLEM: SR "NFS storage" on host "host1": server unreachable: probe tcp:nfs\.lab:2049 got no answer/,
+      )
+      assert.match(
+        error.message,
+        /PROBLEM: SR "SMB share" on host "host1": plug failed: SR_BACKEND_FAILURE_111 \/ SMB mount error/,
+      )
       return true
     })
     assert.equal(attached(nfs.pbds[0]!), false)
@@ -138,13 +188,25 @@ describe('plug-srs after apply', () => {
 
   it('reports a failed task with its xapi error (an older host plugin without plug-srs)', async () => {
     const { plugin, config, xapi, vm, vif, hosts, log } = ctx
-    xapi.pluginOf(hosts[0]).plugSrsFailure = Object.assign(new Error('unknown'), { code: 'UNKNOWN_XENAPI_PLUGIN_FUNCTION', params: ['plug-srs'] })
+    xapi.pluginOf(hosts[0]).plugSrsFailure = Object.assign(new Error('unknown'), {
+      code: 'UNKNOWN_XENAPI_PLUGIN_FUNCTION',
+      params: ['plug-srs'],
+    })
     await plugin.configure(config, { loaded: false })
     await plugin.load()
     startOn(xapi, vm, vif, hosts[0])
     await plugin.whenIdle()
-    assert.equal(log.matching('warn', /plug-srs on host "host1" for SR "NFS storage" failed: UNKNOWN_XENAPI_PLUGIN_FUNCTION \["plug-srs"\]/).length, 1)
-    await assert.rejects(plugin.test(), /PROBLEM: SR "NFS storage" on host "host1": plug-srs failed: UNKNOWN_XENAPI_PLUGIN_FUNCTION/)
+    assert.equal(
+      log.matching(
+        'warn',
+        /plug-srs on host "host1" for SR "NFS storage" failed: UNKNOWN_XENAPI_PLUGIN_FUNCTION \["plug-srs"\]/,
+      ).length,
+      1,
+    )
+    await assert.rejects(
+      plugin.test(),
+      /PROBLEM: SR "NFS storage" on host "host1": plug-srs failed: UNKNOWN_XENAPI_PLUGIN_FUNCTION/,
+    )
   })
 
   it('gives up waiting for a task after the host timeout plus a margin', async () => {
@@ -157,14 +219,21 @@ describe('plug-srs after apply', () => {
     startOn(xapi, vm, vif, hosts[0])
     await plugin.whenIdle()
     assert.equal(xapi.pluginCalls('plug-srs')[0]!.args!.timeout, '0')
-    await assert.rejects(plugin.test(), /PROBLEM: SR "NFS storage" on host "host1": plug-srs failed: VIF_IP_BINDER_XO_TIMEOUT/)
+    await assert.rejects(
+      plugin.test(),
+      /PROBLEM: SR "NFS storage" on host "host1": plug-srs failed: VIF_IP_BINDER_XO_TIMEOUT/,
+    )
   })
 
-  it('replaces a bad timeout from xo-server\'s config by the default, saying so', async () => {
+  it("replaces a bad timeout from xo-server's config by the default, saying so", async () => {
     await ctx.plugin.unload()
     ctx = setup({ plugSrs: { timeoutSeconds: 99_999 } })
     const { plugin, config, xapi, vm, vif, hosts, log } = ctx
-    assert.equal(log.matching('warn', /plugSrs\.timeoutSeconds 99999 is not a whole number of seconds from 0 to 3600: using 120/).length, 1)
+    assert.equal(
+      log.matching('warn', /plugSrs\.timeoutSeconds 99999 is not a whole number of seconds from 0 to 3600: using 120/)
+        .length,
+      1,
+    )
     await plugin.configure(config, { loaded: false })
     await plugin.load()
     startOn(xapi, vm, vif, hosts[0])

@@ -9,7 +9,12 @@ import { halt, pluginOnFakePool, startOn } from './xo-fakes.ts'
 
 function setup() {
   const harness = pluginOnFakePool()
-  const binding: BindingConfig = { vm: harness.vm.uuid, network: 'dom0-firewall', addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'] }
+  const binding: BindingConfig = {
+    vm: harness.vm.uuid,
+    network: 'dom0-firewall',
+    addresses: ['192.168.1.2/24'],
+    gateways: ['192.168.1.1'],
+  }
   const config: PluginConfig = { bindings: [binding], gatewayCheckSeconds: 10 }
   return { ...harness, binding, config }
 }
@@ -33,7 +38,18 @@ describe('configure', () => {
       version: 1,
       gatewayCheckSeconds: 10,
       rescue: false,
-      bindings: [{ vm: vm.uuid, network: priv.uuid, addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'], routes: [], proxyArp: false, forwarding: false, srs: [] }],
+      bindings: [
+        {
+          vm: vm.uuid,
+          network: priv.uuid,
+          addresses: ['192.168.1.2/24'],
+          gateways: ['192.168.1.1'],
+          routes: [],
+          proxyArp: false,
+          forwarding: false,
+          srs: [],
+        },
+      ],
     })
     assert.deepEqual(
       xapi.calls.map(c => c.method),
@@ -54,20 +70,43 @@ describe('configure', () => {
   it('refuses an unknown network, an ambiguous name, and a VM without a VIF on it, naming them', async () => {
     const { plugin, config, binding, xapi } = ctx
     await plugin.configure(config, { loaded: false })
-    await assert.rejects(plugin.configure({ bindings: [{ ...binding, network: 'nope' }] }, { loaded: false }), /binding 1 .*network "nope" not found in pool "lab"/)
+    await assert.rejects(
+      plugin.configure({ bindings: [{ ...binding, network: 'nope' }] }, { loaded: false }),
+      /binding 1 .*network "nope" not found in pool "lab"/,
+    )
     const other = xapi.add('network', { name_label: 'dom0-firewall', bridge: 'xapi7', PIFs: [] })
-    await assert.rejects(plugin.configure(config, { loaded: false }), /network name "dom0-firewall" is ambiguous in pool "lab": use one of the UUIDs .*/)
-    await assert.rejects(plugin.configure({ bindings: [{ ...binding, network: other.uuid }] }, { loaded: false }), new RegExp(`VM "fw" \\(.*\\) has no VIF on network "dom0-firewall" \\(${other.uuid}\\)`))
+    await assert.rejects(
+      plugin.configure(config, { loaded: false }),
+      /network name "dom0-firewall" is ambiguous in pool "lab": use one of the UUIDs .*/,
+    )
+    await assert.rejects(
+      plugin.configure({ bindings: [{ ...binding, network: other.uuid }] }, { loaded: false }),
+      new RegExp(`VM "fw" \\(.*\\) has no VIF on network "dom0-firewall" \\(${other.uuid}\\)`),
+    )
     const missingSr = '11111111-2222-4333-8444-555555555555'
-    await assert.rejects(plugin.configure({ bindings: [{ ...binding, network: ctx.priv.uuid, srs: [{ sr: missingSr }] }] }, { loaded: false }), new RegExp(`SR ${missingSr} not found in pool "lab"`))
+    await assert.rejects(
+      plugin.configure(
+        { bindings: [{ ...binding, network: ctx.priv.uuid, srs: [{ sr: missingSr }] }] },
+        { loaded: false },
+      ),
+      new RegExp(`SR ${missingSr} not found in pool "lab"`),
+    )
   })
 
   it('refuses an unknown VM once a configuration is in place, but waits for it at start-up', async () => {
     const { plugin, config, binding, log } = ctx
-    const ghost = { ...binding, vm: '00000000-0000-4000-8000-000000000000', addresses: ['192.168.9.2/24'], gateways: [] }
+    const ghost = {
+      ...binding,
+      vm: '00000000-0000-4000-8000-000000000000',
+      addresses: ['192.168.9.2/24'],
+      gateways: [],
+    }
     await plugin.configure({ bindings: [binding, ghost] }, { loaded: false })
     assert.equal(log.matching('warn', /binding 2 .*VM "00000000-0000-4000-8000-000000000000" is unknown/).length, 1)
-    await assert.rejects(plugin.configure({ bindings: [binding, ghost] }, { loaded: false }), /binding 2 .*is unknown: no connected pool has it/)
+    await assert.rejects(
+      plugin.configure({ bindings: [binding, ghost] }, { loaded: false }),
+      /binding 2 .*is unknown: no connected pool has it/,
+    )
     void config
   })
 
@@ -103,7 +142,10 @@ describe('configure', () => {
   it('refuses the same network named once by name and once by UUID for one VM', async () => {
     const { plugin, binding, priv } = ctx
     await assert.rejects(
-      plugin.configure({ bindings: [binding, { ...binding, network: priv.uuid, addresses: ['192.168.1.3/24'] }] }, { loaded: false }),
+      plugin.configure(
+        { bindings: [binding, { ...binding, network: priv.uuid, addresses: ['192.168.1.3/24'] }] },
+        { loaded: false },
+      ),
       /binding 2 .*already bound by binding 1/,
     )
   })
@@ -116,7 +158,10 @@ describe('configure', () => {
     await plugin.whenIdle()
     const before = { ...xapi.pool!.other_config }
     const calls = xapi.calls.length
-    await assert.rejects(plugin.configure({ bindings: [{ ...binding, addresses: ['192.168.1.2/33'] }] }, { loaded: true }), /addresses: "192\.168\.1\.2\/33"/)
+    await assert.rejects(
+      plugin.configure({ bindings: [{ ...binding, addresses: ['192.168.1.2/33'] }] }, { loaded: true }),
+      /addresses: "192\.168\.1\.2\/33"/,
+    )
     await plugin.whenIdle()
     assert.deepEqual(xapi.pool!.other_config, before)
     assert.equal(xapi.calls.length, calls)
@@ -154,7 +199,10 @@ describe('while loaded', () => {
     await plugin.whenIdle()
     xapi.update(vif, { currently_attached: false })
     await plugin.whenIdle()
-    assert.deepEqual(xapi.pluginCalls('release').map(c => [c.host, c.args]), [[hosts[0].$ref, { bridge: 'xapi1' }]])
+    assert.deepEqual(
+      xapi.pluginCalls('release').map(c => [c.host, c.args]),
+      [[hosts[0].$ref, { bridge: 'xapi1' }]],
+    )
     assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 0)
     xapi.update(vif, { currently_attached: true })
     await plugin.whenIdle()
@@ -174,7 +222,10 @@ describe('while loaded', () => {
     await plugin.whenIdle()
     assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 0)
     assert.equal(xapi.pluginOf(hosts[1]).bridges.get('xapi1')?.addresses, '192.168.1.2/24')
-    assert.deepEqual(xapi.pluginCalls('release').map(c => c.host), [hosts[0].$ref])
+    assert.deepEqual(
+      xapi.pluginCalls('release').map(c => c.host),
+      [hosts[0].$ref],
+    )
   })
 
   it('takes a new configuration at once: applies what changed, releases what was removed', async () => {
@@ -197,7 +248,9 @@ describe('while loaded', () => {
     await plugin.configure(config, { loaded: false })
     await plugin.load()
     await plugin.whenIdle()
-    xapi.pluginOf(hosts[0]).failures.push(Object.assign(new Error('busy'), { code: 'VIF_IP_BINDER_BUSY', params: ['locked'] }))
+    xapi
+      .pluginOf(hosts[0])
+      .failures.push(Object.assign(new Error('busy'), { code: 'VIF_IP_BINDER_BUSY', params: ['locked'] }))
     startOn(xapi, vm, vif, hosts[0])
     await plugin.whenIdle()
     assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.addresses, '192.168.1.2/24')
@@ -209,7 +262,10 @@ describe('while loaded', () => {
     xapi.update(vif, { currently_attached: false })
     xapi.update(vif, { currently_attached: true })
     await plugin.whenIdle()
-    const warnings = log.matching('warn', /host "host2": host plugin vif-ip-binder is not installed: copy .*\/etc\/xapi\.d\/plugins\/vif-ip-binder/)
+    const warnings = log.matching(
+      'warn',
+      /host "host2": host plugin vif-ip-binder is not installed: copy .*\/etc\/xapi\.d\/plugins\/vif-ip-binder/,
+    )
     assert.equal(warnings.length, 1)
     // One attempt, not retried: a missing plugin does not come back by itself.
     assert.equal(xapi.pluginCalls('apply').filter(c => c.host === hosts[1].$ref).length, 1)
@@ -219,7 +275,13 @@ describe('while loaded', () => {
   it('tries again later once the retries are spent on a transient error', async () => {
     const { xo, pool, config, vm, vif, hosts, log } = ctx
     const { xapi } = pool
-    const plugin = new VifIpBinderPlugin(xo, { log, debounceMs: 5, fetchTimeoutMs: 50, retryLaterMs: 40, queue: { retries: 1, backoffMs: 1, maxBackoffMs: 1 } })
+    const plugin = new VifIpBinderPlugin(xo, {
+      log,
+      debounceMs: 5,
+      fetchTimeoutMs: 50,
+      retryLaterMs: 40,
+      queue: { retries: 1, backoffMs: 1, maxBackoffMs: 1 },
+    })
     await plugin.configure(config, { loaded: false })
     await plugin.load()
     await plugin.whenIdle()
@@ -238,7 +300,13 @@ describe('while loaded', () => {
   it('notices a host plugin installed later, without any event', async () => {
     const { xo, pool, config, vm, vif, hosts, log } = ctx
     const { xapi } = pool
-    const plugin = new VifIpBinderPlugin(xo, { log, debounceMs: 5, fetchTimeoutMs: 50, retryLaterMs: 40, queue: { retries: 0 } })
+    const plugin = new VifIpBinderPlugin(xo, {
+      log,
+      debounceMs: 5,
+      fetchTimeoutMs: 50,
+      retryLaterMs: 40,
+      queue: { retries: 0 },
+    })
     xapi.pluginOf(hosts[0]).installed = false
     await plugin.configure(config, { loaded: false })
     await plugin.load()
@@ -285,13 +353,19 @@ describe('while loaded', () => {
     await plugin.configure(config, { loaded: false })
     await plugin.load()
     await plugin.whenIdle()
-    assert.deepEqual([...xapi.pluginOf(hosts[1]).bridges.keys()], ['xapi9'], 'only the bound network\'s bridge is ours to release')
+    assert.deepEqual(
+      [...xapi.pluginOf(hosts[1]).bridges.keys()],
+      ['xapi9'],
+      "only the bound network's bridge is ours to release",
+    )
   })
 
   it('does not re-apply on load what a host already holds', async () => {
     const { plugin, config, xapi, vm, vif, hosts } = ctx
     startOn(xapi, vm, vif, hosts[0])
-    xapi.pluginOf(hosts[0]).bridges.set('xapi1', { gateway: '192.168.1.1', addresses: '192.168.1.2/24', bridge: 'xapi1' })
+    xapi
+      .pluginOf(hosts[0])
+      .bridges.set('xapi1', { gateway: '192.168.1.1', addresses: '192.168.1.2/24', bridge: 'xapi1' })
     await plugin.configure(config, { loaded: false })
     await plugin.load()
     await plugin.whenIdle()
@@ -306,7 +380,10 @@ describe('while loaded', () => {
     await plugin.whenIdle()
     const calls = xapi.calls.length
     await plugin.unload()
-    assert.equal(xapi.objects.listenerCount('update') + xapi.objects.listenerCount('add') + xapi.objects.listenerCount('remove'), 0)
+    assert.equal(
+      xapi.objects.listenerCount('update') + xapi.objects.listenerCount('add') + xapi.objects.listenerCount('remove'),
+      0,
+    )
     assert.equal(xo.listenerCount('server:connected') + xo.listenerCount('server:disconnected'), 0)
     halt(xapi, vm, vif)
     await new Promise(resolve => setTimeout(resolve, 30))

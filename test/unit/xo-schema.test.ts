@@ -12,7 +12,9 @@ function walk(schema: Schema, path: string, keywords: Set<string>, pickers: Map<
     keywords.add(key)
     if (key === '$type') pickers.set(path, String(value))
   }
-  if (schema.properties) for (const [name, child] of Object.entries(schema.properties as Record<string, Schema>)) walk(child, `${path}.${name}`, keywords, pickers)
+  if (schema.properties)
+    for (const [name, child] of Object.entries(schema.properties as Record<string, Schema>))
+      walk(child, `${path}.${name}`, keywords, pickers)
   if (schema.items) walk(schema.items as Schema, `${path}[]`, keywords, pickers)
 }
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { CallTimeoutError, QueueClosedError } from '../../xo-plugin/call-queue.ts'
-import { XapiError } from '../../shared/errors.ts'
+import { type XapiError } from '../../shared/errors.ts'
 import { TaskGoneError, type TaskRecord, taskResult, waitForTask } from '../../xo-plugin/task-wait.ts'
 import { FakeXapi } from './xo-fakes.ts'
 
@@ -29,9 +29,15 @@ describe('waitForTask', () => {
 
   it('finds a task that finished before it started waiting', async () => {
     const xapi = new FakeXapi()
-    const task = xapi.update(pendingTask(xapi), { status: 'failure', error_info: ['SR_BACKEND_FAILURE_73', '', 'NFS mount error'] })
+    const task = xapi.update(pendingTask(xapi), {
+      status: 'failure',
+      error_info: ['SR_BACKEND_FAILURE_73', '', 'NFS mount error'],
+    })
     const done = await waitForTask(xapi, task.$ref, 1000)
-    assert.throws(() => taskResult(done), (error: XapiError) => error.code === 'SR_BACKEND_FAILURE_73' && error.params[1] === 'NFS mount error')
+    assert.throws(
+      () => taskResult(done),
+      (error: XapiError) => error.code === 'SR_BACKEND_FAILURE_73' && error.params[1] === 'NFS mount error',
+    )
   })
 
   it('fails when the task is destroyed, on time-out, and on abort', async () => {
@@ -50,9 +56,19 @@ describe('waitForTask', () => {
 })
 
 describe('taskResult', () => {
-  const finished = (fields: Partial<TaskRecord>) => ({ $id: 'x', $ref: 'r', $type: 'task', uuid: 'x', status: 'success', result: '', error_info: [], ...fields }) as TaskRecord
+  const finished = (fields: Partial<TaskRecord>) =>
+    ({
+      $id: 'x',
+      $ref: 'r',
+      $type: 'task',
+      uuid: 'x',
+      status: 'success',
+      result: '',
+      error_info: [],
+      ...fields,
+    }) as TaskRecord
 
-  it('reads xapi\'s bare strings, typed strings and void', () => {
+  it("reads xapi's bare strings, typed strings and void", () => {
     assert.equal(taskResult(finished({ result: '<value>{"ok":true}</value>' })), '{"ok":true}')
     assert.equal(taskResult(finished({ result: '<value><string>text</string></value>' })), 'text')
     assert.equal(taskResult(finished({ result: '<value/>' })), '')
@@ -60,6 +76,9 @@ describe('taskResult', () => {
   })
 
   it('names a cancelled task', () => {
-    assert.throws(() => taskResult(finished({ status: 'cancelled' })), (error: XapiError) => error.code === 'TASK_CANCELLED')
+    assert.throws(
+      () => taskResult(finished({ status: 'cancelled' })),
+      (error: XapiError) => error.code === 'TASK_CANCELLED',
+    )
   })
 })

@@ -72,7 +72,11 @@ export class Api {
     const spec = this.methods.get(name)
     if (spec === undefined || (isAsync && !spec.async)) throw new XapiFailure('MESSAGE_METHOD_UNKNOWN', [method])
     if (!spec.arities.includes(params.length)) {
-      throw new XapiFailure('MESSAGE_PARAMETER_COUNT_MISMATCH', [method, String(Math.max(...spec.arities)), String(params.length)])
+      throw new XapiFailure('MESSAGE_PARAMETER_COUNT_MISMATCH', [
+        method,
+        String(Math.max(...spec.arities)),
+        String(params.length),
+      ])
     }
     const session = spec.session ? this.sessions.check(params[0]) : undefined
     const args = spec.session ? params.slice(1) : params

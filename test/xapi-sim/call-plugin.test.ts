@@ -39,7 +39,9 @@ describe('host.call_plugin', () => {
     const parsed = JSON.parse(result)
     assert.equal(parsed.name, 'vif-ip-binder')
     assert.equal(typeof parsed.version, 'string')
-    assert.ok(sim.timeline.entries({ kind: 'plugin.finished', host: sim.host('host1').uuid }).some(e => e.detail?.ok === true))
+    assert.ok(
+      sim.timeline.entries({ kind: 'plugin.finished', host: sim.host('host1').uuid }).some(e => e.detail?.ok === true),
+    )
   })
 
   it('runs the real vif-ip-binder: apply on the firewall scenario private bridge', async () => {
@@ -63,17 +65,34 @@ describe('host.call_plugin', () => {
   })
 
   it('unknown plugin → XENAPI_MISSING_PLUGIN (exact directory entry name)', async () => {
-    await assert.rejects(rpc(sim, 'host.call_plugin', session, host1, 'nope', 'fn', {}), { code: 'XENAPI_MISSING_PLUGIN', params: ['nope'] })
+    await assert.rejects(rpc(sim, 'host.call_plugin', session, host1, 'nope', 'fn', {}), {
+      code: 'XENAPI_MISSING_PLUGIN',
+      params: ['nope'],
+    })
     await sim.writePlugin('near.py', respond('x'), ['host1'])
-    await assert.rejects(rpc(sim, 'host.call_plugin', session, host1, 'near', 'fn', {}), { code: 'XENAPI_MISSING_PLUGIN', params: ['near'] })
+    await assert.rejects(rpc(sim, 'host.call_plugin', session, host1, 'near', 'fn', {}), {
+      code: 'XENAPI_MISSING_PLUGIN',
+      params: ['near'],
+    })
     // installed on host1 only
-    await sim.writePlugin('only-h1', respond('<methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value>hi</value></member></struct></value></param></params></methodResponse>'), ['host1'])
+    await sim.writePlugin(
+      'only-h1',
+      respond(
+        '<methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value>hi</value></member></struct></value></param></params></methodResponse>',
+      ),
+      ['host1'],
+    )
     assert.equal(await rpc(sim, 'host.call_plugin', session, host1, 'only-h1', 'fn', {}), 'hi')
-    await assert.rejects(rpc(sim, 'host.call_plugin', session, sim.host('host2').ref, 'only-h1', 'fn', {}), { code: 'XENAPI_MISSING_PLUGIN' })
+    await assert.rejects(rpc(sim, 'host.call_plugin', session, sim.host('host2').ref, 'only-h1', 'fn', {}), {
+      code: 'XENAPI_MISSING_PLUGIN',
+    })
   })
 
   it('HANDLE_INVALID for a bad host ref', async () => {
-    await assert.rejects(rpc(sim, 'host.call_plugin', session, 'OpaqueRef:x', 'vif-ip-binder', 'version', {}), { code: 'HANDLE_INVALID', params: ['host', 'OpaqueRef:x'] })
+    await assert.rejects(rpc(sim, 'host.call_plugin', session, 'OpaqueRef:x', 'vif-ip-binder', 'version', {}), {
+      code: 'HANDLE_INVALID',
+      params: ['host', 'OpaqueRef:x'],
+    })
   })
 
   it("runs like xapi: argv[1] the <methodCall> in xapi's encoding, PATH + root only, stdin /dev/null, inside the host namespace", async () => {
@@ -91,11 +110,18 @@ const json = JSON.stringify(report).replace(/&/g, '&amp;').replace(/</g, '&lt;')
 process.stdout.write('<methodResponse><params><param><value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name><value>' + json + '</value></member></struct></value></param></params></methodResponse>');
 `),
     )
-    const report = JSON.parse(await rpc(sim, 'host.call_plugin', session, host1, 'echo', 'probe', { a: '1', 'b<&>': 'x y', empty: '' }))
+    const report = JSON.parse(
+      await rpc(sim, 'host.call_plugin', session, host1, 'echo', 'probe', { a: '1', 'b<&>': 'x y', empty: '' }),
+    )
     assert.equal(report.argv.length, 1)
     const xml: string = report.argv[0]
     assert.ok(!xml.startsWith('<?xml'), 'no prolog')
-    assert.match(xml, new RegExp(`^<methodCall><methodName>probe</methodName><params><param><value>${session}</value></param><param><value><struct>`))
+    assert.match(
+      xml,
+      new RegExp(
+        `^<methodCall><methodName>probe</methodName><params><param><value>${session}</value></param><param><value><struct>`,
+      ),
+    )
     assert.match(xml, /<member><name>empty<\/name><value\/><\/member>/)
     assert.match(xml, /<name>b&lt;&amp;&gt;<\/name><value>x y<\/value>/)
     assert.deepEqual(decodeMethodCall(xml).params, [session, { a: '1', 'b<&>': 'x y', empty: '' }])

@@ -58,7 +58,10 @@ describe('npm run sim', () => {
     assert.ok(description, `no JSON line; stderr: ${stderr.join('')}`)
     assert.match(description.url, /^http:\/\/127\.0\.0\.1:\d+$/)
     assert.equal(description.hosts.length, 2)
-    assert.deepEqual(description.vms.map(v => v.name), ['firewall'])
+    assert.deepEqual(
+      description.vms.map(v => v.name),
+      ['firewall'],
+    )
     for (const h of description.hosts) {
       assert.ok(existsSync(`${h.root}/etc/xapi.d/plugins/vif-ip-binder`))
       assert.ok(existsSync(`${h.root}/var/lib/xcp/xapi`))
@@ -67,7 +70,13 @@ describe('npm run sim', () => {
     const present = await listNamespaces()
     for (const ns of namespaces) assert.ok(present.includes(ns), ns)
 
-    const xapi = createClient({ url: description.url, auth: { user: description.user, password: description.password }, transport: 'json-rpc', debounce: 20, eventPollDelay: 100 }) as XapiClient
+    const xapi = createClient({
+      url: description.url,
+      auth: { user: description.user, password: description.password },
+      transport: 'json-rpc',
+      debounce: 20,
+      eventPollDelay: 100,
+    }) as XapiClient
     try {
       await xapi.connect()
       await xapi.objectsFetched
@@ -87,7 +96,11 @@ describe('npm run sim', () => {
     // SIGTERM to the process we spawned (npm): the CLI behind it must stop and clean up.
     child.kill('SIGTERM')
     const cliPid = /^vib(\d+)-/.exec(description.hosts[0]!.netns)![1]
-    await waitUntil('the CLI to clean up', async () => (await listNamespaces()).every(n => !n.startsWith(`vib${cliPid}-`)), 20_000)
+    await waitUntil(
+      'the CLI to clean up',
+      async () => (await listNamespaces()).every(n => !n.startsWith(`vib${cliPid}-`)),
+      20_000,
+    )
     await waitUntil('the CLI to exit', () => !alive(Number(cliPid)), 10_000)
     for (const h of description.hosts) assert.equal(existsSync(h.root), false, `${h.root} removed`)
     assert.match(stderr.join(''), /stopping the simulator/)

@@ -40,7 +40,11 @@ if (!values['no-plugin']) {
   else {
     if (!existsSync(BUILT_HOST_PLUGIN)) {
       process.stderr.write('dist/xapi-plugin/vif-ip-binder is missing: building it\n')
-      const build = await execa(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { cwd: REPO_ROOT, reject: false, stdin: 'ignore' })
+      const build = await execa(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], {
+        cwd: REPO_ROOT,
+        reject: false,
+        stdin: 'ignore',
+      })
       process.stderr.write(build.stdout + build.stderr)
       if (build.exitCode !== 0) process.exit(1)
     }

@@ -30,9 +30,15 @@ describe('event.from semantics', () => {
     const vm1 = store.create('VM', vmRecord())
     store.create('VM', vmRecord())
     store.create('host', hostRecord())
-    assert.deepEqual((await events.from(['host'], '', 0)).events.map(e => e.class), ['host'])
+    assert.deepEqual(
+      (await events.from(['host'], '', 0)).events.map(e => e.class),
+      ['host'],
+    )
     assert.deepEqual((await events.from(['VM'], '', 0)).events.length, 2, 'case-insensitive')
-    assert.deepEqual((await events.from([`vm/${vm1}`], '', 0)).events.map(e => e.ref), [vm1])
+    assert.deepEqual(
+      (await events.from([`vm/${vm1}`], '', 0)).events.map(e => e.ref),
+      [vm1],
+    )
     assert.deepEqual(Object.keys((await events.from(['vm', 'host'], '', 0)).valid_ref_counts).sort(), ['host', 'vm'])
   })
 
@@ -69,7 +75,10 @@ describe('event.from semantics', () => {
     const vm = store.create('VM', vmRecord())
     const before = formatToken(store.generation)
     const token = events.inject('VM', vm)
-    assert.deepEqual((await events.from(['vm'], before, 0)).events.map(e => e.operation), ['mod'])
+    assert.deepEqual(
+      (await events.from(['vm'], before, 0)).events.map(e => e.operation),
+      ['mod'],
+    )
     assert.deepEqual((await events.from(['vm'], token, 0)).events, [])
   })
 
@@ -88,7 +97,10 @@ describe('event.from semantics', () => {
 
   it('EVENT_FROM_TOKEN_PARSE_FAILURE for a malformed token', async () => {
     const events = new EventService(new ObjectStore())
-    await assert.rejects(events.from(['*'], 'garbage', 0), { code: 'EVENT_FROM_TOKEN_PARSE_FAILURE', params: ['garbage'] })
+    await assert.rejects(events.from(['*'], 'garbage', 0), {
+      code: 'EVENT_FROM_TOKEN_PARSE_FAILURE',
+      params: ['garbage'],
+    })
   })
 })
 
@@ -116,7 +128,10 @@ describe('event.from over RPC', () => {
     const r = await pending
     const waited = Date.now() - started
     assert.ok(waited >= 450 && waited < 5000, `waited ${waited} ms`)
-    assert.deepEqual(r.events.map((e: any) => [e.class, e.operation, e.snapshot.name_label]), [['host', 'mod', 'renamed']])
+    assert.deepEqual(
+      r.events.map((e: any) => [e.class, e.operation, e.snapshot.name_label]),
+      [['host', 'mod', 'renamed']],
+    )
   })
 
   it('returns no events with a newer token when the timeout expires', async () => {

@@ -92,7 +92,12 @@ export class EventService {
     return formatToken(this.store.generation)
   }
 
-  async from(classes: unknown, token: unknown, timeoutSeconds: unknown, signal?: AbortSignal): Promise<EventFromResult> {
+  async from(
+    classes: unknown,
+    token: unknown,
+    timeoutSeconds: unknown,
+    signal?: AbortSignal,
+  ): Promise<EventFromResult> {
     const sub = subscribe(classes)
     const since = parseToken(token)
     const timeout = Number(timeoutSeconds)
@@ -114,10 +119,7 @@ export class EventService {
 
   private collect(sub: Subscription, since: number | undefined): EventFromResult {
     const generation = this.store.generation
-    const changes: Change[] =
-      since === undefined
-        ? this.allAsAdd()
-        : this.store.changesSince(since)
+    const changes: Change[] = since === undefined ? this.allAsAdd() : this.store.changesSince(since)
     const events: XapiEvent[] = changes
       .filter(c => matches(sub, c))
       .sort((a, b) => ORDER[a.operation] - ORDER[b.operation] || a.generation - b.generation)

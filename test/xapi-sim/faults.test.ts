@@ -43,7 +43,9 @@ describe('faults', () => {
 
   it('drops a matching call without an answer, once', async () => {
     sim.addConnectionFault({ match: { method: 'host.get_address' }, action: 'drop', times: 1 })
-    await assert.rejects(rpc(sim, 'host.get_address', session, sim.host('h1').ref), (e: any) => /socket hang up|ECONNRESET|other side closed/i.test(`${e.message} ${e.code}`))
+    await assert.rejects(rpc(sim, 'host.get_address', session, sim.host('h1').ref), (e: any) =>
+      /socket hang up|ECONNRESET|other side closed/i.test(`${e.message} ${e.code}`),
+    )
     assert.equal(await rpc(sim, 'host.get_address', session, sim.host('h1').ref), '192.0.2.1')
   })
 
@@ -75,15 +77,26 @@ describe('faults', () => {
   it('call_plugin hangs until released (then runs the plugin), or fails as told', async () => {
     sim.addPluginFault({ plugin: 'ok', action: 'hang', times: 1 })
     let settled = false
-    const pending = rpc(sim, 'host.call_plugin', session, sim.host('h1').ref, 'ok', 'fn', {}).finally(() => (settled = true))
+    const pending = rpc(sim, 'host.call_plugin', session, sim.host('h1').ref, 'ok', 'fn', {}).finally(
+      () => (settled = true),
+    )
     await waitUntil('the call to hang', () => sim.faults.hungPlugins === 1)
     await new Promise(r => setTimeout(r, 300))
     assert.equal(settled, false)
     sim.releaseHungPlugins()
     assert.equal(await pending, 'done')
 
-    sim.addPluginFault({ host: 'h1', fn: 'apply', action: 'fail', error: ['VIB_GATEWAY_UNREACHABLE', '10.0.0.1'], times: 1 })
-    await assert.rejects(rpc(sim, 'host.call_plugin', session, sim.host('h1').ref, 'ok', 'apply', {}), { code: 'VIB_GATEWAY_UNREACHABLE', params: ['10.0.0.1'] })
+    sim.addPluginFault({
+      host: 'h1',
+      fn: 'apply',
+      action: 'fail',
+      error: ['VIB_GATEWAY_UNREACHABLE', '10.0.0.1'],
+      times: 1,
+    })
+    await assert.rejects(rpc(sim, 'host.call_plugin', session, sim.host('h1').ref, 'ok', 'apply', {}), {
+      code: 'VIB_GATEWAY_UNREACHABLE',
+      params: ['10.0.0.1'],
+    })
     assert.equal(await rpc(sim, 'host.call_plugin', session, sim.host('h1').ref, 'ok', 'apply', {}), 'done')
   })
 
@@ -95,7 +108,10 @@ describe('faults', () => {
     session = await login(sim)
     await assert.rejects(rpc(sim, 'task.get_record', session, task), { code: 'HANDLE_INVALID' })
     assert.deepEqual(await xapi.call('host.get_name_label', sim.host('h1').ref), 'after-lost')
-    assert.ok(calls.filter(c => c === 'session.login_with_password').length > sessionsBefore + 1, 'xen-api logged in again')
+    assert.ok(
+      calls.filter(c => c === 'session.login_with_password').length > sessionsBefore + 1,
+      'xen-api logged in again',
+    )
     await renameHost('after-restart')
     await waitUntil('the rename in the cache', () => cachedHostName() === 'after-restart', 15_000)
     assert.equal(sim.timeline.entries({ kind: 'server.restarted' }).length, 1)

@@ -92,7 +92,10 @@ export class FaultController {
   }
 
   /** Applies a plugin fault if one matches: waits (hang), throws (fail) or does nothing. */
-  async applyPluginFault(call: { hostUuid: string; hostName: string; plugin: string; fn: string }, signal: AbortSignal): Promise<void> {
+  async applyPluginFault(
+    call: { hostUuid: string; hostName: string; plugin: string; fn: string },
+    signal: AbortSignal,
+  ): Promise<void> {
     const armed = this.plugin.find(
       f =>
         f.left > 0 &&
@@ -103,7 +106,12 @@ export class FaultController {
     if (armed === undefined) return
     if (--armed.left <= 0) this.remove(armed.id)
     if (armed.fault.action === 'fail') {
-      const [code = 'XENAPI_PLUGIN_FAILURE', ...params] = armed.fault.error ?? ['XENAPI_PLUGIN_FAILURE', 'non-zero exit', '', 'injected fault']
+      const [code = 'XENAPI_PLUGIN_FAILURE', ...params] = armed.fault.error ?? [
+        'XENAPI_PLUGIN_FAILURE',
+        'non-zero exit',
+        '',
+        'injected fault',
+      ]
       throw new XapiFailure(code, params)
     }
     // A hung plugin hangs the API call: xapi has no timeout. Released by releaseHungPlugins().

@@ -17,7 +17,15 @@ const TEMPLATES: Record<XapiClass, () => XapiRecord> = {
   network: R.networkRecord,
   VM: R.vmRecord,
   VM_metrics: R.vmMetricsRecord,
-  VM_guest_metrics: () => ({ uuid: '', os_version: {}, networks: {}, other: {}, live: true, last_updated: new Date(0), other_config: {} }),
+  VM_guest_metrics: () => ({
+    uuid: '',
+    os_version: {},
+    networks: {},
+    other: {},
+    live: true,
+    last_updated: new Date(0),
+    other_config: {},
+  }),
   VIF: R.vifRecord,
   SR: R.srRecord,
   PBD: R.pbdRecord,
@@ -32,7 +40,20 @@ const WRITABLE: Partial<Record<XapiClass, string[]>> = {
   host: ['name_label', 'name_description', 'other_config', 'tags', 'logging'],
   network: ['name_label', 'name_description', 'other_config', 'tags', 'MTU'],
   PIF: ['other_config'],
-  VM: ['name_label', 'name_description', 'other_config', 'tags', 'xenstore_data', 'affinity', 'order', 'start_delay', 'shutdown_delay', 'blocked_operations', 'platform', 'ha_always_run'],
+  VM: [
+    'name_label',
+    'name_description',
+    'other_config',
+    'tags',
+    'xenstore_data',
+    'affinity',
+    'order',
+    'start_delay',
+    'shutdown_delay',
+    'blocked_operations',
+    'platform',
+    'ha_always_run',
+  ],
   VIF: ['other_config', 'qos_algorithm_type', 'qos_algorithm_params'],
   SR: ['name_label', 'name_description', 'other_config', 'tags', 'sm_config'],
   PBD: ['other_config'],
@@ -76,7 +97,8 @@ export function registerGenericMethods(api: Api, store: ObjectStore): void {
       if (sample !== null && typeof sample === 'object' && !Array.isArray(sample) && !(sample instanceof Date)) {
         api.register(`${cls}.add_to_${field}`, 4, (_ctx, [ref, key, value]) => {
           const map = store.get(cls, String(ref))[field] as Record<string, string>
-          if (Object.hasOwn(map, String(key))) throw new XapiFailure('MAP_DUPLICATE_KEY', [cls, field, String(ref), String(key)])
+          if (Object.hasOwn(map, String(key)))
+            throw new XapiFailure('MAP_DUPLICATE_KEY', [cls, field, String(ref), String(key)])
           store.update(cls, String(ref), r => {
             ;(r[field] as Record<string, string>)[String(key)] = String(value)
           })
@@ -92,7 +114,8 @@ export function registerGenericMethods(api: Api, store: ObjectStore): void {
       if (Array.isArray(sample)) {
         api.register(`${cls}.add_${field}`, 3, (_ctx, [ref, value]) => {
           const set = store.get(cls, String(ref))[field] as string[]
-          if (!set.includes(String(value))) store.update(cls, String(ref), r => void (r[field] as string[]).push(String(value)))
+          if (!set.includes(String(value)))
+            store.update(cls, String(ref), r => void (r[field] as string[]).push(String(value)))
         })
         api.register(`${cls}.remove_${field}`, 3, (_ctx, [ref, value]) => {
           store.get(cls, String(ref))
@@ -114,7 +137,8 @@ function coerce(sample: unknown, value: unknown): XapiRecord[string] {
   }
   if (typeof sample === 'boolean') return value === true || value === 'true' || value === '1'
   if (sample !== null && typeof sample === 'object' && !Array.isArray(sample)) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new XapiFailure('FIELD_TYPE_ERROR', [String(value)])
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw new XapiFailure('FIELD_TYPE_ERROR', [String(value)])
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]))
   }
   if (Array.isArray(sample)) {

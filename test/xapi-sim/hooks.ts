@@ -31,15 +31,19 @@ export async function runVifHotplug(
   const log = join(host.root, 'var/log/vif-hotplug.sim.log')
   timeline.record('hotplug.started', { host: host.uuid, vm: vmUuid, vif: vifUuid, detail: { action } })
   {
-    const r = await execa(ipBinary(), ['netns', 'exec', host.netns, path, '-action', action, '-vifuuid', vifUuid, '-vmuuid', vmUuid], {
-      env: pluginEnvironment(host.root),
-      extendEnv: false,
-      stdin: 'ignore',
-      stdout: { file: log, append: true },
-      stderr: { file: log, append: true },
-      reject: false,
-      timeout: HOOK_TIMEOUT_MS,
-    })
+    const r = await execa(
+      ipBinary(),
+      ['netns', 'exec', host.netns, path, '-action', action, '-vifuuid', vifUuid, '-vmuuid', vmUuid],
+      {
+        env: pluginEnvironment(host.root),
+        extendEnv: false,
+        stdin: 'ignore',
+        stdout: { file: log, append: true },
+        stderr: { file: log, append: true },
+        reject: false,
+        timeout: HOOK_TIMEOUT_MS,
+      },
+    )
     timeline.record('hotplug.finished', {
       host: host.uuid,
       vm: vmUuid,

@@ -27,7 +27,10 @@ describe('simulator leftovers', () => {
       await sim.stop()
       stopped = true
       const afterStop = await listSimLeftovers()
-      assert.deepEqual(afterStop.namespaces.filter(n => mine.includes(n)), [])
+      assert.deepEqual(
+        afterStop.namespaces.filter(n => mine.includes(n)),
+        [],
+      )
       assert.equal(existsSync(sim.host('host1').root), false)
     } finally {
       if (!stopped) await sim.stop()
@@ -43,7 +46,10 @@ describe('simulator leftovers', () => {
     await mkdir(dir)
     try {
       assert.deepEqual((await listSimLeftovers({ onlyDead: true })).namespaces.includes(ns), true)
-      const sim = await startSimulator({ scenario: { name: 'tiny', hosts: [{ name: 'h', address: '192.0.2.9' }], networks: [] }, hostPlugin: false })
+      const sim = await startSimulator({
+        scenario: { name: 'tiny', hosts: [{ name: 'h', address: '192.0.2.9' }], networks: [] },
+        hostPlugin: false,
+      })
       await sim.stop()
       assert.equal((await listNamespaces()).includes(ns), false)
       assert.equal(existsSync(dir), false)

@@ -52,7 +52,14 @@ describe('VM and VIF lifecycle', () => {
     assert.equal(sim.record('VIF', vif).currently_attached, true)
     const runs = await hookRuns()
     assert.equal(runs.length, 1)
-    assert.deepEqual(runs[0].argv, ['-action', 'online', '-vifuuid', sim.record('VIF', vif).uuid, '-vmuuid', sim.vm('a').uuid])
+    assert.deepEqual(runs[0].argv, [
+      '-action',
+      'online',
+      '-vifuuid',
+      sim.record('VIF', vif).uuid,
+      '-vmuuid',
+      sim.vm('a').uuid,
+    ])
     assert.deepEqual(Object.keys(runs[0].env).sort(), ['PATH', 'VIF_IP_BINDER_ROOT'])
     assert.ok(runs[0].links.includes('vif1.0'), 'the hook runs in the host namespace after the VIF joined')
     const addrs = await ipJson<any[]>(sim.vm('a').netns, 'addr', 'show', 'dev', 'eth0')
@@ -101,7 +108,9 @@ describe('VM and VIF lifecycle', () => {
     assert.ok(sim.timeline.entries({ kind: 'bridge.destroyed' }).length >= 1)
     assert.equal(sim.record('VM', sim.vm('a').ref).power_state, 'Halted')
     assert.equal(sim.record('VM', sim.vm('a').ref).domid, -1)
-    assert.deepEqual(sim.record('host', sim.host('h1').ref).resident_VMs, [sim.record('host', sim.host('h1').ref).control_domain])
+    assert.deepEqual(sim.record('host', sim.host('h1').ref).resident_VMs, [
+      sim.record('host', sim.host('h1').ref).control_domain,
+    ])
   })
 
   it('domids grow per host and the new vif name follows', async () => {

@@ -32,7 +32,8 @@ export class Lifecycle {
 
   private vmRuntime(ref: string): VmRuntime {
     const vm = this.store.get('VM', ref)
-    if (vm.is_control_domain) throw new XapiFailure('OPERATION_NOT_ALLOWED', ['This operation is not allowed on a control domain'])
+    if (vm.is_control_domain)
+      throw new XapiFailure('OPERATION_NOT_ALLOWED', ['This operation is not allowed on a control domain'])
     if (vm.is_a_template) throw new XapiFailure('VM_IS_TEMPLATE', [ref])
     const runtime = this.vms.get(ref)
     if (!runtime) throw new XapiFailure('INTERNAL_ERROR', [`VM ${ref} has no simulated guest`])
@@ -48,7 +49,8 @@ export class Lifecycle {
 
   private requirePowerState(ref: string, expected: 'Halted' | 'Running'): void {
     const actual = this.store.get('VM', ref).power_state as string
-    if (actual !== expected) throw new XapiFailure('VM_BAD_POWER_STATE', [ref, expected.toLowerCase(), actual.toLowerCase()])
+    if (actual !== expected)
+      throw new XapiFailure('VM_BAD_POWER_STATE', [ref, expected.toLowerCase(), actual.toLowerCase()])
   }
 
   private requireEnabled(hostRef: string): void {
@@ -71,7 +73,12 @@ export class Lifecycle {
       const host = this.hostRuntime(target)
       this.requireEnabled(target)
       const domid = host.nextDomid++
-      this.store.update('VM', vmRef, { power_state: 'Running', resident_on: target, domid, scheduled_to_be_resident_on: NULL_REF })
+      this.store.update('VM', vmRef, {
+        power_state: 'Running',
+        resident_on: target,
+        domid,
+        scheduled_to_be_resident_on: NULL_REF,
+      })
       this.store.update('host', target, r => void (r.resident_VMs as string[]).push(vmRef))
       this.touchMetrics(vmRef, true)
       this.createConsole(vmRef, host)
@@ -126,7 +133,11 @@ export class Lifecycle {
       this.createConsole(vmRef, target)
       for (const vif of attached) await this.attach(target, vm, vif, newDomid)
       await applyRoutes(vm.netns, vm.guest.routes ?? []).catch(() => undefined)
-      this.timeline.record('vm.migrated', { host: target.uuid, vm: vm.uuid, detail: { from: source.uuid, domid: newDomid } })
+      this.timeline.record('vm.migrated', {
+        host: target.uuid,
+        vm: vm.uuid,
+        detail: { from: source.uuid, domid: newDomid },
+      })
     })
   }
 
@@ -182,13 +193,25 @@ export class Lifecycle {
     await ipIn(host.netns, 'link', 'set', dev, 'master', bridge)
     await ipIn(host.netns, 'link', 'set', dev, 'up')
     await ipIn(vm.netns, 'link', 'set', guestDev, 'up')
-    for (const address of vm.guest.addresses?.[device] ?? []) await ipIn(vm.netns, 'addr', 'replace', address, 'dev', guestDev)
+    for (const address of vm.guest.addresses?.[device] ?? [])
+      await ipIn(vm.netns, 'addr', 'replace', address, 'dev', guestDev)
     if (vif.currently_attached !== true) this.store.update('VIF', vifRef, { currently_attached: true })
-    this.timeline.record('vif.attached', { host: host.uuid, vm: vm.uuid, vif: vif.uuid as string, detail: { device: dev, bridge, domid } })
+    this.timeline.record('vif.attached', {
+      host: host.uuid,
+      vm: vm.uuid,
+      vif: vif.uuid as string,
+      detail: { device: dev, bridge, domid },
+    })
     await runVifHotplug(host, 'online', vif.uuid as string, vm.uuid, this.timeline)
   }
 
-  private async detach(host: HostRuntime, vm: VmRuntime, vifRef: string, domid: number, migrating: boolean): Promise<void> {
+  private async detach(
+    host: HostRuntime,
+    vm: VmRuntime,
+    vifRef: string,
+    domid: number,
+    migrating: boolean,
+  ): Promise<void> {
     const vif = this.store.get('VIF', vifRef)
     const network = this.store.get('network', vif.network as string)
     const bridge = network.bridge as string
@@ -196,7 +219,12 @@ export class Lifecycle {
     // Deleting one end of a veth deletes the guest's end too.
     await ipIn(host.netns, 'link', 'del', dev).catch(() => undefined)
     if (!migrating) this.store.update('VIF', vifRef, { currently_attached: false })
-    this.timeline.record('vif.detached', { host: host.uuid, vm: vm.uuid, vif: vif.uuid as string, detail: { device: dev, bridge, domid } })
+    this.timeline.record('vif.detached', {
+      host: host.uuid,
+      vm: vm.uuid,
+      vif: vif.uuid as string,
+      detail: { device: dev, bridge, domid },
+    })
     await runVifHotplug(host, 'remove', vif.uuid as string, vm.uuid, this.timeline)
     const pifLess = (network.PIFs as string[]).length === 0
     if (pifLess && (await linkExists(host.netns, bridge)) && (await bridgePorts(host.netns, bridge)).length === 0) {
@@ -222,6 +250,10 @@ export class Lifecycle {
   private touchMetrics(vmRef: string, running: boolean): void {
     const metrics = this.store.get('VM', vmRef).metrics as string
     if (!this.store.find('VM_metrics', metrics)) return
-    this.store.update('VM_metrics', metrics, running ? { start_time: new Date(), last_updated: new Date() } : { last_updated: new Date() })
+    this.store.update(
+      'VM_metrics',
+      metrics,
+      running ? { start_time: new Date(), last_updated: new Date() } : { last_updated: new Date() },
+    )
   }
 }

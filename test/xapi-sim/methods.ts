@@ -37,7 +37,8 @@ export function registerMethods(d: MethodDeps): void {
   api.register(
     'session.login_with_password',
     [2, 3, 4],
-    (ctx, [user, password, , originator]) => sessions.login(str(user), str(password ?? ''), ctx.via, str(originator ?? '')),
+    (ctx, [user, password, , originator]) =>
+      sessions.login(str(user), str(password ?? ''), ctx.via, str(originator ?? '')),
     { session: false },
   )
   api.register('session.logout', 1, ctx => sessions.logout(ctx.session!.ref))
@@ -85,20 +86,30 @@ export function registerMethods(d: MethodDeps): void {
     async (ctx, [hostRef, plugin, fn, args]) => {
       const record = store.get('host', str(hostRef))
       const host = d.hosts.get(str(hostRef))!
-      if (args === null || typeof args !== 'object' || Array.isArray(args)) throw new XapiFailure('FIELD_TYPE_ERROR', ['args'])
+      if (args === null || typeof args !== 'object' || Array.isArray(args))
+        throw new XapiFailure('FIELD_TYPE_ERROR', ['args'])
       const flatArgs = Object.fromEntries(Object.entries(args).map(([k, v]) => [k, str(v)]))
       const call = { hostUuid: record.uuid as string, hostName: host.name, plugin: str(plugin), fn: str(fn) }
       // xapi has no timeout and does not stop a plugin whose caller went away: only a
       // simulator stop ends a hung call.
       await faults.applyPluginFault(call, d.stopSignal())
-      const started = timeline.record('plugin.started', { host: host.uuid, detail: { plugin: call.plugin, fn: call.fn, args: flatArgs } })
+      const started = timeline.record('plugin.started', {
+        host: host.uuid,
+        detail: { plugin: call.plugin, fn: call.fn, args: flatArgs },
+      })
       try {
         const result = await runPlugin(host, call.plugin, call.fn, flatArgs, ctx.session!.ref, d.stopSignal())
-        timeline.record('plugin.finished', { host: host.uuid, detail: { plugin: call.plugin, fn: call.fn, ok: true, ms: Date.now() - started.at } })
+        timeline.record('plugin.finished', {
+          host: host.uuid,
+          detail: { plugin: call.plugin, fn: call.fn, ok: true, ms: Date.now() - started.at },
+        })
         return result
       } catch (error) {
         const code = error instanceof XapiFailure ? error.code : String(error)
-        timeline.record('plugin.finished', { host: host.uuid, detail: { plugin: call.plugin, fn: call.fn, ok: false, error: code } })
+        timeline.record('plugin.finished', {
+          host: host.uuid,
+          detail: { plugin: call.plugin, fn: call.fn, ok: false, error: code },
+        })
         throw error
       }
     },
@@ -109,18 +120,33 @@ export function registerMethods(d: MethodDeps): void {
   api.register('PBD.unplug', 2, (_c, [ref]) => storage.unplug(str(ref)), { async: true })
 
   api.register('task.create', 3, (_c, [label, description]) =>
-    store.create('task', taskRecord({ name_label: str(label), name_description: str(description), resident_on: api.taskHost() })),
+    store.create(
+      'task',
+      taskRecord({ name_label: str(label), name_description: str(description), resident_on: api.taskHost() }),
+    ),
   )
   api.register('task.destroy', 2, (_c, [ref]) => store.destroy('task', str(ref)))
   api.register('task.cancel', 2, (_c, [ref]) => {
     const task = store.get('task', str(ref))
-    if (task.status === 'pending') store.update('task', str(ref), { status: 'cancelled', finished: new Date(), allowed_operations: [] })
+    if (task.status === 'pending')
+      store.update('task', str(ref), { status: 'cancelled', finished: new Date(), allowed_operations: [] })
   })
   api.register('task.set_status', 3, (_c, [ref, status]) => store.update('task', str(ref), { status: str(status) }))
-  api.register('task.set_progress', 3, (_c, [ref, progress]) => store.update('task', str(ref), { progress: Number(progress) }))
+  api.register('task.set_progress', 3, (_c, [ref, progress]) =>
+    store.update('task', str(ref), { progress: Number(progress) }),
+  )
 
   api.register('message.create', 6, (_c, [name, priority, cls, objUuid, body]) =>
-    store.create('message', messageRecord({ name: str(name), priority: Number(priority), cls: str(cls), obj_uuid: str(objUuid), body: str(body) })),
+    store.create(
+      'message',
+      messageRecord({
+        name: str(name),
+        priority: Number(priority),
+        cls: str(cls),
+        obj_uuid: str(objUuid),
+        body: str(body),
+      }),
+    ),
   )
   api.register('message.destroy', 2, (_c, [ref]) => store.destroy('message', str(ref)))
 }

@@ -28,7 +28,7 @@ export function buildModel(store: ObjectStore, def: ScenarioDefinition): Model {
         address: h.address,
         enabled: h.enabled ?? true,
         metrics,
-        other_config: { ...R.hostRecord().other_config as Record<string, string>, ...h.other_config },
+        other_config: { ...(R.hostRecord().other_config as Record<string, string>), ...h.other_config },
       }),
     )
     const dom0Metrics = store.create('VM_metrics', R.vmMetricsRecord({ start_time: new Date() }))

@@ -39,7 +39,10 @@ export async function bridgePorts(ns: string, bridge: string): Promise<string[]>
 }
 
 export async function sysctl(ns: string, key: string, value: string): Promise<void> {
-  const r = await execa(ipBinary(), ['netns', 'exec', ns, 'sysctl', '-q', '-w', `${key}=${value}`], { reject: false, stdin: 'ignore' })
+  const r = await execa(ipBinary(), ['netns', 'exec', ns, 'sysctl', '-q', '-w', `${key}=${value}`], {
+    reject: false,
+    stdin: 'ignore',
+  })
   if (r.exitCode !== 0) throw new Error(`sysctl ${key}=${value} in ${ns}: ${r.stderr}`)
 }
 
@@ -73,11 +76,15 @@ export interface TcpListener {
 
 /** Accepts (and closes) TCP connections on the given ports inside a namespace. */
 export async function startTcpListener(ns: string, ports: number[]): Promise<TcpListener> {
-  const child: ResultPromise = execa(ipBinary(), ['netns', 'exec', ns, process.execPath, '-e', LISTENER, ...ports.map(String)], {
-    reject: false,
-    stdin: 'ignore',
-    buffer: false,
-  })
+  const child: ResultPromise = execa(
+    ipBinary(),
+    ['netns', 'exec', ns, process.execPath, '-e', LISTENER, ...ports.map(String)],
+    {
+      reject: false,
+      stdin: 'ignore',
+      buffer: false,
+    },
+  )
   await new Promise<void>((resolve, reject) => {
     let out = ''
     child.stdout?.on('data', (d: Buffer) => {
@@ -97,12 +104,21 @@ export async function startTcpListener(ns: string, ports: number[]): Promise<Tcp
 }
 
 /** Whether `host:port` accepts a TCP connection from inside `ns` within `timeoutMs`. */
-export async function probeTcp(ns: string, host: string, port: number, timeoutMs: number): Promise<{ ok: boolean; reason: string }> {
-  const r = await execa(ipBinary(), ['netns', 'exec', ns, process.execPath, '-e', PROBE, host, String(port), String(timeoutMs)], {
-    reject: false,
-    stdin: 'ignore',
-    timeout: timeoutMs + 5000,
-  })
+export async function probeTcp(
+  ns: string,
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<{ ok: boolean; reason: string }> {
+  const r = await execa(
+    ipBinary(),
+    ['netns', 'exec', ns, process.execPath, '-e', PROBE, host, String(port), String(timeoutMs)],
+    {
+      reject: false,
+      stdin: 'ignore',
+      timeout: timeoutMs + 5000,
+    },
+  )
   if (r.exitCode === 0) return { ok: true, reason: 'connected' }
   return { ok: false, reason: r.exitCode === 2 ? 'timed out' : r.stderr.trim() || `exit ${r.exitCode}` }
 }

@@ -68,22 +68,35 @@ export function mapPluginOutcome(p: { signal?: string; exitCode?: number; stdout
   try {
     response = decodeMethodResponse(p.stdout)
   } catch (error) {
-    throw new XapiFailure('XENAPI_PLUGIN_FAILURE', ['failed to parse plugin output', p.stdout, (error as Error).message])
+    throw new XapiFailure('XENAPI_PLUGIN_FAILURE', [
+      'failed to parse plugin output',
+      p.stdout,
+      (error as Error).message,
+    ])
   }
   if (response.kind === 'fault') {
     throw new XapiFailure('XENAPI_PLUGIN_FAILURE', ['fault', String(response.faultCode), response.faultString])
   }
   const value = response.value
   if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) {
-    throw new XapiFailure('XENAPI_PLUGIN_FAILURE', ['failed to parse plugin output', p.stdout, 'the response is not a struct'])
+    throw new XapiFailure('XENAPI_PLUGIN_FAILURE', [
+      'failed to parse plugin output',
+      p.stdout,
+      'the response is not a struct',
+    ])
   }
   if (value.Status === 'Success') {
-    if (typeof value.Value !== 'string') throw new XapiFailure('INTERNAL_ERROR', ['plugin returned a Value that is not a string'])
+    if (typeof value.Value !== 'string')
+      throw new XapiFailure('INTERNAL_ERROR', ['plugin returned a Value that is not a string'])
     return value.Value
   }
   if (value.Status === 'Failure' && Array.isArray(value.ErrorDescription) && value.ErrorDescription.length > 0) {
     const [code, ...params] = value.ErrorDescription.map(String)
     throw new XapiFailure(code!, params)
   }
-  throw new XapiFailure('XENAPI_PLUGIN_FAILURE', ['failed to parse plugin output', p.stdout, 'no Status in the response'])
+  throw new XapiFailure('XENAPI_PLUGIN_FAILURE', [
+    'failed to parse plugin output',
+    p.stdout,
+    'no Status in the response',
+  ])
 }

@@ -135,7 +135,11 @@ export class RpcServer {
 
       let payload: string
       try {
-        const result = await this.deps.api.call(request.method, request.params, { via, dialect, signal: controller.signal })
+        const result = await this.deps.api.call(request.method, request.params, {
+          via,
+          dialect,
+          signal: controller.signal,
+        })
         payload = dialect === 'json' ? wire.jsonSuccess(request, result) : wire.xmlSuccess(result)
       } catch (error) {
         const description = toFailure(error).description

@@ -28,7 +28,12 @@ describe('RPC transports and sessions', () => {
   after(async () => sim?.stop())
 
   it('JSON-RPC v2: result shape and exact content type', async () => {
-    const res = await post(sim, '/jsonrpc', JSON.stringify({ jsonrpc: '2.0', method: 'pool.get_all', params: [session], id: 'a' }), 'application/json')
+    const res = await post(
+      sim,
+      '/jsonrpc',
+      JSON.stringify({ jsonrpc: '2.0', method: 'pool.get_all', params: [session], id: 'a' }),
+      'application/json',
+    )
     assert.equal(res.status, 200)
     assert.equal(res.contentType, 'application/json')
     assert.deepEqual(JSON.parse(res.body), { jsonrpc: '2.0', result: [sim.poolRef], id: 'a' })
@@ -36,7 +41,11 @@ describe('RPC transports and sessions', () => {
 
   it('JSON-RPC v2 errors are {code: 1, message: CODE, data: params}', async () => {
     const res = await jsonCall(sim, 'VM.get_record', [session, 'OpaqueRef:nope'])
-    assert.deepEqual(res, { jsonrpc: '2.0', error: { code: 1, message: 'HANDLE_INVALID', data: ['VM', 'OpaqueRef:nope'] }, id: 7 })
+    assert.deepEqual(res, {
+      jsonrpc: '2.0',
+      error: { code: 1, message: 'HANDLE_INVALID', data: ['VM', 'OpaqueRef:nope'] },
+      id: 7,
+    })
   })
 
   it('JSON-RPC v1: {result, error: null, id} and the ErrorDescription as error', async () => {
@@ -64,28 +73,50 @@ describe('RPC transports and sessions', () => {
   it('XML-RPC failures are {Status: Failure, ErrorDescription}', async () => {
     const res = await post(sim, '/', encodeMethodCall('VM.start', [session, sim.vm('guest').ref]), 'text/xml')
     const value = (decodeMethodResponse(res.body) as { value: any }).value
-    assert.deepEqual(value, { Status: 'Failure', ErrorDescription: ['MESSAGE_PARAMETER_COUNT_MISMATCH', 'VM.start', '4', '2'] })
+    assert.deepEqual(value, {
+      Status: 'Failure',
+      ErrorDescription: ['MESSAGE_PARAMETER_COUNT_MISMATCH', 'VM.start', '4', '2'],
+    })
   })
 
   it('sessions work across dialects', async () => {
-    const xmlLogin = await post(sim, '/xmlrpc', encodeMethodCall('session.login_with_password', ['admin', 's3cret', '1.0', 'test']), 'text/xml')
+    const xmlLogin = await post(
+      sim,
+      '/xmlrpc',
+      encodeMethodCall('session.login_with_password', ['admin', 's3cret', '1.0', 'test']),
+      'text/xml',
+    )
     const xmlSession = ((decodeMethodResponse(xmlLogin.body) as { value: any }).value as any).Value
     assert.match(xmlSession, /^OpaqueRef:/)
     assert.equal(await rpc(sim, 'pool.get_name_label', xmlSession, sim.poolRef), 'small')
   })
 
   it('refuses bodies over 300 KiB with 413, accepts just under', async () => {
-    const big = JSON.stringify({ jsonrpc: '2.0', method: 'pool.get_all', params: [session, 'x'.repeat(300 * 1024)], id: 1 })
+    const big = JSON.stringify({
+      jsonrpc: '2.0',
+      method: 'pool.get_all',
+      params: [session, 'x'.repeat(300 * 1024)],
+      id: 1,
+    })
     const res = await post(sim, '/jsonrpc', big, 'application/json')
     assert.equal(res.status, 413)
-    const fits = JSON.stringify({ jsonrpc: '2.0', method: 'pool.get_all', params: [session], id: 1, pad: 'x'.repeat(300 * 1024 - 200) })
+    const fits = JSON.stringify({
+      jsonrpc: '2.0',
+      method: 'pool.get_all',
+      params: [session],
+      id: 1,
+      pad: 'x'.repeat(300 * 1024 - 200),
+    })
     const ok = await post(sim, '/jsonrpc', fits, 'application/json')
     assert.equal(ok.status, 200)
     assert.deepEqual(JSON.parse(ok.body).result, [sim.poolRef])
   })
 
   it('wrong password → SESSION_AUTHENTICATION_FAILED; root with empty password refused over TCP', async () => {
-    await assert.rejects(rpc(sim, 'session.login_with_password', 'admin', 'wrong'), { code: 'SESSION_AUTHENTICATION_FAILED', params: ['admin', 'Authentication failure'] })
+    await assert.rejects(rpc(sim, 'session.login_with_password', 'admin', 'wrong'), {
+      code: 'SESSION_AUTHENTICATION_FAILED',
+      params: ['admin', 'Authentication failure'],
+    })
     await assert.rejects(rpc(sim, 'session.login_with_password', 'root', ''), { code: 'SESSION_AUTHENTICATION_FAILED' })
   })
 
@@ -106,14 +137,23 @@ describe('RPC transports and sessions', () => {
     const s = await login(sim)
     assert.equal(await rpc(sim, 'session.logout', s), '')
     await assert.rejects(rpc(sim, 'pool.get_all', s), { code: 'SESSION_INVALID', params: [s] })
-    await assert.rejects(rpc(sim, 'pool.get_all', 'OpaqueRef:bogus'), { code: 'SESSION_INVALID', params: ['OpaqueRef:bogus'] })
+    await assert.rejects(rpc(sim, 'pool.get_all', 'OpaqueRef:bogus'), {
+      code: 'SESSION_INVALID',
+      params: ['OpaqueRef:bogus'],
+    })
   })
 
   it('errors: MESSAGE_METHOD_UNKNOWN, MESSAGE_PARAMETER_COUNT_MISMATCH, HANDLE_INVALID, UUID_INVALID', async () => {
     await assert.rejects(rpc(sim, 'VM.fly', session), { code: 'MESSAGE_METHOD_UNKNOWN', params: ['VM.fly'] })
     await assert.rejects(rpc(sim, 'Async.VM.get_record', session, 'x'), { code: 'MESSAGE_METHOD_UNKNOWN' })
-    await assert.rejects(rpc(sim, 'VM.get_record', session), { code: 'MESSAGE_PARAMETER_COUNT_MISMATCH', params: ['VM.get_record', '2', '1'] })
-    await assert.rejects(rpc(sim, 'host.get_record', session, sim.vm('guest').ref), { code: 'HANDLE_INVALID', params: ['host', sim.vm('guest').ref] })
+    await assert.rejects(rpc(sim, 'VM.get_record', session), {
+      code: 'MESSAGE_PARAMETER_COUNT_MISMATCH',
+      params: ['VM.get_record', '2', '1'],
+    })
+    await assert.rejects(rpc(sim, 'host.get_record', session, sim.vm('guest').ref), {
+      code: 'HANDLE_INVALID',
+      params: ['host', sim.vm('guest').ref],
+    })
     await assert.rejects(rpc(sim, 'VM.get_by_uuid', session, 'nope'), { code: 'UUID_INVALID', params: ['VM', 'nope'] })
   })
 
@@ -133,7 +173,10 @@ describe('RPC transports and sessions', () => {
   it('other_config: add_to_ fails on an existing key (MAP_DUPLICATE_KEY); remove_from_ of a missing key is silent', async () => {
     const ref = sim.vm('guest').ref
     await rpc(sim, 'VM.add_to_other_config', session, ref, 'k', 'v1')
-    await assert.rejects(rpc(sim, 'VM.add_to_other_config', session, ref, 'k', 'v2'), { code: 'MAP_DUPLICATE_KEY', params: ['VM', 'other_config', ref, 'k'] })
+    await assert.rejects(rpc(sim, 'VM.add_to_other_config', session, ref, 'k', 'v2'), {
+      code: 'MAP_DUPLICATE_KEY',
+      params: ['VM', 'other_config', ref, 'k'],
+    })
     assert.deepEqual(await rpc(sim, 'VM.get_other_config', session, ref), { k: 'v1' })
     await rpc(sim, 'VM.remove_from_other_config', session, ref, 'k')
     await rpc(sim, 'VM.remove_from_other_config', session, ref, 'k')
@@ -144,20 +187,35 @@ describe('RPC transports and sessions', () => {
 
   it('system.listMethods needs no session and lists get_all_records, Async variants', async () => {
     const methods: string[] = await rpc(sim, 'system.listMethods')
-    for (const m of ['VM.get_all_records', 'host.get_all_records', 'task.get_all_records', 'event.from', 'host.call_plugin', 'Async.host.call_plugin', 'Async.VM.start', 'PBD.plug']) {
+    for (const m of [
+      'VM.get_all_records',
+      'host.get_all_records',
+      'task.get_all_records',
+      'event.from',
+      'host.call_plugin',
+      'Async.host.call_plugin',
+      'Async.VM.start',
+      'PBD.plug',
+    ]) {
       assert.ok(methods.includes(m), m)
     }
     assert.ok(!methods.includes('Async.VM.get_record'))
   })
 
   it('host.enable/disable and a host booted disabled', async () => {
-    const s2 = await startSimulator({ scenario: { ...small, hosts: [{ name: 'beta', address: '192.0.2.11', enabled: false }] }, hostPlugin: false })
+    const s2 = await startSimulator({
+      scenario: { ...small, hosts: [{ name: 'beta', address: '192.0.2.11', enabled: false }] },
+      hostPlugin: false,
+    })
     try {
       const sess = await login(s2)
       const host = s2.host('beta').ref
       assert.equal(await rpc(s2, 'host.get_enabled', sess, host), false)
       await assert.rejects(rpc(s2, 'VM.start', sess, s2.vm('guest').ref, false, false), { code: 'NO_HOSTS_AVAILABLE' })
-      await assert.rejects(rpc(s2, 'VM.start_on', sess, s2.vm('guest').ref, host, false, false), { code: 'HOST_DISABLED', params: [host] })
+      await assert.rejects(rpc(s2, 'VM.start_on', sess, s2.vm('guest').ref, host, false, false), {
+        code: 'HOST_DISABLED',
+        params: [host],
+      })
       await rpc(s2, 'host.enable', sess, host)
       assert.equal(await rpc(s2, 'host.get_enabled', sess, host), true)
       await rpc(s2, 'host.disable', sess, host)

@@ -143,7 +143,15 @@ export class Simulator {
       const ref = this.model.hosts.get(h.name)!
       const netns = await this.world.createHostNamespace(h.name)
       const { root, socketPath } = await this.world.createHostRoot(h.name)
-      const runtime: HostRuntime = { ref, uuid: this.store.get('host', ref).uuid as string, name: h.name, netns, root, socketPath, nextDomid: 1 }
+      const runtime: HostRuntime = {
+        ref,
+        uuid: this.store.get('host', ref).uuid as string,
+        name: h.name,
+        netns,
+        root,
+        socketPath,
+        nextDomid: 1,
+      }
       await this.world.writeInventory(root, runtime.uuid)
       this.hostRuntimes.set(ref, runtime)
       for (const n of def.networks) {
@@ -165,7 +173,13 @@ export class Simulator {
     for (const v of def.vms ?? []) {
       const ref = this.model.vms.get(v.name)!
       const netns = await this.world.createVmNamespace(v.name, v.guest ?? {})
-      this.vmRuntimes.set(ref, { ref, uuid: this.store.get('VM', ref).uuid as string, name: v.name, netns, guest: v.guest ?? {} })
+      this.vmRuntimes.set(ref, {
+        ref,
+        uuid: this.store.get('VM', ref).uuid as string,
+        name: v.name,
+        netns,
+        guest: v.guest ?? {},
+      })
     }
 
     await this.listen(options.port ?? 0)
@@ -236,7 +250,14 @@ export class Simulator {
   }
 
   get hosts(): SimHost[] {
-    return [...this.hostRuntimes.values()].map(({ ref, uuid, name, netns, root, socketPath }) => ({ ref, uuid, name, netns, root, socketPath }))
+    return [...this.hostRuntimes.values()].map(({ ref, uuid, name, netns, root, socketPath }) => ({
+      ref,
+      uuid,
+      name,
+      netns,
+      root,
+      socketPath,
+    }))
   }
 
   get vms(): SimVm[] {
@@ -367,7 +388,8 @@ export class Simulator {
 
   /** Writes a small executable plugin (a script with a shebang) on some hosts (default all). */
   async writePlugin(name: string, content: string, hosts?: string[], mode = 0o755): Promise<void> {
-    for (const host of this.targetHosts(hosts)) await writeExecutable(join(host.root, 'etc/xapi.d/plugins', name), content, mode)
+    for (const host of this.targetHosts(hosts))
+      await writeExecutable(join(host.root, 'etc/xapi.d/plugins', name), content, mode)
   }
 
   /** Installs <root>/etc/xapi.d/vif-hotplug: a script's content, or a symlink to a path when `source` is given. */
@@ -402,7 +424,9 @@ export class Simulator {
 
   /** Cuts the connections of calls in progress that match (all by default), e.g. a waiting event.from. */
   dropConnections(match?: CallMatch): number {
-    return this.server?.dropConnections(call => (call === undefined ? match === undefined : callMatches(match, call))) ?? 0
+    return (
+      this.server?.dropConnections(call => (call === undefined ? match === undefined : callMatches(match, call))) ?? 0
+    )
   }
 
   /** The next `count` event.from calls fail with EVENTS_LOST; blocked ones are woken to fail too. */
@@ -425,9 +449,12 @@ async function writeExecutable(path: string, content: string, mode: number): Pro
 export async function startSimulator(options: StartOptions): Promise<Simulator> {
   const scenario =
     typeof options.scenario === 'string'
-      ? (SCENARIOS[options.scenario] ?? (() => {
-          throw new Error(`unknown scenario ${options.scenario} (known: ${Object.keys(SCENARIOS).join(', ')})`)
-        }))()
+      ? (
+          SCENARIOS[options.scenario] ??
+          (() => {
+            throw new Error(`unknown scenario ${options.scenario} (known: ${Object.keys(SCENARIOS).join(', ')})`)
+          })
+        )()
       : options.scenario
   const sim = new Simulator(scenario)
   try {

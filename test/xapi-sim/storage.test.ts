@@ -63,7 +63,9 @@ describe('PBD.plug through the firewall VM', () => {
   })
 
   it('host2 (no firewall there) still cannot plug; PBD.unplug detaches', async () => {
-    await assert.rejects(rpc(sim, 'PBD.plug', session, sim.pbds(FIREWALL_POOL.srName).host2!), { code: 'SR_BACKEND_FAILURE_73' })
+    await assert.rejects(rpc(sim, 'PBD.plug', session, sim.pbds(FIREWALL_POOL.srName).host2!), {
+      code: 'SR_BACKEND_FAILURE_73',
+    })
     await rpc(sim, 'PBD.unplug', session, pbd)
     assert.equal(sim.record('PBD', pbd).currently_attached, false)
   })

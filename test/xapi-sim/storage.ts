@@ -59,12 +59,18 @@ export class Storage {
     const target = storageTarget(sr.type as string, pbd.device_config as Record<string, string>)
     const probe = await probeTcp(host.netns, target.host, target.port, this.probeTimeoutMs)
     if (!probe.ok) {
-      this.timeline.record('pbd.plug-failed', { host: host.uuid, detail: { pbd: pbd.uuid, server: target.host, port: target.port, reason: probe.reason } })
+      this.timeline.record('pbd.plug-failed', {
+        host: host.uuid,
+        detail: { pbd: pbd.uuid, server: target.host, port: target.port, reason: probe.reason },
+      })
       const [code, message] = target.failure
       throw new XapiFailure(code, ['', `${message} [opterr=${target.host}:${target.port} ${probe.reason}]`, ''])
     }
     this.store.update('PBD', pbdRef, { currently_attached: true })
-    this.timeline.record('pbd.plugged', { host: host.uuid, detail: { pbd: pbd.uuid, server: target.host, port: target.port } })
+    this.timeline.record('pbd.plugged', {
+      host: host.uuid,
+      detail: { pbd: pbd.uuid, server: target.host, port: target.port },
+    })
   }
 
   unplug(pbdRef: string): void {

@@ -168,7 +168,8 @@ export class ObjectStore extends EventEmitter {
     const out: Change[] = []
     for (const t of this.tombstones) {
       // An object born and dead since the token never existed for this client.
-      if (t.deleted > since && t.created <= since) out.push({ cls: t.cls, ref: t.ref, operation: 'del', generation: t.deleted })
+      if (t.deleted > since && t.created <= since)
+        out.push({ cls: t.cls, ref: t.ref, operation: 'del', generation: t.deleted })
     }
     for (const row of this.rows.values()) {
       if (row.modified <= since) continue

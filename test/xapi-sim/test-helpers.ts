@@ -39,7 +39,11 @@ export function connectClient(sim: Simulator, transport: Transport, opts: Record
   }) as XapiClient
 }
 
-export async function waitUntil<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await fn()
@@ -71,34 +75,66 @@ export interface RawResponse {
 }
 
 /** POSTs a raw body to the simulator (TCP url or unix socket path). */
-export function post(target: { url: string } | { socketPath: string }, path: string, body: string, contentType: string): Promise<RawResponse> {
+export function post(
+  target: { url: string } | { socketPath: string },
+  path: string,
+  body: string,
+  contentType: string,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const options =
       'url' in target
         ? { host: new URL(target.url).hostname, port: Number(new URL(target.url).port) }
         : { socketPath: target.socketPath }
-    const req = request({ ...options, path, method: 'POST', headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) } }, res => {
-      const chunks: Buffer[] = []
-      res.on('data', c => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: Buffer.concat(chunks).toString() }))
-      res.on('error', reject)
-    })
+    const req = request(
+      {
+        ...options,
+        path,
+        method: 'POST',
+        headers: { 'content-type': contentType, 'content-length': Buffer.byteLength(body) },
+      },
+      res => {
+        const chunks: Buffer[] = []
+        res.on('data', c => chunks.push(c))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: res.headers['content-type'],
+            body: Buffer.concat(chunks).toString(),
+          }),
+        )
+        res.on('error', reject)
+      },
+    )
     req.on('error', reject)
     req.end(body)
   })
 }
 
 /** A JSON-RPC v2 call; resolves to the parsed response object. */
-export async function jsonCall(target: { url: string } | { socketPath: string }, method: string, params: unknown[], version: '1.0' | '2.0' = '2.0'): Promise<any> {
+export async function jsonCall(
+  target: { url: string } | { socketPath: string },
+  method: string,
+  params: unknown[],
+  version: '1.0' | '2.0' = '2.0',
+): Promise<any> {
   const message = version === '2.0' ? { jsonrpc: '2.0', method, params, id: 7 } : { method, params, id: 7 }
   const res = await post(target, '/jsonrpc', JSON.stringify(message), 'application/json')
   return JSON.parse(res.body)
 }
 
 /** Result of a JSON-RPC v2 call or throws with the error's message (the xapi code) and data. */
-export async function rpc(target: { url: string } | { socketPath: string }, method: string, ...params: unknown[]): Promise<any> {
+export async function rpc(
+  target: { url: string } | { socketPath: string },
+  method: string,
+  ...params: unknown[]
+): Promise<any> {
   const response = await jsonCall(target, method, params)
-  if (response.error) throw Object.assign(new Error(response.error.message), { code: response.error.message, params: response.error.data })
+  if (response.error)
+    throw Object.assign(new Error(response.error.message), {
+      code: response.error.message,
+      params: response.error.data,
+    })
   return response.result
 }
 

@@ -55,7 +55,10 @@ export class Timeline extends EventEmitter {
   }
 
   /** Resolves with the first entry (already recorded after `since`, or future) that matches. */
-  waitFor(predicate: (e: TimelineEntry) => boolean, options: { timeoutMs?: number; since?: number } = {}): Promise<TimelineEntry> {
+  waitFor(
+    predicate: (e: TimelineEntry) => boolean,
+    options: { timeoutMs?: number; since?: number } = {},
+  ): Promise<TimelineEntry> {
     const since = options.since ?? 0
     const existing = this.list.find(e => e.at >= since && predicate(e))
     if (existing) return Promise.resolve(existing)

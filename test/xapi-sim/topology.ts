@@ -34,7 +34,13 @@ export interface ExternalRuntime {
 let instances = 0
 
 function tag(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 24) || 'x'
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 24) || 'x'
+  )
 }
 
 export class World {
@@ -85,7 +91,13 @@ export class World {
   }
 
   /** A NIC of a host: cabled to an external segment, or to nothing (no carrier). */
-  async createPif(hostNs: string, hostIndex: number, bridge: string, pif: PifDefinition, external?: ExternalRuntime): Promise<void> {
+  async createPif(
+    hostNs: string,
+    hostIndex: number,
+    bridge: string,
+    pif: PifDefinition,
+    external?: ExternalRuntime,
+  ): Promise<void> {
     const peerNs = external?.netns ?? this.voidNs
     const peer = external ? `h${hostIndex}${pif.device}`.slice(0, 15) : `v${++this.voidCount}`
     await ipIn(hostNs, 'link', 'add', pif.device, 'type', 'veth', 'peer', 'name', peer, 'netns', peerNs)

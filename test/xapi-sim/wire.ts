@@ -2,15 +2,13 @@
 // datetimes are xapi's "YYYYMMDDTHH:MM:SSZ" strings. XML-RPC goes through the project's
 // codec (bare strings, int64 as bare text, <boolean>, <dateTime.iso8601>).
 
-import {
-  decodeMethodCall,
-  encodeFault,
-  encodeMethodResponse,
-  type XmlRpcValue,
-} from '../../shared/xmlrpc.ts'
+import { decodeMethodCall, encodeFault, encodeMethodResponse, type XmlRpcValue } from '../../shared/xmlrpc.ts'
 
 export function xapiDate(date: Date): string {
-  return date.toISOString().replace(/-/g, '').replace(/\.\d{3}Z$/, 'Z')
+  return date
+    .toISOString()
+    .replace(/-/g, '')
+    .replace(/\.\d{3}Z$/, 'Z')
 }
 
 export function toJsonValue(value: unknown): unknown {
@@ -52,7 +50,9 @@ export function parseJsonRequest(body: string): RpcRequest {
 export function jsonSuccess(request: RpcRequest, result: unknown): string {
   const value = toJsonValue(result)
   return JSON.stringify(
-    request.version === '2.0' ? { jsonrpc: '2.0', result: value, id: request.id } : { result: value, error: null, id: request.id },
+    request.version === '2.0'
+      ? { jsonrpc: '2.0', result: value, id: request.id }
+      : { result: value, error: null, id: request.id },
   )
 }
 

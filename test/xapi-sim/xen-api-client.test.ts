@@ -125,7 +125,9 @@ for (const transport of ['json-rpc', 'xml-rpc'] as Transport[]) {
       })
       await waitUntil('console remove and add', () => {
         const s = seen.slice(mark)
-        return s.some(e => e.type === 'console' && e.op === 'remove') && s.some(e => e.type === 'console' && e.op === 'add')
+        return (
+          s.some(e => e.type === 'console' && e.op === 'remove') && s.some(e => e.type === 'console' && e.op === 'add')
+        )
       })
 
       const h1 = await linkNames(sim.host('host1').netns)
@@ -147,18 +149,29 @@ for (const transport of ['json-rpc', 'xml-rpc'] as Transport[]) {
       const del = events.find(e => e.class === 'console' && e.operation === 'del')
       assert.ok(del, 'console del')
       assert.equal('snapshot' in del, false)
-      const vmMod = events.find(e => e.class === 'vm' && e.operation === 'mod' && e.snapshot.uuid === sim.vm('firewall').uuid)
+      const vmMod = events.find(
+        e => e.class === 'vm' && e.operation === 'mod' && e.snapshot.uuid === sim.vm('firewall').uuid,
+      )
       assert.equal(vmMod.snapshot.power_state, 'Halted')
       assert.equal(events.filter(e => e.ref === firewall.$ref).length, 1, 'changes of one object coalesce')
       const firstNonDel = events.findIndex(e => e.operation !== 'del')
-      assert.ok(events.slice(firstNonDel).every(e => e.operation !== 'del'), 'deletions come first')
+      assert.ok(
+        events.slice(firstNonDel).every(e => e.operation !== 'del'),
+        'deletions come first',
+      )
       assert.ok(result.token > token, 'tokens are ordered')
 
-      await waitUntil('halted in the cache', () => xapi.getObjectByUuid(sim.vm('firewall').uuid).power_state === 'Halted')
+      await waitUntil(
+        'halted in the cache',
+        () => xapi.getObjectByUuid(sim.vm('firewall').uuid).power_state === 'Halted',
+      )
       const h2 = await linkNames(sim.host('host2').netns)
       assert.ok(!h2.includes('xapi0'))
       assert.ok(!h2.some(n => n.startsWith('vif')))
-      assert.deepEqual((await linkNames(sim.vm('firewall').netns)).filter(n => n.startsWith('eth')), [])
+      assert.deepEqual(
+        (await linkNames(sim.vm('firewall').netns)).filter(n => n.startsWith('eth')),
+        [],
+      )
       const vifs = xapi.getObjectByUuid(sim.vm('firewall').uuid).$VIFs
       assert.ok(vifs.every((v: any) => v.currently_attached === false))
     })
@@ -168,7 +181,9 @@ for (const transport of ['json-rpc', 'xml-rpc'] as Transport[]) {
       await waitUntil('the write in the cache', () => xapi.pool.other_config['xo:clientInfo:test'] === '{"x":1}')
       await xapi.pool.update_other_config('xo:clientInfo:test', '{"x":2}')
       await waitUntil('the rewrite in the cache', () => xapi.pool.other_config['xo:clientInfo:test'] === '{"x":2}')
-      await assert.rejects(xapi.call('pool.add_to_other_config', xapi.pool.$ref, 'xo:clientInfo:test', 'y'), { code: 'MAP_DUPLICATE_KEY' })
+      await assert.rejects(xapi.call('pool.add_to_other_config', xapi.pool.$ref, 'xo:clientInfo:test', 'y'), {
+        code: 'MAP_DUPLICATE_KEY',
+      })
     })
   })
 }

@@ -45,7 +45,14 @@ export function firewallPool(options: { firewallRunning?: boolean; hostsEnabled?
       {
         name: f.managementNetwork,
         // The NIC is passed through to the firewall: dom0 keeps a management PIF with no carrier.
-        pif: { device: 'eth0', management: true, ip_configuration_mode: 'Static', IP: 'host-address', netmask: '255.255.255.0', gateway: f.firewallPrivateAddress },
+        pif: {
+          device: 'eth0',
+          management: true,
+          ip_configuration_mode: 'Static',
+          IP: 'host-address',
+          netmask: '255.255.255.0',
+          gateway: f.firewallPrivateAddress,
+        },
       },
       { name: f.lanNetwork, pif: { device: 'eth1', connectTo: 'nfs' } },
       { name: f.privateNetwork, bridge: f.privateBridge },

@@ -1,0 +1,157 @@
+// The wire contract's results: what each host function returns (as JSON in xapi's
+// `Value`), and so what Xen Orchestra and admins read. Both plugins import these types and
+// neither imports the other: a change here is a change of protocol (see version.ts).
+
+import type { Family } from './addresses.ts'
+import type { PluginArgs } from './plugin-args.ts'
+
+/** The kernel's words for a default route's identity: ip route replace matches on these. */
+export interface DefaultRoute {
+  family: Family
+  gateway?: string
+  dev?: string
+  metric?: number
+  protocol?: string
+  onlink?: boolean
+}
+
+export type Step =
+  | { action: 'link-up'; dev: string }
+  | { action: 'add-address'; dev: string; cidr: string }
+  | { action: 'remove-address'; dev: string; cidr: string }
+  | { action: 'add-route'; family: Family; destination: string; via?: string; dev: string; replace: boolean }
+  | { action: 'remove-route'; family: Family; destination: string; via?: string; dev: string }
+  | { action: 'set-sysctl'; path: string; value: string; previous: string }
+  | { action: 'switch-default-route'; family: Family; to: DefaultRoute; from: DefaultRoute | null; description: string }
+  | { action: 'remove-default-route'; family: Family; route: DefaultRoute; description: string }
+
+export interface Unchanged {
+  what: 'address' | 'route' | 'sysctl' | 'default-route'
+  value: string
+}
+
+export interface OwnedRoute {
+  destination: string
+  via?: string
+}
+
+export interface OwnedDefaultRoute {
+  family: Family
+  /** The route we put in place. */
+  ours: DefaultRoute
+  /** What it replaced, to restore on release; null when there was no default route. */
+  previous: DefaultRoute | null
+}
+
+export interface OwnedSysctl {
+  path: string
+  previous: string
+  value: string
+}
+
+export interface BridgeRecord {
+  bridge: string
+  /** The last apply's arguments, to report drift against. */
+  desired: PluginArgs
+  /** Addresses (CIDR text) we added on the bridge. */
+  addresses: string[]
+  /** Management-bridge mirrors (address/32 or /128) we added. */
+  mirrors: { dev: string; cidr: string }[]
+  routes: OwnedRoute[]
+  defaultRoutes: OwnedDefaultRoute[]
+  sysctls: OwnedSysctl[]
+  updatedAt: string
+}
+
+export interface GatewayCheck {
+  reachable: boolean
+  attempts: number
+  elapsedMs: number
+  /** Why it failed, in words for the admin. */
+  reason?: string
+}
+
+export interface ApplyResult {
+  bridge: string
+  dryRun: boolean
+  changes: Step[]
+  unchanged: Unchanged[]
+  gatewayChecks: (GatewayCheck & { family: Family; gateway: string })[]
+}
+
+export interface ReleaseResult {
+  bridge: string
+  dryRun: boolean
+  /** False when nothing was recorded for this bridge (a no-op, not an error). */
+  released: boolean
+  changes: Step[]
+}
+
+export interface BridgeStatus {
+  recorded: BridgeRecord | null
+  kernel: {
+    exists: boolean
+    up: boolean
+    addresses: string[]
+    defaultRoutes: { ipv4: string; ipv6: string }
+  }
+  inSync: boolean
+  drift: Step[]
+  /** Why the drift could not be computed (e.g. the bridge is gone). */
+  problem?: string
+}
+
+export interface ProbeOutcome {
+  target: string
+  reachable: boolean
+  attempts: number
+  elapsedMs: number
+  error?: string
+}
+
+export interface PbdOutcome {
+  pbd: string
+  outcome: 'plugged' | 'already-attached' | 'failed' | 'unreachable'
+  /** xapi's error for a failed plug: code then parameters. */
+  error?: string[]
+  elapsedMs: number
+}
+
+export interface SrOutcome {
+  sr: string
+  name: string
+  ok: boolean
+  probe: ProbeOutcome | null
+  pbds: PbdOutcome[]
+}
+
+export interface ReconcileResult {
+  host: string
+  configured: boolean
+  applied: { vm: string; bridge: string; changes: number; error?: string[] }[]
+  released: { bridge: string; changes: number; error?: string[] }[]
+  srs: SrOutcome[]
+}
+
+export interface RescueStep {
+  vm: string
+  name: string
+  role: 'bound' | 'auto-start'
+  outcome: 'started' | 'failed' | 'skipped'
+  reason?: string
+  attempts?: number
+}
+
+export interface RescueResult {
+  host: string
+  acted: boolean
+  reason: string
+  enabled?: boolean
+  steps: RescueStep[]
+}
+
+export interface BootResult {
+  waitedMs: number
+  rescue: RescueResult
+  reconcile: ReconcileResult
+}

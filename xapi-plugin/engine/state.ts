@@ -1,0 +1,81 @@
+// What the plugin owns on this host, per bridge: every address, route and sysctl it
+// changed, with the value to give back. Written atomically (temporary file, fsync,
+// rename) so a killed call leaves either the old or the new file, never half of one.
+
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Logger } from '../runtime/log.ts'
+import type { BridgeRecord } from '../../shared/results.ts'
+
+export interface State {
+  version: 1
+  bridges: Record<string, BridgeRecord>
+}
+
+export const emptyState = (): State => ({ version: 1, bridges: {} })
+
+export function emptyRecord(bridge: string): BridgeRecord {
+  return { bridge, desired: {}, addresses: [], mirrors: [], routes: [], defaultRoutes: [], sysctls: [], updatedAt: '' }
+}
+
+function looksLikeState(value: unknown): value is State {
+  if (typeof value !== 'object' || value === null) return false
+  const { version, bridges } = value as Partial<State>
+  if (version !== 1 || typeof bridges !== 'object' || bridges === null) return false
+  return Object.values(bridges).every(
+    r =>
+      Array.isArray(r?.addresses) &&
+      Array.isArray(r.mirrors) &&
+      Array.isArray(r.routes) &&
+      Array.isArray(r.defaultRoutes) &&
+      Array.isArray(r.sysctls),
+  )
+}
+
+export class StateStore {
+  readonly path: string
+
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger,
+  ) {
+    this.path = join(dir, 'state.json')
+  }
+
+  /**
+   * The recorded state. An unreadable file is moved aside (kept for a human to read) and
+   * the call goes on from the kernel's observed state, as if nothing were recorded.
+   */
+  load(): State {
+    let text: string
+    try {
+      text = readFileSync(this.path, 'utf8')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyState()
+      throw error
+    }
+    try {
+      const parsed: unknown = JSON.parse(text)
+      if (looksLikeState(parsed)) return parsed
+    } catch {
+      // fall through: set it aside below
+    }
+    const aside = `${this.path}.unreadable-${new Date().toISOString().replace(/[:.]/g, '')}`
+    renameSync(this.path, aside)
+    this.log.log('warning', 'state file unreadable, set aside; continuing from the kernel state', { aside })
+    return emptyState()
+  }
+
+  save(state: State): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
+    const temporary = `${this.path}.${process.pid}.tmp`
+    const fd = openSync(temporary, 'w', 0o600)
+    try {
+      writeSync(fd, JSON.stringify(state, null, 2) + '\n')
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(temporary, this.path)
+  }
+}

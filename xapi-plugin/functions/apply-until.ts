@@ -1,0 +1,55 @@
+// Applying with nobody to retry for us. The hook fires when the firewall VM's VIF plugs,
+// long before pfSense or OPNsense answers a ping (often 30 s and more); XO retries a
+// GATEWAY_UNREACHABLE by itself, the host's own paths (hook worker, boot) must too: keep
+// trying while the binding is still wanted, for a bounded time. Each try releases the lock.
+
+import { setTimeout as sleep } from 'node:timers/promises'
+import { BinderError, ErrorCode } from '../../shared/errors.ts'
+import type { ApplyRequest } from '../../shared/plugin-args.ts'
+import { apply } from './apply.ts'
+import type { CallContext } from './context.ts'
+import type { LocalXapi } from '../xapi/local-xapi.ts'
+import type { ApplyResult } from '../../shared/results.ts'
+
+/** Seconds between tries: soon at first, then every 30 s. */
+const RETRY_DELAYS_S = [2, 5, 10, 20, 30]
+export const GATEWAY_WAIT_BUDGET_S = 15 * 60
+
+export async function applyUntilGatewayAnswers(
+  request: ApplyRequest,
+  ctx: CallContext,
+  stillWanted: () => Promise<boolean>,
+  budgetSeconds = GATEWAY_WAIT_BUDGET_S,
+): Promise<ApplyResult> {
+  const deadline = Date.now() + budgetSeconds * 1000
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await apply(request, ctx)
+    } catch (error) {
+      if (!(error instanceof BinderError && error.code === ErrorCode.GATEWAY_UNREACHABLE)) throw error
+      const delay = RETRY_DELAYS_S[Math.min(attempt, RETRY_DELAYS_S.length - 1)]!
+      if (Date.now() + delay * 1000 > deadline || !(await stillWanted())) throw error
+      ctx.log.log('warning', `gateway not answering yet, trying again in ${delay} s`, {
+        bridge: request.bridge,
+        error: error.message,
+      })
+      await sleep(delay * 1000)
+      if (!(await stillWanted())) throw error
+    }
+  }
+}
+
+/** Is this VIF plugged on this host right now (not as some earlier event said)? */
+export async function vifAttachedHere(
+  xapi: LocalXapi,
+  vifRef: string,
+  vmRef: string,
+  hostRef: string,
+): Promise<boolean> {
+  const [attached, powerState, residentOn] = await Promise.all([
+    xapi.call<boolean>('VIF.get_currently_attached', vifRef),
+    xapi.call<string>('VM.get_power_state', vmRef),
+    xapi.call<string>('VM.get_resident_on', vmRef),
+  ])
+  return attached && powerState === 'Running' && residentOn === hostRef
+}

@@ -1,0 +1,43 @@
+// boot mode: run by the systemd unit after xapi starts. Waits (bounded) for the local xapi
+// to accept a login, then rescues the host if the pool's configuration opts in, then
+// reconciles: a rebooted host recovers with nobody, and no Xen Orchestra, around.
+// The rescue starts the firewall VM, whose VIF plug runs the vif-hotplug hook; reconcile
+// then finds it bound already (or binds it, if the hook is not installed).
+
+import { setTimeout as sleep } from 'node:timers/promises'
+import { BinderError, ErrorCode } from '../../shared/errors.ts'
+import type { CallContext } from './context.ts'
+import { LocalXapi } from '../xapi/local-xapi.ts'
+import { reconcile } from './reconcile.ts'
+import { rescue } from './rescue.ts'
+import type { BootResult } from '../../shared/results.ts'
+
+export const DEFAULT_BOOT_WAIT_SECONDS = 600
+
+export async function waitForXapi(root: string, seconds: number): Promise<number> {
+  const started = Date.now()
+  let lastError = ''
+  while (Date.now() - started < seconds * 1000) {
+    try {
+      const xapi = await LocalXapi.connect(root)
+      await xapi.close()
+      return Date.now() - started
+    } catch (error) {
+      lastError = (error as Error).message
+      await sleep(1000)
+    }
+  }
+  throw new BinderError(
+    ErrorCode.XAPI_UNREACHABLE,
+    `the local xapi did not accept a login within ${seconds} s: ${lastError}`,
+    [],
+  )
+}
+
+export async function boot(waitSeconds: number, ctx: CallContext): Promise<BootResult> {
+  const waitedMs = await waitForXapi(ctx.env.root, waitSeconds)
+  ctx.log.log('info', 'boot: xapi answers', { waitedMs })
+  const rescued = await rescue(ctx)
+  if (rescued.acted) ctx.log.log('warning', `boot: rescue: ${rescued.reason}`, { steps: rescued.steps })
+  return { waitedMs, rescue: rescued, reconcile: await reconcile(ctx) }
+}

@@ -1,0 +1,91 @@
+// reconcile: make this host match the pool's bindings, from xapi alone. For every bound VM
+// running here with its VIF on the bound network attached: apply, then plug its SRs.
+// Bridges recorded here that no bound VM needs any more are released. A pool where the XO
+// plugin never wrote bindings is left alone: hand-made bindings are not ours to undo.
+
+import { BinderError } from '../../shared/errors.ts'
+import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
+import type { CallContext } from './context.ts'
+import { type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
+import { plugSrsFor } from './plug-srs.ts'
+import { type BoundVif, boundVif, readPoolBindings } from '../xapi/pool-bindings.ts'
+import { release } from './release.ts'
+import type { ApplyResult, ReconcileResult, ReleaseResult } from '../../shared/results.ts'
+
+interface VifRecord {
+  network: string
+  currently_attached: boolean
+}
+
+/** The bound VIFs attached on this host right now. */
+export async function boundVifsHere(
+  xapi: LocalXapi,
+  hostRef: string,
+  pool: NonNullable<Awaited<ReturnType<typeof readPoolBindings>>>,
+): Promise<(BoundVif & { vifRef: string })[]> {
+  const found: (BoundVif & { vifRef: string })[] = []
+  for (const binding of pool.bindings) {
+    let vmRef: string
+    try {
+      vmRef = await xapi.call<string>('VM.get_by_uuid', binding.vm)
+    } catch {
+      continue // a VM deleted since XO wrote the bindings
+    }
+    const [powerState, residentOn, vifs] = await Promise.all([
+      xapi.call<string>('VM.get_power_state', vmRef),
+      xapi.call<string>('VM.get_resident_on', vmRef),
+      xapi.call<string[]>('VM.get_VIFs', vmRef),
+    ])
+    if (powerState !== 'Running' || residentOn !== hostRef) continue
+    for (const vif of vifs) {
+      const record = await xapi.call<VifRecord>('VIF.get_record', vif)
+      if (!record.currently_attached) continue
+      const bound = await boundVif(xapi, pool, binding.vm, record.network, hostRef)
+      if (bound && bound.binding === binding) found.push({ ...bound, vifRef: vif })
+    }
+  }
+  return found
+}
+
+function describe(error: unknown): string[] {
+  return error instanceof BinderError ? error.errorDescription : [String((error as Error)?.message ?? error)]
+}
+
+export async function reconcile(ctx: CallContext): Promise<ReconcileResult> {
+  return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
+    const host = await thisHost(ctx.env.root, xapi)
+    const result: ReconcileResult = { host: host.uuid, configured: false, applied: [], released: [], srs: [] }
+    const pool = await readPoolBindings(xapi)
+    if (!pool) return result
+    result.configured = true
+
+    const wanted = await boundVifsHere(xapi, host.ref, pool)
+    for (const bound of wanted) {
+      try {
+        const stillAttached = () => vifAttachedHere(xapi, bound.vifRef, bound.vmRef, host.ref)
+        const applied: ApplyResult = await applyUntilGatewayAnswers(bound.request, ctx, stillAttached)
+        result.applied.push({ vm: bound.binding.vm, bridge: bound.bridge, changes: applied.changes.length })
+      } catch (error) {
+        result.applied.push({ vm: bound.binding.vm, bridge: bound.bridge, changes: 0, error: describe(error) })
+      }
+    }
+
+    // Applies may have waited minutes for their gateways: what is wanted now decides what
+    // goes, not what was wanted then (a VM may have started, or come back, meanwhile).
+    const wantedBridges = new Set((await boundVifsHere(xapi, host.ref, pool)).map(w => w.bridge))
+    for (const bridge of Object.keys(ctx.store.load().bridges)) {
+      if (wantedBridges.has(bridge)) continue
+      try {
+        const released: ReleaseResult = await release({ bridge, dryRun: false }, ctx)
+        result.released.push({ bridge, changes: released.changes.length })
+      } catch (error) {
+        result.released.push({ bridge, changes: 0, error: describe(error) })
+      }
+    }
+
+    const srConfigs = wanted.flatMap(w => w.binding.srs)
+    if (srConfigs.length) result.srs = await plugSrsFor(xapi, host, srConfigs, ctx)
+    ctx.log.log('info', 'reconciled', { applied: result.applied.length, released: result.released.length })
+    return result
+  })
+}

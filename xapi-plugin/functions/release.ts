@@ -1,0 +1,29 @@
+// release: give back exactly what apply recorded for a bridge, which may already be gone
+// (xapi destroys a PIF-less bridge with its last VIF, and the kernel drops its addresses
+// and the default route through it).
+
+import type { ReleaseRequest } from '../../shared/plugin-args.ts'
+import type { ReleaseResult } from '../../shared/results.ts'
+import { viewBridge } from '../engine/bridge-view.ts'
+import { runSteps } from '../engine/execute.ts'
+import { withHostLock } from '../engine/lock.ts'
+import { planRelease } from '../engine/plan.ts'
+import type { CallContext } from './context.ts'
+
+export async function release(request: ReleaseRequest, ctx: CallContext): Promise<ReleaseResult> {
+  const { log, store, env } = ctx
+  const { bridge, dryRun } = request
+  return withHostLock(env.lockPath, env.lockWaitSeconds, async () => {
+    const state = store.load()
+    const record = state.bridges[bridge]
+    if (!record) return { bridge, dryRun, released: false, changes: [] }
+    const { observed } = await viewBridge(state, bridge, record.mirrors[0]?.dev)
+    const steps = planRelease(record, observed)
+    if (dryRun) return { bridge, dryRun: true, released: false, changes: steps }
+    await runSteps(steps, log)
+    delete state.bridges[bridge]
+    store.save(state)
+    log.log('info', 'released', { bridge, changes: steps.length })
+    return { bridge, dryRun: false, released: true, changes: steps }
+  })
+}

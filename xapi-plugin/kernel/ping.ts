@@ -1,0 +1,22 @@
+// One ICMP echo with the system's ping: no raw sockets of our own.
+
+import { execa } from 'execa'
+import type { Family } from '../../shared/addresses.ts'
+import { onPath } from '../runtime/executables.ts'
+
+/** CentOS 7's ping speaks IPv4 only and ships ping6; newer iputils take -6. */
+function pingCommand(family: Family, address: string): [string, string[]] {
+  const common = ['-n', '-c', '1', '-W', '1', address]
+  if (family === 4) return ['ping', common]
+  return onPath('ping6') ? ['ping6', common] : ['ping', ['-6', ...common]]
+}
+
+/** Waits up to one second for an answer; the error text is ping's own. */
+export async function pingOnce(address: string): Promise<{ ok: boolean; error: string }> {
+  const [command, args] = pingCommand(address.includes(':') ? 6 : 4, address)
+  const result = await execa(command, args, { reject: false, stdin: 'ignore', timeout: 3000 })
+  if (result.exitCode === 0) return { ok: true, error: '' }
+  // ping exits 1 when no reply came; other codes carry a reason on stderr.
+  if (result.exitCode === 1) return { ok: false, error: `no reply from ${address}` }
+  return { ok: false, error: String(result.stderr || result.stdout).trim() || `ping exited ${result.exitCode}` }
+}

@@ -1,0 +1,63 @@
+// What the host can learn from xapi alone, without Xen Orchestra: the bindings that the XO
+// plugin wrote to pool.other_config["vif-ip-binder"], and for a binding the bridge and the
+// management bridge on this host. This is what lets a host recover while XO, often behind
+// the same firewall, cannot reach it.
+
+import { type Binding, POOL_CONFIG_KEY, type PoolConfig, applyArgsFor, decodePoolConfig } from '../../shared/binding.ts'
+import { BinderError, ErrorCode } from '../../shared/errors.ts'
+import { type ApplyRequest, parseApplyArgs } from '../../shared/plugin-args.ts'
+import type { LocalXapi } from './local-xapi.ts'
+
+const NULL_REF = 'OpaqueRef:NULL'
+
+export interface PoolBindings {
+  config: PoolConfig
+  bindings: Binding[]
+}
+
+/** The pool's bindings, or undefined when the XO plugin never wrote any. */
+export async function readPoolBindings(xapi: LocalXapi): Promise<PoolBindings | undefined> {
+  const [poolRef] = await xapi.call<string[]>('pool.get_all')
+  if (!poolRef) throw new BinderError(ErrorCode.XAPI_UNREACHABLE, 'xapi knows no pool', [])
+  const otherConfig = await xapi.call<Record<string, string>>('pool.get_other_config', poolRef)
+  const text = otherConfig[POOL_CONFIG_KEY]
+  return text === undefined ? undefined : decodePoolConfig(text)
+}
+
+/** The bridge of the host's management PIF, if it has one. */
+export async function managementBridge(xapi: LocalXapi, hostRef: string): Promise<string | undefined> {
+  const pifs = await xapi.call<string[]>('host.get_PIFs', hostRef)
+  for (const pif of pifs) {
+    if (await xapi.call<boolean>('PIF.get_management', pif)) {
+      const network = await xapi.call<string>('PIF.get_network', pif)
+      return network === NULL_REF ? undefined : xapi.call<string>('network.get_bridge', network)
+    }
+  }
+  return undefined
+}
+
+export interface BoundVif {
+  binding: Binding
+  bridge: string
+  vmRef: string
+  /** The apply request for this host. */
+  request: ApplyRequest
+}
+
+/** Finds the binding of (VM, network) and builds its apply request for a host. */
+export async function boundVif(
+  xapi: LocalXapi,
+  pool: PoolBindings,
+  vmUuid: string,
+  networkRef: string,
+  hostRef: string,
+): Promise<BoundVif | undefined> {
+  const networkUuid = await xapi.call<string>('network.get_uuid', networkRef)
+  const index = pool.config.bindings.findIndex(b => b.vm === vmUuid && b.network === networkUuid)
+  if (index < 0) return undefined
+  const binding = pool.bindings[index]!
+  const bridge = await xapi.call<string>('network.get_bridge', networkRef)
+  const mgmt = await managementBridge(xapi, hostRef)
+  const request = parseApplyArgs(applyArgsFor(binding, bridge, mgmt, pool.config.gatewayCheckSeconds))
+  return { binding, bridge, vmRef: await xapi.call<string>('VM.get_by_uuid', vmUuid), request }
+}
