@@ -21,6 +21,11 @@ export function cidrText(cidr: Cidr): string {
   return `${cidr.address}/${cidr.prefix}`
 }
 
+/** The family of an address or CIDR that is already known to be valid. */
+export function familyOf(text: string): Family {
+  return text.includes(':') ? 6 : 4
+}
+
 export function hostPrefix(family: Family): number {
   return family === 4 ? 32 : 128
 }

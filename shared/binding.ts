@@ -18,8 +18,10 @@ import {
   encodeApplyArgs,
   parseApplyArgs,
   parseUuid,
+  routeText,
 } from './plugin-args.ts'
 import { parseProbe, probeText } from './probes.ts'
+import { isUuid } from './xapi-ids.ts'
 
 export interface SrConfig {
   sr: string
@@ -142,8 +144,26 @@ export function parseBinding(config: BindingConfig, index: number): Binding {
     throw error
   }
 
-  // Checked as the host plugin's plug-srs will read them: SR UUIDs, probes in its syntax.
-  const srs = (config.srs ?? []).map((sr, i): SrConfig => {
+  const srs = parseSrConfigs(config.srs, label)
+
+  return {
+    vm: config.vm.trim(),
+    network: config.network.trim(),
+    addresses: request.addresses,
+    gateways: request.gateways,
+    routes: request.routes,
+    managementAddress: request.management
+      ? { address: request.management.address, family: request.management.family }
+      : undefined,
+    proxyArp: booleanField(config.proxyArp, 'proxyArp', label),
+    forwarding: booleanField(config.forwarding, 'forwarding', label),
+    srs,
+  }
+}
+
+/** Checked as the host plugin's plug-srs will read them: SR UUIDs, probes in its syntax. */
+function parseSrConfigs(list: BindingConfig['srs'], label: string): SrConfig[] {
+  const srs = (list ?? []).map((sr, i): SrConfig => {
     if (typeof sr !== 'object' || sr === null || typeof sr.sr !== 'string' || sr.sr.trim() === '') {
       throw invalidArgument(`${label}: srs item ${i + 1} needs an SR`, 'srs')
     }
@@ -166,20 +186,7 @@ export function parseBinding(config: BindingConfig, index: number): Binding {
     if (seenSrs.has(sr.sr)) throw invalidArgument(`${label}: SR ${sr.sr} is listed twice in srs`, sr.sr)
     seenSrs.add(sr.sr)
   }
-
-  return {
-    vm: config.vm.trim(),
-    network: config.network.trim(),
-    addresses: request.addresses,
-    gateways: request.gateways,
-    routes: request.routes,
-    managementAddress: request.management
-      ? { address: request.management.address, family: request.management.family }
-      : undefined,
-    proxyArp: booleanField(config.proxyArp, 'proxyArp', label),
-    forwarding: booleanField(config.forwarding, 'forwarding', label),
-    srs,
-  }
+  return srs
 }
 
 export function parseGatewayCheckSeconds(value: unknown): number {
@@ -305,7 +312,7 @@ export function toPoolBinding(binding: Binding, vmUuid: string, networkUuid: str
     network: networkUuid,
     addresses: binding.addresses.map(cidrText),
     gateways: binding.gateways.map(g => g.address),
-    routes: binding.routes.map(r => (r.via ? `${cidrText(r.destination)}=${r.via}` : cidrText(r.destination))),
+    routes: binding.routes.map(routeText),
     proxyArp: binding.proxyArp,
     forwarding: binding.forwarding,
     srs: binding.srs,
@@ -333,8 +340,6 @@ export function encodePoolConfig(config: PoolConfig): string {
     })),
   })
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * Reads the pool form back (host side), validating as strictly as XO did: a hand-edited
@@ -364,7 +369,7 @@ export function decodePoolConfig(text: string): { config: PoolConfig; bindings: 
     throw invalidArgument(`pool other_config ${POOL_CONFIG_KEY}: bindings must be a list`, 'bindings')
   for (const [index, b] of bindings.entries()) {
     for (const field of ['vm', 'network'] as const) {
-      if (typeof b?.[field] !== 'string' || !UUID.test(b[field])) {
+      if (typeof b?.[field] !== 'string' || !isUuid(b[field])) {
         throw invalidArgument(
           `pool other_config ${POOL_CONFIG_KEY}: binding ${index + 1}: ${field} ${JSON.stringify(b?.[field])} is not a UUID`,
           String(b?.[field]),

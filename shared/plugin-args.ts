@@ -14,6 +14,7 @@ import {
 } from './addresses.ts'
 import { invalidArgument } from './errors.ts'
 import { type Probe, parseProbe } from './probes.ts'
+import { isUuid } from './xapi-ids.ts'
 
 export type PluginArgs = Record<string, string>
 
@@ -141,6 +142,11 @@ function parseSeconds(text: string | undefined, what: string, fallback: number, 
   return Number(text)
 }
 
+/** A route as the `routes` argument writes it: `dest` or `dest=via`; parseRoute reads it back. */
+export function routeText(route: RouteSpec): string {
+  return route.via ? `${cidrText(route.destination)}=${route.via}` : cidrText(route.destination)
+}
+
 function parseRoute(text: string): RouteSpec {
   const equals = text.indexOf('=')
   if (equals < 0) return { destination: parseRouteDestination(text, 'routes') }
@@ -177,12 +183,30 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
   rejectUnknownKeys('apply', args, APPLY_KEYS)
   rejectUnresolved('apply', args)
   const bridge = parseInterfaceName(required(args, 'bridge', 'apply'), 'bridge')
-
   const addressTexts = parseList(required(args, 'addresses', 'apply'), 'addresses')
   const addresses = addressTexts.map(a => parseInterfaceCidr(a, 'addresses'))
   rejectDuplicates(addressTexts, addresses, a => a.address, 'addresses')
+  return {
+    bridge,
+    addresses,
+    gateways: parseGateways(args.gateway, addresses),
+    routes: parseRoutes(args.routes, addresses),
+    management: parseManagement(args, bridge),
+    proxyArp: parseBoolean(args['proxy-arp'], 'proxy-arp', false),
+    forwarding: parseBoolean(args.forwarding, 'forwarding', false),
+    gatewayCheckSeconds: parseSeconds(
+      args['gateway-check'],
+      'gateway-check',
+      DEFAULT_GATEWAY_CHECK_SECONDS,
+      MAX_GATEWAY_CHECK_SECONDS,
+    ),
+    dryRun: parseBoolean(args['dry-run'], 'dry-run', false),
+  }
+}
 
-  const gateways: Gateway[] = parseList(args.gateway, 'gateway').map(text => {
+/** At most one gateway per family, each inside a bound prefix of its family. */
+function parseGateways(list: string | undefined, addresses: Cidr[]): Gateway[] {
+  const gateways: Gateway[] = parseList(list, 'gateway').map(text => {
     const gateway = parseIp(text, 'gateway')
     const sameFamily = addresses.filter(a => a.family === gateway.family)
     if (sameFamily.length === 0) {
@@ -203,13 +227,16 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
   for (const family of [4, 6] as const) {
     if (gateways.filter(g => g.family === family).length > 1) {
       throw invalidArgument(
-        `gateway: ${JSON.stringify(args.gateway)} has more than one ${familyName(family)} gateway`,
-        args.gateway ?? '',
+        `gateway: ${JSON.stringify(list)} has more than one ${familyName(family)} gateway`,
+        list ?? '',
       )
     }
   }
+  return gateways
+}
 
-  const routeTexts = parseList(args.routes, 'routes')
+function parseRoutes(list: string | undefined, addresses: Cidr[]): RouteSpec[] {
+  const routeTexts = parseList(list, 'routes')
   const routes = routeTexts.map(parseRoute)
   // The route goes out through the bridge, so its next hop must be on the bridge: the
   // kernel would refuse it half-way through the apply otherwise.
@@ -227,40 +254,24 @@ export function parseApplyArgs(args: PluginArgs): ApplyRequest {
     }
   })
   rejectDuplicates(routeTexts, routes, r => cidrText(r.destination), 'routes')
+  return routes
+}
 
-  const managementAddressText = args['management-address']
-  const managementBridgeText = args['management-bridge']
-  let management: ApplyRequest['management']
-  if (managementAddressText || managementBridgeText) {
-    if (!managementAddressText || !managementBridgeText) {
-      throw invalidArgument(
-        'apply: management-address and management-bridge go together',
-        managementAddressText ? 'management-bridge' : 'management-address',
-      )
-    }
-    const { address, family } = parseIp(managementAddressText, 'management-address')
-    const bridgeName = parseInterfaceName(managementBridgeText, 'management-bridge')
-    if (bridgeName === bridge)
-      throw invalidArgument(`management-bridge: ${JSON.stringify(bridgeName)} is the bound bridge itself`, bridgeName)
-    management = { address, family, bridge: bridgeName }
+function parseManagement(args: PluginArgs, bridge: string): ApplyRequest['management'] {
+  const addressText = args['management-address']
+  const bridgeText = args['management-bridge']
+  if (!addressText && !bridgeText) return undefined
+  if (!addressText || !bridgeText) {
+    throw invalidArgument(
+      'apply: management-address and management-bridge go together',
+      addressText ? 'management-bridge' : 'management-address',
+    )
   }
-
-  return {
-    bridge,
-    addresses,
-    gateways,
-    routes,
-    management,
-    proxyArp: parseBoolean(args['proxy-arp'], 'proxy-arp', false),
-    forwarding: parseBoolean(args.forwarding, 'forwarding', false),
-    gatewayCheckSeconds: parseSeconds(
-      args['gateway-check'],
-      'gateway-check',
-      DEFAULT_GATEWAY_CHECK_SECONDS,
-      MAX_GATEWAY_CHECK_SECONDS,
-    ),
-    dryRun: parseBoolean(args['dry-run'], 'dry-run', false),
-  }
+  const { address, family } = parseIp(addressText, 'management-address')
+  const bridgeName = parseInterfaceName(bridgeText, 'management-bridge')
+  if (bridgeName === bridge)
+    throw invalidArgument(`management-bridge: ${JSON.stringify(bridgeName)} is the bound bridge itself`, bridgeName)
+  return { address, family, bridge: bridgeName }
 }
 
 export function parseReleaseArgs(args: PluginArgs): ReleaseRequest {
@@ -289,9 +300,7 @@ export function encodeApplyArgs(request: Omit<ApplyRequest, 'dryRun'> & { dryRun
   }
   if (request.gateways.length) args.gateway = request.gateways.map(g => g.address).join(',')
   if (request.routes.length) {
-    args.routes = request.routes
-      .map(r => (r.via ? `${cidrText(r.destination)}=${r.via}` : cidrText(r.destination)))
-      .join(',')
+    args.routes = request.routes.map(routeText).join(',')
   }
   if (request.management) {
     args['management-address'] = request.management.address
@@ -313,10 +322,9 @@ export interface PlugSrsRequest {
 }
 
 export const DEFAULT_PLUG_TIMEOUT_SECONDS = 120
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export function parseUuid(text: string, what: string): string {
-  if (!UUID.test(text)) throw invalidArgument(`${what}: ${JSON.stringify(text)} is not a UUID`, text)
+  if (!isUuid(text)) throw invalidArgument(`${what}: ${JSON.stringify(text)} is not a UUID`, text)
   return text.toLowerCase()
 }
 

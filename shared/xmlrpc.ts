@@ -72,7 +72,12 @@ function decodeValue(valueNode: Node): XmlRpcValue {
   const typed = elements[0]!
   const tag = tagOf(typed)
   const inner = childrenOf(typed)
-  const text = textOf(inner)
+  if (tag === 'array') return decodeArray(inner)
+  if (tag === 'struct') return decodeStruct(inner)
+  return decodeScalar(tag, textOf(inner))
+}
+
+function decodeScalar(tag: string, text: string): XmlRpcValue {
   switch (tag) {
     case 'string':
       return text
@@ -95,38 +100,39 @@ function decodeValue(valueNode: Node): XmlRpcValue {
     case 'nil':
       return null
     case 'dateTime.iso8601':
-      return text.trim()
     case 'base64':
       return text.trim()
-    case 'array': {
-      const data = childNamed(inner, 'data')
-      if (!data) throw new XmlRpcSyntaxError('<array> without <data>')
-      return elementsOf(childrenOf(data)).map(v => {
-        if (tagOf(v) !== 'value') throw new XmlRpcSyntaxError(`unexpected <${tagOf(v)}> in <data>`)
-        return decodeValue(v)
-      })
-    }
-    case 'struct': {
-      const out: Record<string, XmlRpcValue> = {}
-      for (const member of elementsOf(inner)) {
-        if (tagOf(member) !== 'member') throw new XmlRpcSyntaxError(`unexpected <${tagOf(member)}> in <struct>`)
-        const parts = childrenOf(member)
-        const name = childNamed(parts, 'name')
-        const value = childNamed(parts, 'value')
-        if (!name || !value) throw new XmlRpcSyntaxError('<member> needs <name> and <value>')
-        // defineProperty: a member named __proto__ is data, not our object's prototype.
-        Object.defineProperty(out, textOf(childrenOf(name)), {
-          value: decodeValue(value),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        })
-      }
-      return out
-    }
     default:
       throw new XmlRpcSyntaxError(`unknown XML-RPC type <${tag}>`)
   }
+}
+
+function decodeArray(inner: Node[]): XmlRpcValue[] {
+  const data = childNamed(inner, 'data')
+  if (!data) throw new XmlRpcSyntaxError('<array> without <data>')
+  return elementsOf(childrenOf(data)).map(v => {
+    if (tagOf(v) !== 'value') throw new XmlRpcSyntaxError(`unexpected <${tagOf(v)}> in <data>`)
+    return decodeValue(v)
+  })
+}
+
+function decodeStruct(inner: Node[]): Record<string, XmlRpcValue> {
+  const out: Record<string, XmlRpcValue> = {}
+  for (const member of elementsOf(inner)) {
+    if (tagOf(member) !== 'member') throw new XmlRpcSyntaxError(`unexpected <${tagOf(member)}> in <struct>`)
+    const parts = childrenOf(member)
+    const name = childNamed(parts, 'name')
+    const value = childNamed(parts, 'value')
+    if (!name || !value) throw new XmlRpcSyntaxError('<member> needs <name> and <value>')
+    // defineProperty: a member named __proto__ is data, not our object's prototype.
+    Object.defineProperty(out, textOf(childrenOf(name)), {
+      value: decodeValue(value),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
+  }
+  return out
 }
 
 function parseDocument(xml: string, root: string): Node[] {

@@ -5,6 +5,7 @@
 import { type Binding, bindingLabel, rejectClaimedTwice } from '../shared/binding.ts'
 import { BinderError, invalidArgument } from '../shared/errors.ts'
 import { type NetworkRecord, PoolIndex, type VifRecord, type VmRecord, type XapiConnection } from './xapi-types.ts'
+import { isUuid } from '../shared/xapi-ids.ts'
 
 export interface ResolvedBinding {
   index: number
@@ -30,14 +31,12 @@ export interface Resolution {
   unresolved: UnresolvedBinding[]
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 function describe(record: { name_label: string; uuid: string }): string {
   return `${JSON.stringify(record.name_label)} (${record.uuid})`
 }
 
 function resolveNetwork(index: PoolIndex, text: string, label: string, poolName: string): NetworkRecord {
-  if (UUID.test(text)) {
+  if (isUuid(text)) {
     const byUuid = index.uuid<NetworkRecord>(text.toLowerCase(), 'network')
     if (byUuid) return byUuid
   }

@@ -13,6 +13,7 @@ import type { Logger } from './log.ts'
 import { taskResult, waitForTask } from './task-wait.ts'
 import type { XapiConnection, XapiRecord } from './xapi-types.ts'
 import type { PbdOutcome, SrOutcome } from '../shared/results.ts'
+import type { HostRef } from './desired.ts'
 
 export type { SrOutcome }
 
@@ -28,11 +29,7 @@ export const DEFAULT_PLUG_SRS_OPTIONS: PlugSrsOptions = {
   waitMarginMs: 10_000,
 }
 
-export interface PlugTarget {
-  poolId: string
-  hostRef: string
-  hostUuid: string
-  hostName: string
+export interface PlugTarget extends HostRef {
   srs: SrConfig[]
 }
 

@@ -3,6 +3,8 @@
 // client's; the plugin touches only what both have: the cached raw records, their
 // events, and `call`. Keeping the slice this small keeps the test facade small.
 
+import { NULL_REF } from '../shared/xapi-ids.ts'
+
 /** Every raw XAPI record in `xapi.objects` carries these (set by the `xen-api` client). */
 export interface XapiRecord {
   readonly $id: string
@@ -93,9 +95,6 @@ export interface XoApp {
   removeListener(event: ServerEventName, listener: (event: ServerEvent) => void): unknown
 }
 
-export const NULL_REF = 'OpaqueRef:NULL'
-
-/** Lookup tables over one pool's cached records, built once per computation. */
 /**
  * Lookups over one pool's cached records. Built on every event batch, so it does no work
  * up front: refs and UUIDs go through the connection's own indexes, and only `all` (used

@@ -2,15 +2,24 @@
 // steps this call already ran are undone in reverse order, so a failed call leaves the
 // host as it found it.
 
+import type { Family } from '../../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
-import { CommandError, defaultRouteArgs, runIp } from '../kernel/ip.ts'
+import {
+  CommandError,
+  defaultRouteArgs,
+  defaultRoutesOf,
+  familyFlag,
+  readLink,
+  readRoutes,
+  runIp,
+  sameDefaultRoute,
+} from '../kernel/ip.ts'
+import { hasCidr, routeDestination } from './observe.ts'
 import type { Logger } from '../runtime/log.ts'
 import { writeSysctl } from '../kernel/sysctl.ts'
 import type { DefaultRoute, Step } from '../../shared/results.ts'
 
-const familyFlag = (family: 4 | 6) => (family === 4 ? '-4' : '-6')
-
-function routeArgs(verb: string, step: { family: 4 | 6; destination: string; via?: string; dev: string }): string[] {
+function routeArgs(verb: string, step: { family: Family; destination: string; via?: string; dev: string }): string[] {
   const args = [familyFlag(step.family), 'route', verb, step.destination]
   if (step.via) args.push('via', step.via)
   args.push('dev', step.dev)
@@ -22,14 +31,27 @@ function removeDefaultArgs(route: DefaultRoute): string[] {
 }
 
 // Removing what is already gone is success: release and convergence must be repeatable.
-const ALREADY_GONE = /Cannot assign requested address|No such process|No such device|does not exist|Cannot find device/i
-
-async function removeTolerantly(argv: string[]): Promise<void> {
+// Whether it is gone is asked of the kernel again, not read from ip's error text, which
+// glibc translates into the admin's language.
+async function removeTolerantly(argv: string[], stillThere: () => Promise<boolean>): Promise<void> {
   try {
     await runIp(argv)
   } catch (error) {
-    if (!(error instanceof CommandError && ALREADY_GONE.test(error.details[1] ?? ''))) throw error
+    if (!(error instanceof CommandError) || (await stillThere())) throw error
   }
+}
+
+const addressPresent = async (dev: string, cidr: string) => hasCidr(await readLink(dev), cidr)
+
+async function routePresent(step: Extract<Step, { action: 'remove-route' }>): Promise<boolean> {
+  const routes = await readRoutes(step.family)
+  return routes.some(
+    r => routeDestination(r, step.family) === step.destination && r.dev === step.dev && r.gateway === step.via,
+  )
+}
+
+async function defaultRoutePresent(route: DefaultRoute): Promise<boolean> {
+  return defaultRoutesOf(await readRoutes(route.family), route.family).some(d => sameDefaultRoute(d, route))
 }
 
 export async function runStep(step: Step): Promise<void> {
@@ -39,17 +61,17 @@ export async function runStep(step: Step): Promise<void> {
     case 'add-address':
       return void (await runIp(['addr', 'add', step.cidr, 'dev', step.dev]))
     case 'remove-address':
-      return removeTolerantly(['addr', 'del', step.cidr, 'dev', step.dev])
+      return removeTolerantly(['addr', 'del', step.cidr, 'dev', step.dev], () => addressPresent(step.dev, step.cidr))
     case 'add-route':
       return void (await runIp(routeArgs(step.replace ? 'replace' : 'add', step)))
     case 'remove-route':
-      return removeTolerantly(routeArgs('del', step))
+      return removeTolerantly(routeArgs('del', step), () => routePresent(step))
     case 'set-sysctl':
       return writeSysctl(step.path, step.value)
     case 'switch-default-route':
       return void (await runIp(defaultRouteArgs(step.to)))
     case 'remove-default-route':
-      return removeTolerantly(removeDefaultArgs(step.route))
+      return removeTolerantly(removeDefaultArgs(step.route), () => defaultRoutePresent(step.route))
   }
 }
 

@@ -9,8 +9,7 @@ import type { CallContext } from './context.ts'
 import { type LocalXapi, XapiError, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { readPoolBindings } from '../xapi/pool-bindings.ts'
 import type { RescueResult, RescueStep } from '../../shared/results.ts'
-
-const NULL_REF = 'OpaqueRef:NULL'
+import { NULL_REF } from '../../shared/xapi-ids.ts'
 
 export interface RescueTiming {
   /** How long host.enable may keep answering HOST_STILL_BOOTING. */

@@ -1,6 +1,7 @@
 // The only door to the kernel's network state: `ip` (iproute2) run without a shell, with
 // `-j` for everything we read. Every failure becomes COMMAND_FAILED naming the command.
 
+import { existsSync } from 'node:fs'
 import { execa } from 'execa'
 import type { Family } from '../../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
@@ -39,6 +40,14 @@ export class CommandError extends BinderError {
       stderr.trim(),
     ])
   }
+}
+
+/**
+ * Whether an interface exists, asked of sysfs (per network namespace under `ip netns exec`):
+ * the kernel's own answer, where ip's error text may be in the admin's language.
+ */
+export function linkExists(dev: string): boolean {
+  return existsSync(`/sys/class/net/${dev}`)
 }
 
 export async function runIp(argv: string[]): Promise<string> {
@@ -81,14 +90,14 @@ async function readIp<T>(
   return { items: parseText(String(result.stdout)) }
 }
 
-const familyFlag = (family: Family) => (family === 4 ? '-4' : '-6')
+export const familyFlag = (family: Family) => (family === 4 ? '-4' : '-6')
 
 /** The interface with its addresses, or undefined when it does not exist. */
 export async function readLink(dev: string): Promise<IpLink | undefined> {
   const argv = ['addr', 'show', 'dev', dev]
   const result = await readIp<IpLink>(argv, parseAddrText)
   if ('items' in result) return result.items[0]
-  if (/does not exist|Cannot find device/i.test(result.stderr)) return undefined
+  if (!linkExists(dev)) return undefined
   throw new CommandError(argv, result.stderr)
 }
 

@@ -1,7 +1,7 @@
 // One ICMP echo with the system's ping: no raw sockets of our own.
 
 import { execa } from 'execa'
-import type { Family } from '../../shared/addresses.ts'
+import { type Family, familyOf } from '../../shared/addresses.ts'
 import { onPath } from '../runtime/executables.ts'
 
 /** CentOS 7's ping speaks IPv4 only and ships ping6; newer iputils take -6. */
@@ -13,7 +13,7 @@ function pingCommand(family: Family, address: string): [string, string[]] {
 
 /** Waits up to one second for an answer; the error text is ping's own. */
 export async function pingOnce(address: string): Promise<{ ok: boolean; error: string }> {
-  const [command, args] = pingCommand(address.includes(':') ? 6 : 4, address)
+  const [command, args] = pingCommand(familyOf(address), address)
   const result = await execa(command, args, { reject: false, stdin: 'ignore', timeout: 3000 })
   if (result.exitCode === 0) return { ok: true, error: '' }
   // ping exits 1 when no reply came; other codes carry a reason on stderr.

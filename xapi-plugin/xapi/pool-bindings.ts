@@ -7,8 +7,7 @@ import { type Binding, POOL_CONFIG_KEY, type PoolConfig, applyArgsFor, decodePoo
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { type ApplyRequest, parseApplyArgs } from '../../shared/plugin-args.ts'
 import type { LocalXapi } from './local-xapi.ts'
-
-const NULL_REF = 'OpaqueRef:NULL'
+import { NULL_REF } from '../../shared/xapi-ids.ts'
 
 export interface PoolBindings {
   config: PoolConfig
