@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { sweepDeadNamespaces, sweepDeadTempDirs } from '../test/helpers/netns.ts'
+import { describeFailures, tapFailures } from './tap-failures.ts'
 
 const LAYERS = ['test/unit', 'test/integration', 'test/xapi-sim', 'test/e2e']
 const LAST = 'test/leftovers.test.ts'
@@ -59,5 +60,7 @@ const result = await execa(
 const tap = readFileSync(tapFile, 'utf8')
 rmSync(tapDir, { recursive: true, force: true })
 const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0)
+const failures = tapFailures(tap)
+if (failures.length) console.log(`\nFailed tests:\n${describeFailures(failures, process.cwd())}`)
 console.log(`\n${count('pass')} passed, ${count('fail')} failed`)
 process.exit(result.exitCode ?? 1)

@@ -3,6 +3,7 @@
 // (until released or the simulator stops) or fail with a chosen ErrorDescription.
 
 import { XapiFailure } from './errors.ts'
+import type { Timeline } from './timeline.ts'
 
 export interface CallMatch {
   /** Exact method name or a pattern (`/^event\./`). */
@@ -60,6 +61,9 @@ export class FaultController {
   private plugin: Armed<PluginFault>[] = []
   private hung = new Set<() => void>()
 
+  /** Each connection fault that fires is on the timeline, so tests count them, not time them. */
+  constructor(private timeline?: Timeline) {}
+
   addConnectionFault(fault: ConnectionFault): number {
     const id = this.nextId++
     this.connection.push({ id, fault, left: fault.times ?? Infinity })
@@ -88,6 +92,9 @@ export class FaultController {
     const armed = this.connection.find(f => f.left > 0 && callMatches(f.fault.match, call))
     if (armed === undefined) return undefined
     if (--armed.left <= 0) this.remove(armed.id)
+    this.timeline?.record('fault.applied', {
+      detail: { id: armed.id, action: armed.fault.action, method: call.method },
+    })
     return armed.fault
   }
 

@@ -84,7 +84,7 @@ export interface SimDescription {
 export class Simulator {
   readonly store = new ObjectStore()
   readonly timeline = new Timeline()
-  readonly faults = new FaultController()
+  readonly faults = new FaultController(this.timeline)
   readonly events: EventService
   readonly sessions: SessionStore
   readonly api: Api

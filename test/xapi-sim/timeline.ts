@@ -24,6 +24,7 @@ export type TimelineKind =
   | 'host.enabled'
   | 'host.disabled'
   | 'server.restarted'
+  | 'fault.applied'
 
 export interface TimelineEntry {
   at: number
