@@ -3,7 +3,7 @@
 
 import { ErrorCode, PLUGIN_FAILURE, UNKNOWN_FUNCTION } from '../shared/errors.ts'
 import type { PluginArgs } from '../shared/plugin-args.ts'
-import { PLUGIN_NAME, PROTOCOL_VERSION } from '../shared/version.ts'
+import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../shared/version.ts'
 import type { XapiConnection } from './xapi-types.ts'
 import type { ApplyResult, BridgeStatus, ReleaseResult } from '../shared/results.ts'
 
@@ -101,7 +101,7 @@ export type HostPluginCheck =
   | { ok: true; version: VersionResult }
   | { ok: false; reason: 'missing' | 'incompatible' | 'unreachable'; message: string; version?: VersionResult }
 
-export const INSTALL_HINT = `copy dist/xapi-plugin/${PLUGIN_NAME} to /etc/xapi.d/plugins/${PLUGIN_NAME} on that host (chmod 755)`
+export const INSTALL_HINT = `on that host, yum install ${PLUGIN_NAME}-${PLUGIN_VERSION}-1.x86_64.rpm (from this release; or copy the ${PLUGIN_NAME} executable to /etc/xapi.d/plugins/ with mode 755)`
 
 /** Is the host plugin there, and does it speak our protocol? Never throws. */
 export async function checkHostPlugin(

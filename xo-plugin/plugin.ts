@@ -4,7 +4,7 @@
 // must not cut a host off).
 
 import { type Binding, POOL_CONFIG_KEY, type PluginConfig, parsePluginConfig } from '../shared/binding.ts'
-import { BinderError } from '../shared/errors.ts'
+import { PLUGIN_NAME } from '../shared/version.ts'
 import { CallQueue, type CallQueueOptions, DEFAULT_CALL_QUEUE_OPTIONS } from './call-queue.ts'
 import { Converger } from './converger.ts'
 import { desiredForPool } from './desired.ts'
@@ -15,6 +15,9 @@ import { PoolWatch } from './pool-watch.ts'
 import { DEFAULT_PLUG_SRS_OPTIONS, type PlugSrsOptions, SrPlugger } from './sr-plugger.ts'
 import { type Resolution, resolveBindings } from './resolve.ts'
 import { type TestReport, buildTestReport } from './test-report.ts'
+import { failureSummary, runTestTask } from './test-task.ts'
+import { Names } from './names.ts'
+import { configurationRefused, invalidTestData, testFailed } from './xo-errors.ts'
 import {
   type HostRecord,
   type NetworkRecord,
@@ -64,6 +67,19 @@ function plugSrsOptions(given: Partial<PlugSrsOptions> | undefined, log: Logger)
   return options
 }
 
+/** `data` as xo-web or a script sends it: nothing, `{}`, or `{ binding: n }` (1-based). */
+function testedBinding(data: unknown, count: number): number | undefined {
+  if (data === undefined || data === null) return undefined
+  const binding = typeof data === 'object' ? (data as { binding?: unknown }).binding : data
+  if (binding === undefined || binding === null || binding === '') return undefined
+  if (!Number.isInteger(binding) || (binding as number) < 1 || (binding as number) > count) {
+    throw invalidTestData(
+      `binding ${JSON.stringify(binding)} does not exist (there ${count === 1 ? 'is 1 binding' : `are ${count} bindings`}: give 1 to ${count}, or nothing to test them all)`,
+    )
+  }
+  return (binding as number) - 1
+}
+
 function timeout(ms: number): Promise<'timeout'> {
   return new Promise(resolve => setTimeout(resolve, ms, 'timeout').unref())
 }
@@ -98,16 +114,30 @@ export class VifIpBinderPlugin {
   // -------------------------------------------------------------------------------------
   // xo-server lifecycle
 
-  async configure(raw: PluginConfig, { loaded }: { loaded: boolean }): Promise<void> {
-    const parsed = parsePluginConfig(raw)
+  async configure(raw: PluginConfig, { loaded }: { loaded?: boolean }): Promise<void> {
+    let parsed: ActiveConfig
+    try {
+      parsed = parsePluginConfig(raw)
+    } catch (error) {
+      const names = new Names(Object.values(this.xo.getAllXapis()).filter(x => x.pool !== undefined))
+      throw configurationRefused(error, text => names.rename(text))
+    }
     const xapis = await this.fetchedXapis(this.options.fetchTimeoutMs ?? 10_000)
-    const resolution = resolveBindings(parsed.bindings, xapis)
-    // At xo-server start-up the saved (already validated) configuration arrives before the
-    // pools are connected: a VM no connected pool has yet is waited for, not refused. Any
-    // later change, and anything found wrong in a connected pool, is refused.
-    const startup = this.config === undefined && !loaded
+    const names = new Names(xapis)
+    let resolution: Resolution
+    try {
+      resolution = resolveBindings(parsed.bindings, xapis)
+    } catch (error) {
+      throw configurationRefused(error, text => names.rename(text))
+    }
+    // xo-server re-applies the saved configuration at start-up, before its pools are
+    // connected: a VM no connected pool has yet is then waited for. A configuration that
+    // differs from the saved one is new, and an unknown VM in it is refused, first
+    // configuration included.
+    const reapplied = !loaded && (await this.isSavedConfiguration(parsed))
     for (const problem of resolution.unresolved.sort((a, b) => a.index - b.index)) {
-      if (!startup || problem.kind !== 'vm-unknown') throw problem.error
+      if (!reapplied || problem.kind !== 'vm-unknown')
+        throw configurationRefused(problem.error, text => names.rename(text))
       this.log.warn(`${problem.error.message}; checked again when its pool connects`)
     }
     this.config = parsed
@@ -136,27 +166,43 @@ export class VifIpBinderPlugin {
     this.plugger.close()
   }
 
-  async test(data?: { binding?: number }): Promise<TestReport> {
-    if (!this.config) throw new BinderError('VIF_IP_BINDER_NOT_CONFIGURED', 'vif-ip-binder is not configured')
-    const only = data?.binding
-    if (only !== undefined && (!Number.isInteger(only) || only < 1 || only > this.config.bindings.length)) {
-      throw new BinderError(
-        'VIF_IP_BINDER_INVALID_ARGUMENT',
-        `binding ${JSON.stringify(only)} does not exist (there are ${this.config.bindings.length})`,
-      )
+  /**
+   * The Test button. xo-web sends no data (the plugin has no testSchema: with one,
+   * xo-server refuses the untouched, empty form); `{ binding: n }` tests one binding
+   * (`plugin.test` from a script).
+   */
+  async test(data?: unknown): Promise<TestReport> {
+    if (!this.config) throw testFailed('vif-ip-binder is not configured: save a configuration first')
+    const only = testedBinding(data, this.config.bindings.length)
+    const config = this.config
+    const names = new Names(Object.values(this.xo.getAllXapis()).filter(x => x.pool !== undefined))
+    return runTestTask(
+      this.xo.tasks,
+      async () => {
+        const report = await buildTestReport({
+          resolution: this.resolution,
+          gatewayCheckSeconds: config.gatewayCheckSeconds,
+          getXapi: poolId => this.xapiOfPool(poolId),
+          client: this.client,
+          srStates: this.plugger,
+          only,
+        })
+        this.log.info(report.text)
+        return report
+      },
+      report => testFailed(names.rename(failureSummary(report, this.xo.tasks !== undefined))),
+    )
+  }
+
+  private async isSavedConfiguration(parsed: ActiveConfig): Promise<boolean> {
+    if (!this.xo.getOptionalPlugin) return this.config === undefined // xo-server without it: the start-up call is the first
+    const saved = (await this.xo.getOptionalPlugin(PLUGIN_NAME))?.configuration
+    if (saved === undefined) return false
+    try {
+      return JSON.stringify(parsePluginConfig(saved as PluginConfig)) === JSON.stringify(parsed)
+    } catch {
+      return false
     }
-    const report = await buildTestReport({
-      resolution: this.resolution,
-      gatewayCheckSeconds: this.config.gatewayCheckSeconds,
-      getXapi: poolId => this.xapiOfPool(poolId),
-      client: this.client,
-      srStates: this.plugger,
-      only: only === undefined ? undefined : only - 1,
-    })
-    this.log.info(report.text)
-    // xo-web shows a Test result only when it fails; the report is the failure's message.
-    if (!report.ok) throw Object.assign(new Error(report.text), { report })
-    return report
   }
 
   /** Resolves once every pool is attached and every host call, plug-srs included, has settled (tests, demo). */

@@ -4,6 +4,7 @@
 // events, and `call`. Keeping the slice this small keeps the test facade small.
 
 import { NULL_REF } from '../shared/xapi-ids.ts'
+import type { XoTasks } from './test-task.ts'
 
 /** Every raw XAPI record in `xapi.objects` carries these (set by the `xen-api` client). */
 export interface XapiRecord {
@@ -93,6 +94,10 @@ export interface XoApp {
   getAllXapis(): Readonly<Record<string, XapiConnection>>
   on(event: ServerEventName, listener: (event: ServerEvent) => void): unknown
   removeListener(event: ServerEventName, listener: (event: ServerEvent) => void): unknown
+  /** xo-server's task manager (absent on old releases). */
+  readonly tasks?: XoTasks
+  /** A registered plugin as `plugin.get` lists it, with its saved configuration. */
+  getOptionalPlugin?(id: string): Promise<{ configuration?: unknown } | undefined>
 }
 
 /**

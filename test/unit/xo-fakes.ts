@@ -297,6 +297,12 @@ export class FakeXapi implements XapiConnection {
 
 export class FakeXo extends EventEmitter implements XoApp {
   readonly xapis: Record<string, FakeXapi> = {}
+  /** The configuration xo-server's database holds for the plugin (undefined: fresh install). */
+  saved: unknown
+
+  async getOptionalPlugin(id: string): Promise<{ configuration?: unknown } | undefined> {
+    return id === 'vif-ip-binder' && this.saved !== undefined ? { configuration: this.saved } : undefined
+  }
 
   getAllXapis() {
     return this.xapis

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import type { BindingConfig, PluginConfig } from '../../shared/binding.ts'
 import { VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
+import type { PluginApiError } from '../../xo-plugin/xo-errors.ts'
+import { FacadeTasks } from '../xo-facade/facade.ts'
 import { halt, pluginOnFakePool, startOn } from './xo-fakes.ts'
 
 function setup() {
@@ -60,6 +62,12 @@ describe('configure', () => {
     assert.equal(xapi.calls.length, 2)
   })
 
+  it("takes the VM's one private network when the network is left empty (as the presets leave it)", async () => {
+    const { plugin, binding, xapi, priv } = ctx
+    await plugin.configure({ bindings: [{ ...binding, network: undefined }] }, { loaded: false })
+    assert.equal(JSON.parse(xapi.pool!.other_config['vif-ip-binder']!).bindings[0].network, priv.uuid)
+  })
+
   it('removes the pool copy when the pool has no binding left', async () => {
     const { plugin, config, xapi } = ctx
     await plugin.configure(config, { loaded: false })
@@ -93,25 +101,67 @@ describe('configure', () => {
     )
   })
 
-  it('refuses an unknown VM once a configuration is in place, but waits for it at start-up', async () => {
-    const { plugin, config, binding, log } = ctx
+  it('refuses a bad address as xo-web shows it: one message naming the VM, its text as data, no stack', async () => {
+    const { plugin, binding, vm } = ctx
+    await assert.rejects(
+      plugin.configure({ bindings: [{ ...binding, vm: vm.uuid, addresses: ['192.168.1.300/24'] }] }, { loaded: false }),
+      (error: PluginApiError) => {
+        const payload = error.toJsonRpcError()
+        assert.equal(payload.code, 10)
+        assert.equal(
+          payload.message,
+          'binding 1 (VM "fw", network "dom0-firewall"): addresses: "192.168.1.300/24" does not start with an IP address',
+        )
+        assert.equal(
+          JSON.stringify(payload.data),
+          '"binding 1 (VM “fw”, network “dom0-firewall”): addresses: “192.168.1.300/24” does not start with an IP address"',
+        )
+        assert.equal(error.reason, 'VIF_IP_BINDER_INVALID_ARGUMENT')
+        return true
+      },
+    )
+  })
+
+  it('refuses an unknown VM in the first configuration of a fresh install', async () => {
+    const { plugin, binding } = ctx
     const ghost = {
       ...binding,
       vm: '00000000-0000-4000-8000-000000000000',
       addresses: ['192.168.9.2/24'],
       gateways: [],
     }
-    await plugin.configure({ bindings: [binding, ghost] }, { loaded: false })
-    assert.equal(log.matching('warn', /binding 2 .*VM "00000000-0000-4000-8000-000000000000" is unknown/).length, 1)
+    // xo-server passes `loaded: undefined` until the plugin was loaded once, at start-up and
+    // on a fresh install's first save alike.
     await assert.rejects(
-      plugin.configure({ bindings: [binding, ghost] }, { loaded: false }),
+      plugin.configure({ bindings: [binding, ghost] }, { loaded: undefined }),
       /binding 2 .*is unknown: no connected pool has it/,
     )
-    void config
+  })
+
+  it('waits for an unknown VM only when xo-server re-applies the saved configuration at start-up', async () => {
+    const { plugin, binding, log, xo } = ctx
+    const ghost = {
+      ...binding,
+      vm: '00000000-0000-4000-8000-000000000000',
+      addresses: ['192.168.9.2/24'],
+      gateways: [],
+    }
+    xo.saved = { bindings: [binding, ghost] }
+    await plugin.configure(
+      { bindings: [binding, ghost], gatewayCheckSeconds: 10, rescue: false },
+      { loaded: undefined },
+    )
+    assert.equal(log.matching('warn', /binding 2 .*VM "00000000-0000-4000-8000-000000000000" is unknown/).length, 1)
+    const other = { ...ghost, addresses: ['192.168.9.3/24'] }
+    await assert.rejects(
+      plugin.configure({ bindings: [binding, other] }, { loaded: undefined }),
+      /binding 2 .*is unknown: no connected pool has it/,
+    )
   })
 
   it('at start-up, accepts bindings of a pool still connecting and binds them once it is fetched', async () => {
-    const { plugin, config, xapi, vm, vif, hosts, log } = ctx
+    const { plugin, config, xapi, vm, vif, hosts, log, xo } = ctx
+    xo.saved = config
     let fetched!: () => void
     xapi.objectsFetched = new Promise<void>(resolve => (fetched = resolve))
     const poolRecord = xapi.pool
@@ -274,7 +324,7 @@ describe('while loaded', () => {
     await plugin.whenIdle()
     const warnings = log.matching(
       'warn',
-      /host "host2": host plugin vif-ip-binder is not installed: copy .*\/etc\/xapi\.d\/plugins\/vif-ip-binder/,
+      /host "host2": host plugin vif-ip-binder is not installed: on that host, yum install vif-ip-binder-.*\.x86_64\.rpm/,
     )
     assert.equal(warnings.length, 1)
     // One attempt, not retried: a missing plugin does not come back by itself.
@@ -434,6 +484,54 @@ describe('test()', () => {
       assert.match(error.message, /PROBLEM: host "host1" holds other arguments than configured/)
       return true
     })
+  })
+
+  it('runs with the form left empty, tests one binding on request, and names a binding that does not exist', async () => {
+    const { plugin, config } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    await plugin.whenIdle()
+    assert.equal((await plugin.test(undefined)).bindings.length, 1)
+    assert.equal((await plugin.test({})).bindings.length, 1)
+    assert.equal((await plugin.test({ binding: 1 })).bindings.length, 1)
+    await assert.rejects(plugin.test({ binding: 2 }), (error: PluginApiError) => {
+      assert.equal(error.toJsonRpcError().code, 10)
+      assert.match(error.message, /binding 2 does not exist \(there is 1 binding/)
+      return true
+    })
+  })
+
+  it('records the whole report in an XO task, and fails with the problems only, without data or stack', async () => {
+    const { plugin, config, xapi, vm, vif, hosts, xo } = ctx
+    const tasks = new FacadeTasks()
+    Object.assign(xo, { tasks })
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    xapi.pluginOf(hosts[1]).installed = false
+    await assert.rejects(plugin.test(), (error: PluginApiError) => {
+      const payload = error.toJsonRpcError()
+      assert.deepEqual(
+        Object.keys(payload).filter(k => payload[k as keyof typeof payload] !== undefined),
+        ['code', 'message'],
+      )
+      assert.equal(payload.code, 21)
+      assert.match(
+        payload.message,
+        /^1 of 1 binding needs attention\.\n✘ binding 1 \(VM "fw", network "dom0-firewall"\)\n {4}host "host2": PROBLEM: host plugin vif-ip-binder is not installed/,
+      )
+      assert.doesNotMatch(payload.message, /in sync|host "host1"/, 'lines in order stay in the task')
+      assert.match(payload.message, /Full report: the task "vif-ip-binder: Test" under XO tasks/)
+      return true
+    })
+    const [task] = tasks.logs
+    assert.equal(task?.properties.name, 'vif-ip-binder: Test')
+    assert.equal(task?.status, 'failure')
+    assert.match(
+      task!.infos[0]!.message,
+      /host "host1": vif-ip-binder 9\.9\.9[\s\S]*in sync: addresses 192\.168\.1\.2\/24/,
+    )
   })
 
   it('says when a host has no management PIF for the mirror', async () => {

@@ -8,7 +8,9 @@ import { EventEmitter } from 'node:events'
 import { Ajv } from 'ajv'
 import { createClient } from 'xen-api'
 import type { PluginConfig } from '../../shared/binding.ts'
-import type { ServerEvent, XapiConnection, XoApp } from '../../xo-plugin/xapi-types.ts'
+import type { XoTask, XoTasks } from '../../xo-plugin/test-task.ts'
+import type { RecordBatch, ServerEvent, XapiConnection, XoApp } from '../../xo-plugin/xapi-types.ts'
+import { type XoObject, toXoObject } from './xo-objects.ts'
 
 /** The `xen-api` client, as far as the facade and the plugin use it. */
 export interface Xapi extends XapiConnection {
@@ -48,11 +50,98 @@ export class InvalidParameters extends Error {
   }
 }
 
+/** One XO task as xo-server keeps it: its properties, log entries and outcome. */
+export interface TaskLog {
+  id: string
+  properties: Record<string, unknown>
+  status: 'pending' | 'success' | 'failure'
+  infos: { level: 'info' | 'warning'; message: string; data?: unknown }[]
+  result?: unknown
+}
+
+/** xo-server's task manager, as far as plugins use it (`@vates/task` tasks). */
+export class FacadeTasks implements XoTasks {
+  readonly logs: TaskLog[] = []
+
+  create(properties: { name: string; type?: string; objectId?: string }): XoTask {
+    const log: TaskLog = { id: `task-${this.logs.length + 1}`, properties, status: 'pending', infos: [] }
+    this.logs.push(log)
+    return {
+      id: log.id,
+      info: (message, data) => log.infos.push({ level: 'info', message, data }),
+      warning: (message, data) => log.infos.push({ level: 'warning', message, data }),
+      run: async fn => {
+        try {
+          const result = await fn()
+          Object.assign(log, { status: 'success', result })
+          return result
+        } catch (error) {
+          Object.assign(log, { status: 'failure', result: error })
+          throw error
+        }
+      },
+    }
+  }
+}
+
 export class XoFacade extends EventEmitter implements XoApp {
   private readonly xapis: Record<string, Xapi> = {}
+  private readonly objects = new Map<string, XoObject>()
+  private readonly plugins = new Map<string, { configuration?: unknown }>()
+  private readonly unwatch = new Map<string, () => void>()
+  readonly tasks = new FacadeTasks()
+  /** Records xo-server could not turn into XO objects: it logs and drops them. */
+  readonly conversionErrors: { id: string; type: string; error: Error }[] = []
 
   getAllXapis(): Record<string, XapiConnection> {
     return this.xapis
+  }
+
+  getObject(id: string, type?: string): XoObject {
+    const object = this.objects.get(id)
+    if (!object || (type !== undefined && object.type !== type)) throw new Error(`no such object ${id}`)
+    return object
+  }
+
+  getObjects({ filter }: { filter?: (object: XoObject) => boolean } = {}): Record<string, XoObject> {
+    return Object.fromEntries([...this.objects].filter(([, o]) => !filter || filter(o)))
+  }
+
+  async getOptionalPlugin(id: string): Promise<{ configuration?: unknown } | undefined> {
+    return this.plugins.get(id)
+  }
+
+  /** What xo-server's database holds for a plugin (PluginHost saves there). */
+  savePluginConfiguration(id: string, configuration: unknown): void {
+    this.plugins.set(id, { configuration: structuredClone(configuration) })
+  }
+
+  /** As xo-server's xen-servers mixin: every cached record becomes an XO object, kept current. */
+  private watchObjects(id: string, xapi: Xapi): void {
+    const put = (batch: RecordBatch) => {
+      for (const [key, raw] of Object.entries(batch)) {
+        if (!raw) continue
+        try {
+          const object = toXoObject(raw as never)
+          if (object) this.objects.set(key, object)
+        } catch (error) {
+          this.conversionErrors.push({ id: key, type: raw.$type, error: error as Error })
+        }
+      }
+    }
+    const remove = (batch: RecordBatch) => {
+      for (const key of Object.keys(batch)) this.objects.delete(key)
+    }
+    xapi.objects.on('add', put)
+    xapi.objects.on('update', put)
+    xapi.objects.on('remove', remove)
+    put(xapi.objects.all)
+    this.unwatch.set(id, () => {
+      xapi.objects.removeListener('add', put)
+      xapi.objects.removeListener('update', put)
+      xapi.objects.removeListener('remove', remove)
+      for (const [key, object] of this.objects) if (object.$pool === xapi.pool?.$id) this.objects.delete(key)
+    })
   }
 
   /** Connects a pool as xo-server does on `server.add`/`server.enable`, then announces it. */
@@ -68,6 +157,7 @@ export class XoFacade extends EventEmitter implements XoApp {
     }) as Xapi
     await xapi.connect()
     this.xapis[id] = xapi
+    this.watchObjects(id, xapi)
     this.emit('server:connected', { server: { id }, xapi } satisfies ServerEvent)
     return xapi
   }
@@ -77,6 +167,8 @@ export class XoFacade extends EventEmitter implements XoApp {
     const xapi = this.xapis[id]
     if (!xapi) return
     delete this.xapis[id]
+    this.unwatch.get(id)?.()
+    this.unwatch.delete(id)
     await xapi.disconnect()
     this.emit('server:disconnected', { server: { id }, xapi } satisfies ServerEvent)
   }
@@ -89,21 +181,38 @@ export class XoFacade extends EventEmitter implements XoApp {
 /** One registered plugin, driven as xo-server's plugins mixin drives it. */
 export class PluginHost<I extends PluginInstance = PluginInstance> {
   readonly instance: I
-  loaded = false
+  /** undefined until first loaded, as xo-server's `plugin.loaded`. */
+  loaded: boolean | undefined = undefined
   private readonly ajv = new Ajv({ strict: 'log', useDefaults: true }).addVocabulary(['$type', 'enumNames'])
 
   constructor(
     readonly factory: PluginFactory,
     readonly xo: XoFacade,
+    readonly id = 'vif-ip-binder',
   ) {
     this.instance = factory({ xo, staticConfig: {}, getDataDir: async () => '/nonexistent' }) as I
   }
 
+  /** `plugin.configure`: validated, handed to the plugin, saved only if it accepted it. */
   async configure(configuration: PluginConfig | Record<string, unknown>): Promise<void> {
+    await this.applyConfiguration(configuration)
+    this.xo.savePluginConfiguration(this.id, configuration)
+  }
+
+  /** xo-server's start-up (`registerPlugin`): the saved configuration, before any load. */
+  async start(): Promise<void> {
+    const saved = (await this.xo.getOptionalPlugin(this.id))?.configuration
+    if (saved !== undefined) await this.applyConfiguration(saved as Record<string, unknown>, undefined)
+  }
+
+  private async applyConfiguration(
+    configuration: PluginConfig | Record<string, unknown>,
+    loaded: boolean | undefined = this.loaded,
+  ): Promise<void> {
     const validate = this.ajv.compile(this.factory.configurationSchema ?? {})
     const copy = structuredClone(configuration)
     if (!validate(copy)) throw new InvalidParameters(validate.errors)
-    await this.instance.configure({ ...copy }, { loaded: this.loaded })
+    await this.instance.configure({ ...copy }, { loaded: loaded as boolean })
   }
 
   async load(): Promise<void> {
