@@ -31,8 +31,8 @@ export interface SrConfig {
 /** One binding as the admin types it on XO's plugin page. */
 export interface BindingConfig {
   vm: string
-  /** Network UUID or exact name label. */
-  network: string
+  /** Network UUID or exact name label; empty: the VM's one network without PIF. */
+  network?: string
   addresses: string[]
   gateways?: string[]
   /** `dest` (on-link through the bridge) or `dest=via`. */
@@ -40,6 +40,10 @@ export interface BindingConfig {
   managementAddress?: string
   proxyArp?: boolean
   forwarding?: boolean
+  /** SRs picked on the settings page (UUIDs), each probed with `storageProbe` or its default. */
+  storage?: string[]
+  storageProbe?: string
+  /** Earlier form of the same, one probe per SR: still read. */
   srs?: SrConfig[]
 }
 
@@ -64,7 +68,8 @@ export interface Binding {
 
 /** How a binding is named in messages: its place in the list and what it binds. */
 export function bindingLabel(index: number, binding: Pick<BindingConfig, 'vm' | 'network'>): string {
-  return `binding ${index + 1} (VM ${JSON.stringify(binding.vm ?? '')}, network ${JSON.stringify(binding.network ?? '')})`
+  const network = binding.network ? `, network ${JSON.stringify(binding.network)}` : ''
+  return `binding ${index + 1} (VM ${JSON.stringify(binding.vm ?? '')}${network})`
 }
 
 // The host plugin's argument names differ from the settings page's field names; messages
@@ -116,8 +121,9 @@ export function parseBinding(config: BindingConfig, index: number): Binding {
   const label = bindingLabel(index, config)
   if (typeof config !== 'object' || config === null) throw invalidArgument(`binding ${index + 1} is not an object`)
   if (typeof config.vm !== 'string' || config.vm.trim() === '') throw invalidArgument(`${label}: vm is required`, 'vm')
-  if (typeof config.network !== 'string' || config.network.trim() === '')
-    throw invalidArgument(`${label}: network is required`, 'network')
+  if (config.network !== undefined && config.network !== null && typeof config.network !== 'string') {
+    throw invalidArgument(`${label}: network must be a text (a UUID or an exact name)`, 'network')
+  }
   const addresses = stringList(config.addresses, 'addresses', label)
   if (addresses.length === 0)
     throw invalidArgument(
@@ -144,11 +150,11 @@ export function parseBinding(config: BindingConfig, index: number): Binding {
     throw error
   }
 
-  const srs = parseSrConfigs(config.srs, label)
+  const srs = parseSrs(config, label)
 
   return {
     vm: config.vm.trim(),
-    network: config.network.trim(),
+    network: config.network?.trim() ?? '',
     addresses: request.addresses,
     gateways: request.gateways,
     routes: request.routes,
@@ -161,30 +167,41 @@ export function parseBinding(config: BindingConfig, index: number): Binding {
   }
 }
 
+function parseSr(sr: SrConfig, what: string, label: string): SrConfig {
+  if (typeof sr !== 'object' || sr === null || typeof sr.sr !== 'string' || sr.sr.trim() === '')
+    throw invalidArgument(`${label}: ${what} needs an SR`, 'srs')
+  if (sr.probe !== undefined && sr.probe !== null && typeof sr.probe !== 'string')
+    throw invalidArgument(`${label}: ${what}: probe must be a text`, 'probe')
+  const probe = sr.probe?.trim()
+  try {
+    const uuid = parseUuid(sr.sr.trim(), 'srs')
+    if (!probe) return { sr: uuid }
+    if (probe.includes(',')) throw invalidArgument(`probe: ${JSON.stringify(probe)} holds a comma`, probe)
+    return { sr: uuid, probe: probeText(parseProbe(probe, 'probe')) }
+  } catch (error) {
+    if (error instanceof BinderError)
+      throw new BinderError(error.code, `${label}: ${what}: ${error.message}`, error.details)
+    throw error
+  }
+}
+
 /** Checked as the host plugin's plug-srs will read them: SR UUIDs, probes in its syntax. */
-function parseSrConfigs(list: BindingConfig['srs'], label: string): SrConfig[] {
-  const srs = (list ?? []).map((sr, i): SrConfig => {
-    if (typeof sr !== 'object' || sr === null || typeof sr.sr !== 'string' || sr.sr.trim() === '') {
-      throw invalidArgument(`${label}: srs item ${i + 1} needs an SR`, 'srs')
-    }
-    if (sr.probe !== undefined && typeof sr.probe !== 'string')
-      throw invalidArgument(`${label}: srs item ${i + 1}: probe must be a text`, 'probe')
-    const probe = sr.probe?.trim()
-    try {
-      const uuid = parseUuid(sr.sr.trim(), 'srs')
-      if (!probe) return { sr: uuid }
-      if (probe.includes(',')) throw invalidArgument(`probe: ${JSON.stringify(probe)} holds a comma`, probe)
-      return { sr: uuid, probe: probeText(parseProbe(probe, 'probe')) }
-    } catch (error) {
-      if (error instanceof BinderError)
-        throw new BinderError(error.code, `${label}: srs item ${i + 1}: ${error.message}`, error.details)
-      throw error
-    }
-  })
-  const seenSrs = new Set<string>()
-  for (const sr of srs) {
-    if (seenSrs.has(sr.sr)) throw invalidArgument(`${label}: SR ${sr.sr} is listed twice in srs`, sr.sr)
-    seenSrs.add(sr.sr)
+function parseSrs(config: BindingConfig, label: string): SrConfig[] {
+  if (config.srs !== undefined && config.srs !== null && !Array.isArray(config.srs))
+    throw invalidArgument(`${label}: srs must be a list`, 'srs')
+  const storage = stringList(config.storage, 'storage', label)
+  if (config.storageProbe !== undefined && config.storageProbe !== null && typeof config.storageProbe !== 'string') {
+    throw invalidArgument(`${label}: storageProbe must be a text`, 'storageProbe')
+  }
+  const probe = config.storageProbe?.trim() || undefined
+  const srs = [
+    ...(config.srs ?? []).map((sr, i) => parseSr(sr, `srs item ${i + 1}`, label)),
+    ...storage.map(sr => parseSr({ sr, probe }, 'storage', label)),
+  ]
+  const seen = new Set<string>()
+  for (const { sr } of srs) {
+    if (seen.has(sr)) throw invalidArgument(`${label}: SR ${sr} is listed twice in srs`, sr)
+    seen.add(sr)
   }
   return srs
 }
@@ -409,7 +426,7 @@ export const bindingSchema = {
       type: 'string',
       title: 'Network',
       description:
-        'The network dom0 shares with the VM, usually a private network without PIF (bridge `xapiN`). Type its **UUID** or its **exact name**; the name must be unique in the pool.',
+        'The network dom0 shares with the VM: a private network without PIF (bridge `xapiN`). Leave empty when the VM has exactly one such network; otherwise type its **exact name** (unique in the pool) or its **UUID**.',
     },
     addresses: {
       type: 'array',
@@ -450,25 +467,19 @@ export const bindingSchema = {
       description: 'Let dom0 forward packets on this bridge. Leave off unless dom0 routes for guests.',
       default: false,
     },
-    srs: {
+    storage: {
       type: 'array',
-      title: 'Network storage behind the firewall',
-      description: 'SRs to re-plug once the firewall is up (acted upon by a later release; stored now).',
-      items: {
-        type: 'object',
-        title: 'Storage repository',
-        properties: {
-          sr: { type: 'string', $type: 'SR', title: 'SR' },
-          probe: {
-            type: 'string',
-            title: 'Probe',
-            description:
-              "What must answer before the SR is plugged: `tcp:10.0.0.10:2049` or `icmp:10.0.0.10`. Default: the SR's server and port (NFS 2049, SMB 445, iSCSI 3260).",
-          },
-        },
-        required: ['sr'],
-      },
+      title: 'Network SRs behind the firewall',
+      description:
+        'NFS, SMB or iSCSI SRs whose server is reached through this firewall: once the addresses and gateway are in place, the host re-plugs them as soon as their server answers.',
+      items: { type: 'string', $type: 'SR', title: 'SR' },
+    },
+    storageProbe: {
+      type: 'string',
+      title: 'Storage probe',
+      description:
+        "What must answer before those SRs are plugged, if not their own server: `tcp:10.0.0.10:2049` or `icmp:10.0.0.10`. Empty: each SR's server and port (NFS 2049, SMB 445, iSCSI 3260).",
     },
   },
-  required: ['vm', 'network', 'addresses'],
+  required: ['vm', 'addresses'],
 } as const

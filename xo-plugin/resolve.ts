@@ -35,6 +35,25 @@ function describe(record: { name_label: string; uuid: string }): string {
   return `${JSON.stringify(record.name_label)} (${record.uuid})`
 }
 
+/** No network given: the VM's one network without PIF (the private network it shares with dom0). */
+function privateNetworkOf(index: PoolIndex, vm: VmRecord, label: string): NetworkRecord {
+  const networks = new Map<string, NetworkRecord>()
+  for (const ref of vm.VIFs) {
+    const network = index.ref<NetworkRecord>(index.ref<VifRecord>(ref, 'VIF')?.network, 'network')
+    if (network && network.PIFs.length === 0) networks.set(network.uuid, network)
+  }
+  if (networks.size === 1) return [...networks.values()][0]!
+  if (networks.size === 0)
+    throw invalidArgument(
+      `${label}: VM ${describe(vm)} has no VIF on a private network (one without PIF): choose the network`,
+      vm.uuid,
+    )
+  throw invalidArgument(
+    `${label}: VM ${describe(vm)} has VIFs on several private networks (${[...networks.values()].map(n => JSON.stringify(n.name_label)).join(', ')}): choose the network`,
+    vm.uuid,
+  )
+}
+
 function resolveNetwork(index: PoolIndex, text: string, label: string, poolName: string): NetworkRecord {
   if (isUuid(text)) {
     const byUuid = index.uuid<NetworkRecord>(text.toLowerCase(), 'network')
@@ -70,7 +89,9 @@ function resolveIn(
     )
   }
   const poolName = xapi.pool?.name_label ?? '?'
-  const network = resolveNetwork(index, binding.network, label, poolName)
+  const network = binding.network
+    ? resolveNetwork(index, binding.network, label, poolName)
+    : privateNetworkOf(index, vm, label)
   const hasVif = vm.VIFs.some(ref => index.ref<VifRecord>(ref, 'VIF')?.network === network.$ref)
   if (!hasVif)
     throw invalidArgument(`${label}: VM ${describe(vm)} has no VIF on network ${describe(network)}`, binding.network)

@@ -15,7 +15,7 @@ export const configurationSchema = {
     '',
     'Each binding says: *while this VM runs with its VIF on this network plugged, the host it runs on gets these addresses, this gateway and these routes on that network.* When the VM stops or migrates away, the host gets its previous state back.',
     '',
-    'Every host of the pool needs the host plugin: copy `vif-ip-binder` to `/etc/xapi.d/plugins/` (see the README). Use **Test** to check each host and compare with what is applied.',
+    'Every host of the pool needs the host plugin: `yum install vif-ip-binder-<version>-1.x86_64.rpm` on each host, from the same release as this plugin (see the README). **Test** checks each host and compares what is applied with this configuration; its full report is the task *vif-ip-binder: Test* under *XO tasks* on the Tasks page.',
   ].join('\n'),
   properties: {
     bindings: {
@@ -44,24 +44,18 @@ export const configurationSchema = {
   required: ['bindings'],
 } as const
 
+// Presets name nothing the pool may not have: the firewall VM is picked, and the network,
+// left empty, is the VM's one private network.
 export const configurationPresets = {
   'Firewall VM on a private network (IPv4)': {
     bindings: [
-      {
-        network: 'dom0-firewall',
-        addresses: ['192.168.1.2/24'],
-        gateways: ['192.168.1.1'],
-        routes: [],
-        proxyArp: false,
-        forwarding: false,
-      },
+      { addresses: ['192.168.1.2/24'], gateways: ['192.168.1.1'], routes: [], proxyArp: false, forwarding: false },
     ],
     gatewayCheckSeconds: DEFAULT_GATEWAY_CHECK_SECONDS,
   },
   'Firewall VM on a private network (IPv4 + IPv6, management mirror)': {
     bindings: [
       {
-        network: 'dom0-firewall',
         addresses: ['192.168.1.2/24', '2001:db8:1::2/64'],
         gateways: ['192.168.1.1', '2001:db8:1::1'],
         routes: [],
@@ -74,19 +68,8 @@ export const configurationPresets = {
   },
 }
 
-export const testSchema = {
-  type: 'object',
-  title: 'Test',
-  description:
-    'Checks every binding: pool connected, host plugin on each host, for a running VM what its host has applied compared with the configuration, and how the latest re-attachment of its SRs went.',
-  properties: {
-    binding: {
-      type: 'integer',
-      title: 'Only binding number',
-      description: 'Test only this binding (1 = the first). Leave empty to test them all.',
-    },
-  },
-} as const
+// No testSchema: with one, xo-server refuses the Test button's request while the form is
+// untouched (xo-web then sends no data). `plugin.test` with `{ binding: n }` tests one.
 
 /** Keywords xo-web renders; a test holds the schema to them. */
 export const RENDERED_KEYWORDS = new Set([

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Ajv } from 'ajv'
 import { parsePluginConfig } from '../../shared/binding.ts'
-import { RENDERED_KEYWORDS, configurationPresets, configurationSchema, testSchema } from '../../xo-plugin/schema.ts'
+import { RENDERED_KEYWORDS, configurationPresets, configurationSchema } from '../../xo-plugin/schema.ts'
 
 type Schema = Record<string, unknown>
 
@@ -25,7 +25,7 @@ function xoServerAjv() {
 
 describe('configurationSchema', () => {
   it('uses only keywords that xo-web renders', () => {
-    for (const schema of [configurationSchema, testSchema]) {
+    for (const schema of [configurationSchema]) {
       const keywords = new Set<string>()
       walk(schema as unknown as Schema, '', keywords, new Map())
       const unrendered = [...keywords].filter(k => !RENDERED_KEYWORDS.has(k))
@@ -33,10 +33,38 @@ describe('configurationSchema', () => {
     }
   })
 
-  it('has pickers only on the VM and SR fields', () => {
+  it('has pickers only on the VM and SR fields, the SR picker one level under the binding', () => {
     const pickers = new Map<string, string>()
     walk(configurationSchema as unknown as Schema, '', new Set(), pickers)
-    assert.deepEqual(Object.fromEntries(pickers), { '.bindings[].vm': 'VM', '.bindings[].srs[].sr': 'SR' })
+    // xo-web squeezes a picker three levels deep (binding, storage item, SR) to ~150 px.
+    assert.deepEqual(Object.fromEntries(pickers), { '.bindings[].vm': 'VM', '.bindings[].storage[]': 'SR' })
+  })
+
+  it("still reads the earlier per-SR form of a binding's storage", () => {
+    const sr = '0d6b9e3c-8f1a-4c55-9d0e-2a4b6c8d0e1f'
+    const other = '1d6b9e3c-8f1a-4c55-9d0e-2a4b6c8d0e1f'
+    const validate = xoServerAjv().compile(configurationSchema)
+    const config = {
+      bindings: [
+        {
+          vm: 'x',
+          addresses: ['192.0.2.2/24'],
+          srs: [{ sr, probe: 'tcp:192.0.2.10:2049' }],
+          storage: [other],
+          storageProbe: 'icmp:192.0.2.11',
+        },
+      ],
+    }
+    assert.equal(validate(config), true)
+    assert.deepEqual(parsePluginConfig(config).bindings[0]!.srs, [
+      { sr, probe: 'tcp:192.0.2.10:2049' },
+      { sr: other, probe: 'icmp:192.0.2.11' },
+    ])
+  })
+
+  it('has no testSchema: xo-server refuses an untouched Test form when there is one', async () => {
+    const index = await import('../../xo-plugin/index.ts')
+    assert.equal((index.default as { testSchema?: unknown }).testSchema, undefined)
   })
 
   it('titles and describes every field', () => {
@@ -45,7 +73,7 @@ describe('configurationSchema', () => {
       if (typeof schema.title !== 'string' || !schema.title) missing.push(`${path} title`)
       if (schema.properties) {
         for (const [name, child] of Object.entries(schema.properties as Record<string, Schema>)) {
-          if (typeof child.description !== 'string' && name !== 'sr') missing.push(`${path}.${name} description`)
+          if (typeof child.description !== 'string') missing.push(`${path}.${name} description`)
           visit(child, `${path}.${name}`)
         }
       }
@@ -65,9 +93,15 @@ describe('configurationSchema', () => {
     assert.equal(binding.proxyArp, false)
     assert.equal(binding.forwarding, false)
     assert.equal(validate({ bindings: [{ network: 'n', addresses: [] }] }), false)
+    assert.equal(
+      validate({ bindings: [{ vm: 'x', addresses: ['192.0.2.2/24'] }] }),
+      true,
+      'the network may be left empty',
+    )
   })
 
-  it('offers presets that validate and parse once the admin picks the VM', () => {
+  it('offers presets that name no network or VM the pool may lack, and parse once the admin picks the VM', () => {
+    assert.doesNotMatch(JSON.stringify(configurationPresets), /"network"|"vm"/)
     const validate = xoServerAjv().compile(configurationSchema)
     assert.ok(Object.keys(configurationPresets).length >= 1)
     for (const [name, preset] of Object.entries(configurationPresets)) {
