@@ -17,15 +17,7 @@ const TEMPLATES: Record<XapiClass, () => XapiRecord> = {
   network: R.networkRecord,
   VM: R.vmRecord,
   VM_metrics: R.vmMetricsRecord,
-  VM_guest_metrics: () => ({
-    uuid: '',
-    os_version: {},
-    networks: {},
-    other: {},
-    live: true,
-    last_updated: new Date(0),
-    other_config: {},
-  }),
+  VM_guest_metrics: R.vmGuestMetricsRecord,
   VIF: R.vifRecord,
   SR: R.srRecord,
   PBD: R.pbdRecord,
@@ -61,6 +53,11 @@ const WRITABLE: Partial<Record<XapiClass, string[]>> = {
   VM_metrics: ['other_config'],
   PIF_metrics: ['other_config'],
   task: ['other_config'],
+}
+
+/** A record of the class with every field at its empty or default value. */
+export function templateRecord(cls: XapiClass): XapiRecord {
+  return TEMPLATES[cls]()
 }
 
 export function fieldsOf(cls: XapiClass): string[] {

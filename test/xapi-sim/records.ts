@@ -24,6 +24,9 @@ export function poolRecord(o: Partial<XapiRecord> = {}): XapiRecord {
     other_config: EMPTY_MAP(),
     ha_enabled: false,
     ha_configuration: EMPTY_MAP(),
+    ha_statefiles: [],
+    ha_reboot_vm_on_internal_shutdown: true,
+    migration_compression: false,
     blobs: EMPTY_MAP(),
     tags: [],
     gui_config: EMPTY_MAP(),
@@ -77,6 +80,7 @@ export function hostRecord(o: Partial<XapiRecord> = {}): XapiRecord {
     crashdumps: [],
     patches: [],
     updates: [],
+    updates_requiring_reboot: [],
     PBDs: [],
     host_CPUs: [],
     cpu_info: {
@@ -323,6 +327,25 @@ export function vmMetricsRecord(o: Partial<XapiRecord> = {}): XapiRecord {
     nested_virt: false,
     nomigrate: false,
     current_domain_type: 'unspecified',
+    ...o,
+  }
+}
+
+export function vmGuestMetricsRecord(o: Partial<XapiRecord> = {}): XapiRecord {
+  return {
+    uuid: randomUUID(),
+    os_version: EMPTY_MAP(),
+    PV_drivers_version: EMPTY_MAP(),
+    PV_drivers_up_to_date: false,
+    PV_drivers_detected: false,
+    memory: EMPTY_MAP(),
+    networks: EMPTY_MAP(),
+    other: EMPTY_MAP(),
+    live: true,
+    last_updated: new Date(0),
+    other_config: EMPTY_MAP(),
+    can_use_hotplug_vbd: 'unspecified',
+    can_use_hotplug_vif: 'unspecified',
     ...o,
   }
 }
