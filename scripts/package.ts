@@ -1,6 +1,7 @@
-// npm run package: the RPM that puts the host plugin on an XCP-ng host with `yum install`.
+// npm run package: the RPM that puts the host plugin on an XCP-ng host with `yum install`,
+// and dist/xo-server-vif-ip-binder-<version>.tgz, the XO plugin for `npm install --global`.
 //
-//   node --import tsx scripts/package.ts [--version V] [--outdir DIR]
+//   node --import tsx scripts/package.ts [--version V] [--outdir DIR]   (--outdir: the RPM's)
 //
 // The payload is laid out by the host plugin's own install (xapi-plugin/functions/install.ts) into a
 // staging tree, so the package and `vif-ip-binder install` cannot drift apart: same paths,
@@ -15,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { execa } from 'execa'
 import { install } from '../xapi-plugin/functions/install.ts'
+import { packXoPlugin } from './package-xo.ts'
 import { MANIFEST, UNIT_WANTS } from '../xapi-plugin/runtime/layout.ts'
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -129,5 +131,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     ...(values.version ? { version: values.version } : {}),
     ...(values.outdir ? { outdir: values.outdir } : {}),
   })
-  console.log(`built ${built.startsWith(REPO + '/') ? built.slice(REPO.length + 1) : built}`)
+  const shown = (path: string) => (path.startsWith(REPO + '/') ? path.slice(REPO.length + 1) : path)
+  console.log(`built ${shown(built)}`)
+  console.log(`built ${shown(await packXoPlugin(REPO, join(REPO, 'dist')))}`)
 }
