@@ -79,5 +79,30 @@ async function buildXoPlugin(): Promise<void> {
   console.log(`built ${xoPluginDir.slice(repo.length + 1)}/`)
 }
 
+export const xoCliPath = join(repo, 'dist/xo-cli.js')
+
+// vif-ip-binder-xo (configuration as code): one ESM file with xo-lib inside, run with node.
+// ws's optional native helpers stay out: ws works without them.
+async function buildXoCli(): Promise<void> {
+  const partial = `${xoCliPath}.${process.pid}.partial`
+  await execa(
+    bunBinary(),
+    [
+      'build',
+      '--target=node',
+      '--format=esm',
+      '--external=bufferutil',
+      '--external=utf-8-validate',
+      'xo-plugin/cli/bin.ts',
+      '--outfile',
+      partial,
+    ],
+    { cwd: repo, stdout: 'ignore', stderr: 'inherit' },
+  )
+  await rename(partial, xoCliPath)
+  console.log(`built ${xoCliPath.slice(repo.length + 1)}`)
+}
+
 await buildHostPlugin()
 await buildXoPlugin()
+await buildXoCli()
