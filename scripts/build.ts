@@ -21,24 +21,22 @@ function bunBinary(): string {
 
 // Outputs are written beside their final place and renamed over it: a test, the demo or
 // the simulator running from dist/ meanwhile sees the old build or the new, never none.
+/** `bun build <args> --outfile <partial>`, then the partial file renamed over `target`. */
+async function bunBuildFile(target: string, args: string[]): Promise<void> {
+  await mkdir(dirname(target), { recursive: true })
+  const partial = `${target}.${process.pid}.partial`
+  await execa(bunBinary(), ['build', ...args, '--outfile', partial], { cwd: repo, stdout: 'ignore', stderr: 'inherit' })
+  await rename(partial, target)
+  console.log(`built ${target.slice(repo.length + 1)}`)
+}
+
 async function buildHostPlugin(): Promise<void> {
-  await mkdir(dirname(hostPluginPath), { recursive: true })
-  const partial = `${hostPluginPath}.${process.pid}.partial`
-  await execa(
-    bunBinary(),
-    [
-      'build',
-      '--compile',
-      '--minify',
-      '--target=bun-linux-x64-baseline',
-      'xapi-plugin/entry/main.ts',
-      '--outfile',
-      partial,
-    ],
-    { cwd: repo, stdout: 'ignore', stderr: 'inherit' },
-  )
-  await rename(partial, hostPluginPath)
-  console.log(`built ${hostPluginPath.slice(repo.length + 1)}`)
+  await bunBuildFile(hostPluginPath, [
+    '--compile',
+    '--minify',
+    '--target=bun-linux-x64-baseline',
+    'xapi-plugin/entry/main.ts',
+  ])
 }
 
 export const xoPluginDir = join(repo, 'dist/xo-plugin')
@@ -84,23 +82,8 @@ export const xoCliPath = join(repo, 'dist/xo-cli.js')
 // vif-ip-binder-xo (configuration as code): one ESM file with xo-lib inside, run with node.
 // ws's optional native helpers stay out: ws works without them.
 async function buildXoCli(): Promise<void> {
-  const partial = `${xoCliPath}.${process.pid}.partial`
-  await execa(
-    bunBinary(),
-    [
-      'build',
-      '--target=node',
-      '--format=esm',
-      '--external=bufferutil',
-      '--external=utf-8-validate',
-      'xo-plugin/cli/bin.ts',
-      '--outfile',
-      partial,
-    ],
-    { cwd: repo, stdout: 'ignore', stderr: 'inherit' },
-  )
-  await rename(partial, xoCliPath)
-  console.log(`built ${xoCliPath.slice(repo.length + 1)}`)
+  const external = ['--external=bufferutil', '--external=utf-8-validate']
+  await bunBuildFile(xoCliPath, ['--target=node', '--format=esm', ...external, 'xo-plugin/cli/bin.ts'])
 }
 
 await buildHostPlugin()
