@@ -469,7 +469,7 @@ export const bindingSchema = {
     },
     storage: {
       type: 'array',
-      title: 'Network SRs behind the firewall',
+      title: 'SRs',
       description:
         'NFS, SMB or iSCSI SRs whose server is reached through this firewall: once the addresses and gateway are in place, the host re-plugs them as soon as their server answers.',
       items: { type: 'string', $type: 'SR', title: 'SR' },
