@@ -68,7 +68,7 @@ describe('checkHostPlugin', () => {
     assert.equal(missing.ok, false)
     assert.match(
       !missing.ok ? missing.message : '',
-      /not installed: copy dist\/xapi-plugin\/vif-ip-binder to \/etc\/xapi\.d\/plugins\/vif-ip-binder/,
+      /not installed: on that host, yum install vif-ip-binder-\d+\.\d+\.\d+-1\.x86_64\.rpm .*copy the vif-ip-binder executable to \/etc\/xapi\.d\/plugins\//,
     )
     const old = await checkHostPlugin(
       new HostPluginClient(),
