@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { sweepDeadNamespaces, sweepDeadTempDirs } from '../test/helpers/netns.ts'
+import { sweepDeadOvs } from '../test/helpers/ovs.ts'
 import { describeFailures, tapFailures } from './tap-failures.ts'
 
 const LAYERS = ['test/unit', 'test/integration', 'test/xapi-sim', 'test/e2e']
@@ -34,8 +35,9 @@ if (process.getuid?.() !== 0) {
 }
 
 // A run that was killed cannot clean up after itself; the next one does, so that the last
-// test's "nothing left behind" speaks about this run only.
-const swept = [...(await sweepDeadNamespaces()), ...sweepDeadTempDirs()]
+// test's "nothing left behind" speaks about this run only. Open vSwitch daemons first: a
+// namespace with a process in it outlives its deletion.
+const swept = [...sweepDeadOvs(), ...(await sweepDeadNamespaces()), ...sweepDeadTempDirs()]
 if (swept.length) console.log(`swept leftovers of an earlier run: ${swept.join(' ')}`)
 
 // Spec output for people; TAP into a file, from which the last line is the plain

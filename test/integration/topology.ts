@@ -2,7 +2,9 @@
 //
 //   dom0 ns: xapi1 (the private network's bridge) ── vif1.0 ══ eth0 in fw ns (the firewall VM)
 //            xenbr0 (management bridge, no physical network: a veth port for carrier),
-//            holding the default routes that existed before us.
+//            holding the default routes that existed before us. Both bridges are Linux
+//            bridges or, as on a default XCP-ng install, Open vSwitch bridges (whose
+//            daemons then run in the dom0 namespace).
 //   fw ns:   eth0 192.0.2.1/24 + 2001:db8:77::1/64 (the gateway), forwarding on,
 //            eth1 198.51.100.1/24 ══ storage ns 198.51.100.10/24 (a server behind the firewall)
 //
@@ -12,15 +14,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import {
-  createBridge,
-  createNamespace,
-  createVethPair,
-  deleteNamespace,
-  ip,
-  ipJson,
-  namespaceName,
-} from '../helpers/netns.ts'
+import { type BridgeKind, type Bridges, startBridges } from '../helpers/bridges.ts'
+import { createNamespace, createVethPair, deleteNamespace, ip, ipJson, namespaceName } from '../helpers/netns.ts'
 
 export const FW4 = '192.0.2.1'
 export const FW6 = '2001:db8:77::1'
@@ -49,6 +44,8 @@ export interface Topology {
   storage: string
   /** Plays the host's `/` for the plugin's state, lock and syslog paths. */
   root: string
+  /** dom0's bridges (undefined only while the topology is being built). */
+  bridges?: Bridges
 }
 
 let counter = 0
@@ -58,7 +55,7 @@ async function sysctl(ns: string, key: string, value: string): Promise<void> {
   if (result.exitCode !== 0) throw new Error(`sysctl ${key}=${value} in ${ns}: ${result.stderr}`)
 }
 
-export async function createTopology(): Promise<Topology> {
+export async function createTopology(kind: BridgeKind = 'linux'): Promise<Topology> {
   const n = ++counter
   const topology: Topology = {
     dom0: namespaceName(`dom0-${n}`),
@@ -69,16 +66,16 @@ export async function createTopology(): Promise<Topology> {
   const { dom0, fw, storage } = topology
   try {
     for (const ns of [dom0, fw, storage]) await createNamespace(ns)
+    const bridges = (topology.bridges = await startBridges(dom0, kind))
 
-    await createBridge(dom0, 'xapi1')
     await createVethPair({ ns: dom0, name: 'vif1.0' }, { ns: fw, name: 'eth0' })
-    await ip(dom0, 'link', 'set', 'vif1.0', 'master', 'xapi1')
+    await createBridgeAgain(topology)
 
-    await createBridge(dom0, 'xenbr0')
+    await bridges.create('xenbr0')
     // A port gives the management bridge carrier (dummy devices need a module the test
     // machine may lack; a veth pair with both ends at home does the same).
     await ip(dom0, 'link', 'add', 'mgmt0', 'type', 'veth', 'peer', 'name', 'mgmt0p')
-    await ip(dom0, 'link', 'set', 'mgmt0', 'master', 'xenbr0')
+    await bridges.attach('xenbr0', 'mgmt0')
     await ip(dom0, 'link', 'set', 'mgmt0', 'up')
     await ip(dom0, 'link', 'set', 'mgmt0p', 'up')
     await ip(dom0, 'addr', 'add', '203.0.113.2/24', 'dev', 'xenbr0')
@@ -112,12 +109,17 @@ export async function createTopology(): Promise<Topology> {
 }
 
 export async function destroyTopology(topology: Topology): Promise<void> {
+  // Open vSwitch's daemons first: a namespace with a process in it outlives its name.
+  await topology.bridges?.stop()
   for (const ns of [topology.dom0, topology.fw, topology.storage]) await deleteNamespace(ns)
   rmSync(topology.root, { recursive: true, force: true })
 }
 
-export async function withTopology(body: (topology: Topology) => Promise<void>): Promise<void> {
-  const topology = await createTopology()
+export async function withTopology(
+  body: (topology: Topology) => Promise<void>,
+  kind: BridgeKind = 'linux',
+): Promise<void> {
+  const topology = await createTopology(kind)
   try {
     await body(topology)
   } finally {
@@ -198,8 +200,24 @@ export async function readSysctl(ns: string, key: string): Promise<string> {
   return result.stdout.trim()
 }
 
-/** xapi recreates the bridge when the firewall VM's VIF plugs again. */
-export async function createBridgeAgain({ dom0 }: Topology): Promise<void> {
-  await createBridge(dom0, 'xapi1')
-  await ip(dom0, 'link', 'set', 'vif1.0', 'master', 'xapi1')
+function bridgesOf(topology: Topology): Bridges {
+  if (!topology.bridges) throw new Error(`the bridges of ${topology.dom0} are not started`)
+  return topology.bridges
+}
+
+/** xapi creates the bridge when the firewall VM's VIF plugs (and again after it went). */
+export async function createBridgeAgain(topology: Topology): Promise<void> {
+  await bridgesOf(topology).create('xapi1')
+  await bridgesOf(topology).attach('xapi1', 'vif1.0')
+}
+
+/** xapi destroys a PIF-less bridge with its last VIF: `ip link del` or `ovs-vsctl del-br`. */
+export async function destroyBridge(topology: Topology): Promise<void> {
+  await bridgesOf(topology).destroy('xapi1')
+}
+
+/** What the kernel says a bridge's interface is: `bridge`, or `tun` for an Open vSwitch netdev bridge. */
+export async function bridgeDeviceKind(ns: string, dev: string): Promise<string | undefined> {
+  const links = await ipJson<{ linkinfo?: { info_kind?: string } }[]>(ns, '-d', 'link', 'show', 'dev', dev)
+  return links[0]?.linkinfo?.info_kind
 }
