@@ -1,14 +1,16 @@
-// npm run sim -- --scenario firewall-pool [--port N] [--plugin PATH | --no-plugin]
+// npm run sim -- --scenario firewall-pool [--port N] [--plugin PATH | --no-plugin] [--bridges linux|ovs]
 //
 // Builds the host plugin if dist is missing, starts the simulator, installs the plugin in
 // every simulated host root, prints ONE JSON line on stdout (url, credentials, hosts and
-// VMs with their namespaces and roots), then runs until SIGTERM or SIGINT, when it removes
+// VMs with their namespaces and roots; with `--bridges ovs`, the hosts' bridges are Open
+// vSwitch ones and each host's database is listed), then runs until SIGTERM or SIGINT, when it removes
 // everything it created. Everything else goes to stderr. (`npm run -s sim` keeps npm's own
 // banner off stdout.)
 
 import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { execa } from 'execa'
+import { BRIDGE_KINDS, type BridgeKind, parseBridgeKind } from '../helpers/bridges.ts'
 import { BUILT_HOST_PLUGIN, REPO_ROOT, SCENARIOS, type Simulator, startSimulator } from './simulator.ts'
 
 const { values } = parseArgs({
@@ -17,13 +19,14 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     plugin: { type: 'string' },
     'no-plugin': { type: 'boolean', default: false },
+    bridges: { type: 'string', default: 'linux' },
     help: { type: 'boolean', default: false },
   },
 })
 
 if (values.help) {
   process.stderr.write(
-    `usage: npm run -s sim -- [--scenario ${Object.keys(SCENARIOS).join('|')}] [--port N] [--plugin PATH | --no-plugin]\n`,
+    `usage: npm run -s sim -- [--scenario ${Object.keys(SCENARIOS).join('|')}] [--port N] [--plugin PATH | --no-plugin] [--bridges ${BRIDGE_KINDS.join('|')}]\n`,
   )
   process.exit(0)
 }
@@ -31,6 +34,14 @@ if (values.help) {
 const port = Number(values.port)
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.stderr.write(`bad --port ${values.port}\n`)
+  process.exit(2)
+}
+
+let bridges: BridgeKind
+try {
+  bridges = parseBridgeKind(values.bridges!)
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`)
   process.exit(2)
 }
 
@@ -73,7 +84,7 @@ setInterval(() => {
 }, 300).unref()
 
 try {
-  sim = await startSimulator({ scenario: values.scenario!, port, hostPlugin })
+  sim = await startSimulator({ scenario: values.scenario!, port, hostPlugin, bridges })
 } catch (error) {
   process.stderr.write(`cannot start the simulator: ${(error as Error).stack ?? error}\n`)
   process.exit(1)

@@ -2,12 +2,14 @@
 // network's bridge in that host's namespace if missing, a veth vif<domid>.<device> on it
 // whose peer eth<device> lives in the VM's namespace (with the guest's addresses), flips
 // VIF.currently_attached, then runs the vif-hotplug hook. Shutdown, unplug and migration
-// undo or move that; a PIF-less bridge goes away with its last port, as xcp-networkd does.
+// undo or move that; a PIF-less bridge goes away with its last port, as xcp-networkd does
+// (on Open vSwitch: `ovs-vsctl add-br` on the first VIF, `del-br` after the last one's
+// `del-port`).
 // Operations are serialised: the kernel objects they touch are shared.
 
 import { XapiFailure } from './errors.ts'
 import { runVifHotplug } from './hooks.ts'
-import { ipIn, linkExists, bridgePorts } from './netns-tools.ts'
+import { ipIn } from './netns-tools.ts'
 import { consoleRecord } from './records.ts'
 import { NULL_REF, type ObjectStore } from './store.ts'
 import type { Timeline } from './timeline.ts'
@@ -181,8 +183,9 @@ export class Lifecycle {
     const vif = this.store.get('VIF', vifRef)
     const network = this.store.get('network', vif.network as string)
     const bridge = network.bridge as string
-    if (!(await linkExists(host.netns, bridge))) {
-      await this.world.createBridge(host.netns, bridge)
+    const bridges = this.world.bridges(host.netns)
+    if (!(await bridges.list()).includes(bridge)) {
+      await bridges.create(bridge)
       this.timeline.record('bridge.created', { host: host.uuid, detail: { bridge } })
     }
     const device = vif.device as string
@@ -190,7 +193,7 @@ export class Lifecycle {
     const guestDev = `eth${device}`
     await ipIn(host.netns, 'link', 'add', dev, 'type', 'veth', 'peer', 'name', guestDev, 'netns', vm.netns)
     await ipIn(vm.netns, 'link', 'set', guestDev, 'address', vif.MAC as string)
-    await ipIn(host.netns, 'link', 'set', dev, 'master', bridge)
+    await bridges.attach(bridge, dev)
     await ipIn(host.netns, 'link', 'set', dev, 'up')
     await ipIn(vm.netns, 'link', 'set', guestDev, 'up')
     for (const address of vm.guest.addresses?.[device] ?? [])
@@ -216,8 +219,10 @@ export class Lifecycle {
     const network = this.store.get('network', vif.network as string)
     const bridge = network.bridge as string
     const dev = Lifecycle.vifDevice(domid, vif.device as string)
+    const bridges = this.world.bridges(host.netns)
     // Deleting one end of a veth deletes the guest's end too.
     await ipIn(host.netns, 'link', 'del', dev).catch(() => undefined)
+    await bridges.forget(dev)
     if (!migrating) this.store.update('VIF', vifRef, { currently_attached: false })
     this.timeline.record('vif.detached', {
       host: host.uuid,
@@ -227,8 +232,8 @@ export class Lifecycle {
     })
     await runVifHotplug(host, 'remove', vif.uuid as string, vm.uuid, this.timeline)
     const pifLess = (network.PIFs as string[]).length === 0
-    if (pifLess && (await linkExists(host.netns, bridge)) && (await bridgePorts(host.netns, bridge)).length === 0) {
-      await ipIn(host.netns, 'link', 'del', bridge).catch(() => undefined)
+    if (pifLess && (await bridges.list()).includes(bridge) && (await bridges.ports(bridge)).length === 0) {
+      await bridges.destroy(bridge).catch(() => undefined)
       this.timeline.record('bridge.destroyed', { host: host.uuid, detail: { bridge } })
     }
   }

@@ -1,7 +1,7 @@
 // Small kernel-side tools the simulator needs beyond test/helpers/netns.ts: the absolute
 // path of `ip` (so processes started with a minimal PATH still find it), TCP listeners and
-// connect probes inside a namespace (node processes started with `ip netns exec`), and
-// link queries.
+// connect probes inside a namespace (node processes started with `ip netns exec`). Bridges
+// and their ports are test/helpers/bridges.ts's.
 
 import { existsSync } from 'node:fs'
 import { execa, type ResultPromise } from 'execa'
@@ -16,26 +16,6 @@ export function ipBinary(): string {
     if (existsSync(candidate)) return (ipPath = candidate)
   }
   return (ipPath = 'ip')
-}
-
-export interface Link {
-  ifname: string
-  master?: string
-  operstate?: string
-  address?: string
-  link_type?: string
-}
-
-export async function links(ns: string): Promise<Link[]> {
-  return ipJson<Link[]>(ns, 'link', 'show')
-}
-
-export async function linkExists(ns: string, name: string): Promise<boolean> {
-  return (await links(ns)).some(l => l.ifname === name)
-}
-
-export async function bridgePorts(ns: string, bridge: string): Promise<string[]> {
-  return (await links(ns)).filter(l => l.master === bridge).map(l => l.ifname)
 }
 
 export async function sysctl(ns: string, key: string, value: string): Promise<void> {

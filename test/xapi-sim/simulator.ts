@@ -7,6 +7,7 @@ import { chmod, lstat, symlink, writeFile, rm } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { BridgeKind, Bridges } from '../helpers/bridges.ts'
 import { Api } from './api.ts'
 import { XapiFailure } from './errors.ts'
 import { EventService } from './events.ts'
@@ -44,6 +45,8 @@ export interface StartOptions {
    * Default: the built one if it exists.
    */
   hostPlugin?: string | boolean
+  /** The hosts' bridges: Linux bridges (default) or Open vSwitch, XCP-ng's default backend. */
+  bridges?: BridgeKind
 }
 
 export interface SimHost {
@@ -77,7 +80,9 @@ export interface SimDescription {
   url: string
   user: string
   password: string
-  hosts: { uuid: string; name: string; netns: string; root: string }[]
+  bridges: BridgeKind
+  /** `ovsdb`: each host's Open vSwitch database, for `ovs-vsctl --db=…` (OVS bridges only). */
+  hosts: { uuid: string; name: string; netns: string; root: string; ovsdb?: string }[]
   vms: { uuid: string; name: string; netns: string }[]
 }
 
@@ -131,7 +136,7 @@ export class Simulator {
   /** @internal use startSimulator() */
   async boot(options: StartOptions): Promise<void> {
     await sweepSimLeftovers()
-    await this.world.init()
+    await this.world.init({ bridges: options.bridges })
     this.model = buildModel(this.store, this.scenario)
     const def = this.scenario
 
@@ -157,7 +162,7 @@ export class Simulator {
       for (const n of def.networks) {
         if (!n.pif) continue
         const bridge = this.store.get('network', this.model.networks.get(n.name)!).bridge as string
-        await this.world.createBridge(netns, bridge)
+        await this.world.bridges(netns).create(bridge)
         const external = n.pif.connectTo ? this.externalRuntimes.find(x => x.name === n.pif!.connectTo) : undefined
         if (n.pif.connectTo && !external) throw new Error(`network ${n.name}: unknown external ${n.pif.connectTo}`)
         await this.world.createPif(netns, hostIndex, bridge, n.pif, external)
@@ -275,6 +280,11 @@ export class Simulator {
     return found
   }
 
+  /** A host's bridges (by name label, uuid or ref): Linux or Open vSwitch ones, as started. */
+  bridges(host: string): Bridges {
+    return this.world.bridges(this.host(host).netns)
+  }
+
   /** A (non control-domain) VM by name label, uuid or ref. */
   vm(id: string): SimVm {
     const found = this.vms.find(v => v.name === id || v.uuid === id || v.ref === id)
@@ -326,7 +336,14 @@ export class Simulator {
       url: this.url,
       user: user.user,
       password: user.password,
-      hosts: this.hosts.map(({ uuid, name, netns, root }) => ({ uuid, name, netns, root })),
+      bridges: this.world.bridgeKind,
+      hosts: this.hosts.map(({ uuid, name, netns, root }) => ({
+        uuid,
+        name,
+        netns,
+        root,
+        ovsdb: this.world.bridges(netns).db,
+      })),
       vms: this.vms.map(({ uuid, name, netns }) => ({ uuid, name, netns })),
     }
   }

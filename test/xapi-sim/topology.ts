@@ -1,11 +1,14 @@
 // The kernel side of a scenario: one namespace per host playing its dom0 (PIF bridges and
 // NICs), one per VM playing the guest, one per external (storage servers...), a "void"
 // namespace holding the far end of NICs with nothing plugged in, and a root directory per
-// host standing for its `/`. Everything created is recorded so teardown removes exactly it.
+// host standing for its `/`. A host's bridges are Linux bridges or Open vSwitch ones (its
+// daemons then run in the host's namespace). Everything created is recorded so teardown
+// removes exactly it.
 
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type BridgeKind, type Bridges, linuxBridges, startBridges } from '../helpers/bridges.ts'
 import { createNamespace, deleteNamespace, namespaceName } from '../helpers/netns.ts'
 import { ipIn, namespacePids, sysctl, startTcpListener, type TcpListener, prefixLength } from './netns-tools.ts'
 import type { ExternalDefinition, GuestDefinition, PifDefinition, RouteDefinition } from './scenario.ts'
@@ -50,8 +53,11 @@ export class World {
   private listeners: TcpListener[] = []
   private voidNs = ''
   private voidCount = 0
+  private hostBridges = new Map<string, Bridges>()
+  bridgeKind: BridgeKind = 'linux'
 
-  async init(): Promise<void> {
+  async init(options: { bridges?: BridgeKind } = {}): Promise<void> {
+    this.bridgeKind = options.bridges ?? 'linux'
     // The pid in the name lets a later run sweep what a crashed one left.
     this.baseDir = await mkdtemp(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`))
     this.voidNs = await this.namespace('void')
@@ -82,12 +88,16 @@ export class World {
   }
 
   async createHostNamespace(name: string): Promise<string> {
-    return this.namespace(`h-${name}`)
+    const ns = await this.namespace(`h-${name}`)
+    this.hostBridges.set(ns, await startBridges(ns, this.bridgeKind))
+    return ns
   }
 
-  async createBridge(ns: string, bridge: string): Promise<void> {
-    await ipIn(ns, 'link', 'add', bridge, 'type', 'bridge')
-    await ipIn(ns, 'link', 'set', bridge, 'up')
+  /** The bridges of the host whose dom0 namespace is `ns`. */
+  bridges(ns: string): Bridges {
+    const bridges = this.hostBridges.get(ns)
+    if (!bridges) throw new Error(`${ns} is not a host namespace`)
+    return bridges
   }
 
   /** A NIC of a host: cabled to an external segment, or to nothing (no carrier). */
@@ -101,7 +111,7 @@ export class World {
     const peerNs = external?.netns ?? this.voidNs
     const peer = external ? `h${hostIndex}${pif.device}`.slice(0, 15) : `v${++this.voidCount}`
     await ipIn(hostNs, 'link', 'add', pif.device, 'type', 'veth', 'peer', 'name', peer, 'netns', peerNs)
-    await ipIn(hostNs, 'link', 'set', pif.device, 'master', bridge)
+    await this.bridges(hostNs).attach(bridge, pif.device)
     await ipIn(hostNs, 'link', 'set', pif.device, 'up')
     if (external) {
       await ipIn(peerNs, 'link', 'set', peer, 'master', external.bridge)
@@ -116,7 +126,7 @@ export class World {
   async createExternal(def: ExternalDefinition): Promise<ExternalRuntime> {
     const netns = await this.namespace(`x-${def.name}`)
     const bridge = def.bridge ?? 'lan'
-    await this.createBridge(netns, bridge)
+    await linuxBridges(netns).create(bridge)
     for (const address of def.addresses ?? []) await ipIn(netns, 'addr', 'add', address, 'dev', bridge)
     await applyRoutes(netns, def.routes ?? [], bridge)
     if (def.forwarding) await enableForwarding(netns)
@@ -134,6 +144,9 @@ export class World {
   /** Removes everything this world created; safe to call twice. */
   async destroy(): Promise<void> {
     await Promise.all(this.listeners.splice(0).map(l => l.stop().catch(() => undefined)))
+    const bridges = [...this.hostBridges.values()]
+    this.hostBridges.clear()
+    await Promise.all(bridges.map(b => b.stop().catch(() => undefined)))
     for (const ns of this.namespaces.splice(0).reverse()) {
       for (const pid of await namespacePids(ns)) {
         try {
