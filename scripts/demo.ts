@@ -3,12 +3,15 @@
 // namespaces, the real host plugin), Xen Orchestra's XAPI client, and the built XO plugin
 // loaded as xo-server would load it. It starts the firewall VM and shows, with
 // milliseconds, dom0 getting its address, its default route and its way out; then migrates
-// the VM, stops it, and shows the release.
+// the VM, stops it, and shows the release. `npm run demo -- --bridges ovs` does it all on
+// Open vSwitch bridges, XCP-ng's default, instead of Linux bridges.
 
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
 import { execa } from 'execa'
+import type { BridgeKind } from '../test/helpers/bridges.ts'
 import type { PluginFactory } from '../test/xo-facade/facade.ts'
 import type { Simulator } from '../test/xapi-sim/simulator.ts'
 
@@ -19,8 +22,18 @@ if (process.getuid?.() !== 0) {
 }
 
 const { FIREWALL_POOL: F, addresses, defaultRoute, pings, startHarness } = await import('../test/e2e/helpers.ts')
+const { BRIDGE_LABELS, parseBridgeKind } = await import('../test/helpers/bridges.ts')
 const { now } = await import('../test/xapi-sim/timeline.ts')
 const { KernelWatch } = await import('../test/helpers/kernel-watch.ts')
+
+let bridges: BridgeKind
+try {
+  const { values } = parseArgs({ options: { bridges: { type: 'string', default: 'linux' } } })
+  bridges = parseBridgeKind(values.bridges!)
+} catch (error) {
+  console.error(`npm run demo: ${(error as Error).message}\nusage: npm run demo [-- --bridges linux|ovs]`)
+  process.exit(2)
+}
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
 const pluginDir = join(repo, 'dist/xo-plugin')
@@ -92,9 +105,9 @@ const { default: factory } = (await import(pathToFileURL(join(pluginDir, manifes
   default: PluginFactory
 }
 console.log(
-  `vif-ip-binder demo: ${manifest.name} ${manifest.version} loaded by a thin XO facade, simulated pool "firewall-pool"`,
+  `vif-ip-binder demo: ${manifest.name} ${manifest.version} loaded by a thin XO facade, simulated pool "firewall-pool" on ${BRIDGE_LABELS[bridges]}`,
 )
-const h = await startHarness({}, factory)
+const h = await startHarness({ bridges }, factory)
 const watches: InstanceType<typeof KernelWatch>[] = []
 let failed = false
 try {
@@ -120,7 +133,7 @@ try {
   section('1. Start the firewall VM on host1')
   const started = sim.startVm(F.firewallVm, 'host1')
   await milestones([
-    [`VIF attached on host1 (bridge ${F.privateBridge})`, vifAttached(sim, 'host1')],
+    [`VIF attached on host1 (${bridges === 'ovs' ? 'OVS ' : ''}bridge ${F.privateBridge})`, vifAttached(sim, 'host1')],
     [`addresses bound: ${F.hostAddresses[0]}/24 on ${F.privateBridge}`, watch1.when(address)],
     [`management mirror: ${F.hostAddresses[0]}/32 on xenbr0`, watch1.when(mirror)],
     [`default route switched: via ${F.firewallPrivateAddress} dev ${F.privateBridge}`, watch1.when(route)],

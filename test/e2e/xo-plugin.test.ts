@@ -7,6 +7,7 @@ import { afterEach, describe, it } from 'node:test'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BUILT_HOST_PLUGIN, HOST_PLUGIN_NAME } from '../xapi-sim/simulator.ts'
+import { BRIDGE_KINDS, BRIDGE_LABELS } from '../helpers/bridges.ts'
 import { ip } from '../helpers/netns.ts'
 import {
   FIREWALL_POOL as F,
@@ -43,32 +44,61 @@ async function released(ns: string): Promise<boolean> {
   )
 }
 
-describe('XO plugin end to end', { timeout: 120_000 }, () => {
-  it('binds when the firewall VM starts and releases when it stops', async () => {
-    h = await startHarness()
-    const { sim, plugin, binding } = h
-    const host1 = sim.host('host1').netns
-    // A default route of dom0's own (through the carrier-less management bridge): the
-    // binding replaces it, and it must come back after the bridge and its routes are gone.
-    await ip(host1, 'route', 'add', 'default', 'dev', 'xenbr0')
-    const before = await defaultRoute(host1)
-    assert.equal(before, 'via - dev xenbr0')
-    await plugin.configure({ bindings: [{ ...binding, managementAddress: undefined }] })
-    await plugin.load()
-    await plugin.instance.whenIdle()
+// The firewall's life (start, migrate, stop) on both kinds of bridge XCP-ng uses.
+for (const kind of BRIDGE_KINDS) {
+  describe(`XO plugin end to end on ${BRIDGE_LABELS[kind]}`, { timeout: 120_000 }, () => {
+    it('binds when the firewall VM starts and releases when it stops', async () => {
+      h = await startHarness({ bridges: kind })
+      const { sim, plugin, binding } = h
+      const host1 = sim.host('host1').netns
+      // A default route of dom0's own (through the management bridge): the binding replaces
+      // it, and it must come back after the bridge and its routes are gone.
+      await ip(host1, 'route', 'add', 'default', 'dev', 'xenbr0')
+      const before = await defaultRoute(host1)
+      assert.equal(before, 'via - dev xenbr0')
+      await plugin.configure({ bindings: [{ ...binding, managementAddress: undefined }] })
+      await plugin.load()
+      await plugin.instance.whenIdle()
 
-    await sim.startVm(F.firewallVm, 'host1')
-    await waitFor('the binding on host1', () => bound(host1))
-    assert.equal(await pings(host1, F.firewallPrivateAddress), true, 'dom0 reaches the firewall')
-    assert.equal(await pings(host1, F.nfsServer), true, 'dom0 reaches the NFS server through the firewall')
+      await sim.startVm(F.firewallVm, 'host1')
+      await waitFor('the binding on host1', () => bound(host1))
+      assert.equal(await pings(host1, F.firewallPrivateAddress), true, 'dom0 reaches the firewall')
+      assert.equal(await pings(host1, F.nfsServer), true, 'dom0 reaches the NFS server through the firewall')
 
-    await sim.shutdownVm(F.firewallVm)
-    await waitFor('the release on host1', () => released(host1))
-    await plugin.instance.whenIdle()
-    assert.equal(await defaultRoute(host1), before, 'the previous default route is back')
-    assert.deepEqual(plugin.instance.pendingKeys(), [])
+      await sim.shutdownVm(F.firewallVm)
+      await waitFor('the release on host1', () => released(host1))
+      await plugin.instance.whenIdle()
+      assert.equal(await defaultRoute(host1), before, 'the previous default route is back')
+      assert.deepEqual(plugin.instance.pendingKeys(), [])
+    })
+
+    it('moves the binding when the VM migrates, and releases it when the VM stops', async () => {
+      h = await startHarness({ bridges: kind })
+      const { sim, plugin, binding } = h
+      const [host1, host2] = [sim.host('host1').netns, sim.host('host2').netns]
+      await ip(host1, 'route', 'add', 'default', 'dev', 'xenbr0')
+      const before = await defaultRoute(host1)
+      await plugin.configure({ bindings: [{ ...binding, managementAddress: undefined }] })
+      await plugin.load()
+      await sim.startVm(F.firewallVm, 'host1')
+      await waitFor('the binding on host1', () => bound(host1))
+
+      await sim.migrateVm(F.firewallVm, 'host2')
+      await waitFor('the binding on host2', () => bound(host2))
+      await waitFor('the release on host1', () => released(host1))
+      await plugin.instance.whenIdle()
+      assert.equal(await defaultRoute(host1), before, 'host1 has its previous default route back')
+      assert.equal(await pings(host2, F.firewallPrivateAddress), true)
+
+      await sim.shutdownVm(F.firewallVm)
+      await waitFor('the release on host2', () => released(host2))
+      await plugin.instance.whenIdle()
+      assert.deepEqual(plugin.instance.pendingKeys(), [])
+    })
   })
+}
 
+describe('XO plugin end to end', { timeout: 120_000 }, () => {
   it('mirrors the management address, and still gives the previous default route back on release', async () => {
     h = await startHarness()
     const { sim, plugin, binding } = h
@@ -89,25 +119,6 @@ describe('XO plugin end to end', { timeout: 120_000 }, () => {
     await waitFor('the release on host1', () => released(host1))
     await plugin.instance.whenIdle()
     assert.equal(await defaultRoute(host1), before, 'the previous default route is back')
-  })
-
-  it('moves the binding when the VM migrates', async () => {
-    h = await startHarness()
-    const { sim, plugin, binding } = h
-    const [host1, host2] = [sim.host('host1').netns, sim.host('host2').netns]
-    await ip(host1, 'route', 'add', 'default', 'dev', 'xenbr0')
-    const before = await defaultRoute(host1)
-    await plugin.configure({ bindings: [{ ...binding, managementAddress: undefined }] })
-    await plugin.load()
-    await sim.startVm(F.firewallVm, 'host1')
-    await waitFor('the binding on host1', () => bound(host1))
-
-    await sim.migrateVm(F.firewallVm, 'host2')
-    await waitFor('the binding on host2', () => bound(host2))
-    await waitFor('the release on host1', () => released(host1))
-    await plugin.instance.whenIdle()
-    assert.equal(await defaultRoute(host1), before, 'host1 has its previous default route back')
-    assert.equal(await pings(host2, F.firewallPrivateAddress), true)
   })
 
   it('writes the pool copy, takes a new configuration at once, and refuses a bad one without changing anything', async () => {
