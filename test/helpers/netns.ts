@@ -82,6 +82,11 @@ export async function createVethPair(a: { ns: string; name: string }, b: { ns: s
   await ip(b.ns, 'link', 'set', b.name, 'up')
 }
 
+export async function createBridge(ns: string, name: string): Promise<void> {
+  await ip(ns, 'link', 'add', name, 'type', 'bridge')
+  await ip(ns, 'link', 'set', name, 'up')
+}
+
 /**
  * Temporary directories of ours are named `vib-<kind>-<pid>-…` so they can be swept alike
  * (`ovs`: an Open vSwitch instance's run directory, whose daemons sweepDeadOvs() ends).
