@@ -69,23 +69,31 @@ describe('Open vSwitch in a test namespace (OVS)', () => {
       reject: false,
       buffer: false,
     })
-    await new Promise<void>((resolve, reject) => {
-      owner.stdout!.on('data', (data: Buffer) => String(data).includes('ready') && resolve())
-      void owner.then(result => reject(new Error(`the owner exited: ${String(result.exitCode)}`)))
-    })
-    const pid = owner.pid!
-    assert.equal(daemonsOf(pid).length, 2)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        owner.stdout!.on('data', (data: Buffer) => String(data).includes('ready') && resolve())
+        void owner.then(result => reject(new Error(`the owner exited: ${String(result.exitCode)}`)))
+      })
+      const pid = owner.pid!
+      assert.equal(daemonsOf(pid).length, 2)
 
-    owner.kill('SIGKILL')
-    await owner
-    await until('the daemons to die with their owner', () => daemonsOf(pid).length === 0)
-    const ns = namespaceName('ovs-killed', pid)
-    assert.ok((await listNamespaces()).includes(ns), 'only a sweep removes the namespace of a killed owner')
-    assert.ok((await sweepDeadNamespaces()).includes(ns))
-    assert.ok(
-      sweepDeadTempDirs().some(dir => dir.startsWith(`${OVS_DIR_PREFIX}${pid}-`)),
-      'its run directory',
-    )
+      owner.kill('SIGKILL')
+      await owner
+      await until('the daemons to die with their owner', () => daemonsOf(pid).length === 0)
+      const ns = namespaceName('ovs-killed', pid)
+      assert.ok((await listNamespaces()).includes(ns), 'only a sweep removes the namespace of a killed owner')
+      assert.ok((await sweepDeadNamespaces()).includes(ns))
+      const dirs = sweepDeadTempDirs()
+      assert.ok(
+        dirs.some(dir => dir.startsWith(`${OVS_DIR_PREFIX}${pid}-`)),
+        'its run directory',
+      )
+    } finally {
+      owner.kill('SIGKILL')
+      await owner
+      await sweepDeadNamespaces()
+      sweepDeadTempDirs()
+    }
   })
 
   it('sweepDeadOvs() ends daemons whose owner is gone', async () => {
@@ -102,6 +110,7 @@ describe('Open vSwitch in a test namespace (OVS)', () => {
       assert.ok(sweepDeadOvs().some(swept => swept.endsWith(`[${daemon.pid}]`)))
       await until('the swept daemon to end', () => daemonsOf(gone).length === 0)
     } finally {
+      sweepDeadOvs()
       rmSync(dir, { recursive: true, force: true })
     }
   })

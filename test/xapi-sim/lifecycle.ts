@@ -222,7 +222,6 @@ export class Lifecycle {
     const bridges = this.world.bridges(host.netns)
     // Deleting one end of a veth deletes the guest's end too.
     await ipIn(host.netns, 'link', 'del', dev).catch(() => undefined)
-    await bridges.forget(dev)
     if (!migrating) this.store.update('VIF', vifRef, { currently_attached: false })
     this.timeline.record('vif.detached', {
       host: host.uuid,
@@ -231,6 +230,8 @@ export class Lifecycle {
       detail: { device: dev, bridge, domid },
     })
     await runVifHotplug(host, 'remove', vif.uuid as string, vm.uuid, this.timeline)
+    // xapi's vif script, on remove: the hook first, then the port leaves the bridge.
+    await bridges.forget(dev)
     const pifLess = (network.PIFs as string[]).length === 0
     if (pifLess && (await bridges.list()).includes(bridge) && (await bridges.ports(bridge)).length === 0) {
       await bridges.destroy(bridge).catch(() => undefined)
