@@ -314,8 +314,19 @@ export interface PoolBinding {
   srs: SrConfig[]
 }
 
+/** Who wrote the pool document and when: informative, readers never act on it. */
+export interface WrittenBy {
+  by: 'xo' | 'host'
+  /** The host's UUID, for a host's write. */
+  host?: string
+  /** ISO time of the write. */
+  at: string
+}
+
 export interface PoolConfig {
   version: typeof POOL_CONFIG_VERSION
+  /** Added compatibly in version 1: readers that predate it ignore it. */
+  writtenBy?: WrittenBy
   gatewayCheckSeconds: number
   /** The host may enable itself and start the bound VMs first when it booted disabled. */
   rescue: boolean
@@ -342,6 +353,7 @@ export function toPoolBinding(binding: Binding, vmUuid: string, networkUuid: str
 export function encodePoolConfig(config: PoolConfig): string {
   return JSON.stringify({
     version: config.version,
+    ...(config.writtenBy ? { writtenBy: config.writtenBy } : {}),
     gatewayCheckSeconds: config.gatewayCheckSeconds,
     rescue: config.rescue,
     bindings: config.bindings.map(b => ({

@@ -18,6 +18,10 @@ export const ErrorCode = {
   XAPI_UNREACHABLE: 'VIF_IP_BINDER_XAPI_UNREACHABLE',
   /** An SR UUID that this pool does not have. Nothing was changed. */
   NO_SUCH_SR: 'VIF_IP_BINDER_NO_SUCH_SR',
+  /** A VM (UUID or name) that this pool does not have. Nothing was changed. */
+  NO_SUCH_VM: 'VIF_IP_BINDER_NO_SUCH_VM',
+  /** A network (UUID or name) that this pool does not have. Nothing was changed. */
+  NO_SUCH_NETWORK: 'VIF_IP_BINDER_NO_SUCH_NETWORK',
 } as const
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]

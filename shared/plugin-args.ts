@@ -13,6 +13,7 @@ import {
   parseRouteDestination,
 } from './addresses.ts'
 import { invalidArgument } from './errors.ts'
+import { FUNCTION_SPECS, argumentNames, suggestion } from './function-spec.ts'
 import { type Probe, parseProbe } from './probes.ts'
 import { isUuid } from './xapi-ids.ts'
 
@@ -53,38 +54,19 @@ export interface StatusRequest {
 export const DEFAULT_GATEWAY_CHECK_SECONDS = 10
 export const MAX_GATEWAY_CHECK_SECONDS = 300
 
-const APPLY_KEYS = [
-  'bridge',
-  'network',
-  'addresses',
-  'gateway',
-  'routes',
-  'management-address',
-  'management-bridge',
-  'proxy-arp',
-  'forwarding',
-  'gateway-check',
-  'dry-run',
-] as const
-const RELEASE_KEYS = ['bridge', 'network', 'dry-run'] as const
-const PLUG_SRS_KEYS = ['srs', 'probes', 'timeout'] as const
-const STATUS_KEYS = ['bridge'] as const
-const NO_KEYS = [] as const
+/** The argument names each function accepts (from FUNCTION_SPECS); anything else is refused. */
+export const FUNCTION_KEYS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  FUNCTION_SPECS.map(spec => [spec.name, argumentNames(spec.name)]),
+)
 
-/** The argument names each function accepts; anything else is a typo and is refused. */
-export const FUNCTION_KEYS = {
-  version: NO_KEYS,
-  apply: APPLY_KEYS,
-  release: RELEASE_KEYS,
-  status: STATUS_KEYS,
-  'plug-srs': PLUG_SRS_KEYS,
-} as const satisfies Record<string, readonly string[]>
-
-function rejectUnknownKeys(fn: string, args: PluginArgs, allowed: readonly string[]): void {
+/** Refuses an argument the function does not take, suggesting the nearest one it does. */
+export function rejectUnknownKeys(fn: string, args: PluginArgs): void {
+  const allowed = FUNCTION_KEYS[fn] ?? []
   for (const key of Object.keys(args)) {
     if (!allowed.includes(key)) {
+      const near = suggestion(key, allowed)
       const hint = allowed.length ? ` (accepted: ${allowed.join(', ')})` : ' (it takes no arguments)'
-      throw invalidArgument(`${fn}: unknown argument ${JSON.stringify(key)}${hint}`, key)
+      throw invalidArgument(`${fn}: unknown argument ${JSON.stringify(key)}${near}${hint}`, key)
     }
   }
 }
@@ -180,7 +162,7 @@ function rejectDuplicates<T>(texts: string[], parsed: T[], keyOf: (item: T) => s
 }
 
 export function parseApplyArgs(args: PluginArgs): ApplyRequest {
-  rejectUnknownKeys('apply', args, APPLY_KEYS)
+  rejectUnknownKeys('apply', args)
   rejectUnresolved('apply', args)
   const bridge = parseInterfaceName(required(args, 'bridge', 'apply'), 'bridge')
   const addressTexts = parseList(required(args, 'addresses', 'apply'), 'addresses')
@@ -275,7 +257,7 @@ function parseManagement(args: PluginArgs, bridge: string): ApplyRequest['manage
 }
 
 export function parseReleaseArgs(args: PluginArgs): ReleaseRequest {
-  rejectUnknownKeys('release', args, RELEASE_KEYS)
+  rejectUnknownKeys('release', args)
   rejectUnresolved('release', args)
   return {
     bridge: parseInterfaceName(required(args, 'bridge', 'release'), 'bridge'),
@@ -284,12 +266,12 @@ export function parseReleaseArgs(args: PluginArgs): ReleaseRequest {
 }
 
 export function parseStatusArgs(args: PluginArgs): StatusRequest {
-  rejectUnknownKeys('status', args, STATUS_KEYS)
+  rejectUnknownKeys('status', args)
   return args.bridge ? { bridge: parseInterfaceName(args.bridge, 'bridge') } : {}
 }
 
 export function parseNoArgs(fn: string, args: PluginArgs): void {
-  rejectUnknownKeys(fn, args, NO_KEYS)
+  rejectUnknownKeys(fn, args)
 }
 
 /** The XO side's encoder: the exact inverse of parseApplyArgs. */
@@ -329,7 +311,7 @@ export function parseUuid(text: string, what: string): string {
 }
 
 export function parsePlugSrsArgs(args: PluginArgs): PlugSrsRequest {
-  rejectUnknownKeys('plug-srs', args, PLUG_SRS_KEYS)
+  rejectUnknownKeys('plug-srs', args)
   const srTexts = parseList(required(args, 'srs', 'plug-srs'), 'srs')
   const srs = srTexts.map(text => parseUuid(text, 'srs'))
   rejectDuplicates(srTexts, srs, uuid => uuid, 'srs')

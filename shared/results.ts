@@ -3,6 +3,7 @@
 // neither imports the other: a change here is a change of protocol (see version.ts).
 
 import type { Family } from './addresses.ts'
+import type { Pause } from './pause.ts'
 import type { PluginArgs } from './plugin-args.ts'
 
 /** The kernel's words for a default route's identity: ip route replace matches on these. */
@@ -101,6 +102,33 @@ export interface BridgeStatus {
   problem?: string
 }
 
+/** Which parts of the host plugin are in place, so a half install shows (Test button, status). */
+export interface InstalledParts {
+  parts: { plugin: boolean; hook: boolean; 'boot unit': boolean; 'boot unit enabled': boolean }
+  complete: boolean
+  /**
+   * Some parts beyond the plugin are there, not all: a broken install or removal. (The
+   * plugin alone is a deliberate minimal install: the host then recovers through XO only.)
+   */
+  half: boolean
+  /** Where the boot unit was found. */
+  unit?: string
+}
+
+export interface StatusResult {
+  bridges: Record<string, BridgeStatus>
+  paused?: Pause
+  installed: InstalledParts
+}
+
+export interface VersionResult {
+  name: string
+  version: string
+  protocol: number
+  paused?: Pause
+  installed: InstalledParts
+}
+
 export interface ProbeOutcome {
   target: string
   reachable: boolean
@@ -128,6 +156,8 @@ export interface SrOutcome {
 export interface ReconcileResult {
   host: string
   configured: boolean
+  /** Set when the host is paused: then nothing was done. */
+  paused?: Pause
   applied: { vm: string; bridge: string; changes: number; error?: string[] }[]
   released: { bridge: string; changes: number; error?: string[] }[]
   srs: SrOutcome[]
@@ -152,6 +182,8 @@ export interface RescueResult {
 
 export interface BootResult {
   waitedMs: number
+  /** Set when the host is paused: then rescue and reconcile did nothing. */
+  paused?: Pause
   rescue: RescueResult
   reconcile: ReconcileResult
 }

@@ -2,7 +2,8 @@
 // changed, with the value to give back. Written atomically (temporary file, fsync,
 // rename) so a killed call leaves either the old or the new file, never half of one.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { readFileSync, renameSync } from 'node:fs'
+import { writeFileAtomically } from '../runtime/atomic-file.ts'
 import { join } from 'node:path'
 import type { Logger } from '../runtime/log.ts'
 import type { BridgeRecord } from '../../shared/results.ts'
@@ -67,15 +68,6 @@ export class StateStore {
   }
 
   save(state: State): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 })
-    const temporary = `${this.path}.${process.pid}.tmp`
-    const fd = openSync(temporary, 'w', 0o600)
-    try {
-      writeSync(fd, JSON.stringify(state, null, 2) + '\n')
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(temporary, this.path)
+    writeFileAtomically(this.path, JSON.stringify(state, null, 2) + '\n')
   }
 }

@@ -7,5 +7,8 @@ export const MANIFEST = `${INSTALL_DIR}/install.json`
 export const CHAINED_HOOK = `${INSTALL_DIR}/chained/vif-hotplug`
 export const PLUGIN_LINK = 'etc/xapi.d/plugins/vif-ip-binder'
 export const HOOK = 'etc/xapi.d/vif-hotplug'
+/** Where `install` by hand puts the boot unit: the admin's unit directory. */
 export const UNIT = 'etc/systemd/system/vif-ip-binder.service'
+/** Where the RPM puts it: the vendor unit directory of CentOS 7's systemd (219). */
+export const VENDOR_UNIT = 'usr/lib/systemd/system/vif-ip-binder.service'
 export const UNIT_WANTS = 'etc/systemd/system/multi-user.target.wants/vif-ip-binder.service'

@@ -127,6 +127,12 @@ export interface HostIdentity {
 
 /** The host this dom0 belongs to: INSTALLATION_UUID in /etc/xensource-inventory. */
 export async function thisHost(root: string, xapi: LocalXapi): Promise<HostIdentity> {
+  const uuid = inventoryHostUuid(root)
+  return { uuid, ref: await xapi.call<string>('host.get_by_uuid', uuid) }
+}
+
+/** This host's UUID from /etc/xensource-inventory alone (no xapi needed). */
+export function inventoryHostUuid(root: string): string {
   const path = join(root, 'etc/xensource-inventory')
   let uuid: string | undefined
   try {
@@ -135,7 +141,7 @@ export async function thisHost(root: string, xapi: LocalXapi): Promise<HostIdent
     throw new BinderError(XAPI_UNREACHABLE, `cannot read ${path}: ${(error as Error).message}`, [path])
   }
   if (!uuid) throw new BinderError(XAPI_UNREACHABLE, `${path} has no INSTALLATION_UUID`, [path])
-  return { uuid, ref: await xapi.call<string>('host.get_by_uuid', uuid) }
+  return uuid
 }
 
 /** The ref of `cls` with this UUID; `missing` makes the error when the pool has none. */

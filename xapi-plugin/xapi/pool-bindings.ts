@@ -1,11 +1,12 @@
-// What the host can learn from xapi alone, without Xen Orchestra: the bindings that the XO
-// plugin wrote to pool.other_config["vif-ip-binder"], and for a binding the bridge and the
+// What the host can learn from xapi alone, without Xen Orchestra: the pool document (written
+// by the XO plugin or by `configure` on any host), and for a binding the bridge and the
 // management bridge on this host. This is what lets a host recover while XO, often behind
 // the same firewall, cannot reach it.
 
-import { type Binding, POOL_CONFIG_KEY, type PoolConfig, applyArgsFor, decodePoolConfig } from '../../shared/binding.ts'
+import { type Binding, type PoolConfig, applyArgsFor } from '../../shared/binding.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { type ApplyRequest, parseApplyArgs } from '../../shared/plugin-args.ts'
+import { type PoolDocument, readPoolDocument } from '../../shared/pool-document.ts'
 import type { LocalXapi } from './local-xapi.ts'
 import { NULL_REF } from '../../shared/xapi-ids.ts'
 
@@ -14,13 +15,21 @@ export interface PoolBindings {
   bindings: Binding[]
 }
 
-/** The pool's bindings, or undefined when the XO plugin never wrote any. */
-export async function readPoolBindings(xapi: LocalXapi): Promise<PoolBindings | undefined> {
+/** The pool document as it is now: ok, missing or unreadable (read from one snapshot of the map). */
+export async function readPoolDocumentHere(xapi: LocalXapi): Promise<PoolDocument> {
   const [poolRef] = await xapi.call<string[]>('pool.get_all')
   if (!poolRef) throw new BinderError(ErrorCode.XAPI_UNREACHABLE, 'xapi knows no pool', [])
-  const otherConfig = await xapi.call<Record<string, string>>('pool.get_other_config', poolRef)
-  const text = otherConfig[POOL_CONFIG_KEY]
-  return text === undefined ? undefined : decodePoolConfig(text)
+  return readPoolDocument(await xapi.call<Record<string, string>>('pool.get_other_config', poolRef))
+}
+
+/**
+ * The pool's bindings, or undefined when nobody configured the pool. An unreadable
+ * document throws: callers then change nothing, and release nothing.
+ */
+export async function readPoolBindings(xapi: LocalXapi): Promise<PoolBindings | undefined> {
+  const document = await readPoolDocumentHere(xapi)
+  if (document.state === 'unreadable') throw document.error
+  return document.state === 'ok' ? document : undefined
 }
 
 /** The bridge of the host's management PIF, if it has one. */
