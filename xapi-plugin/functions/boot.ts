@@ -8,11 +8,22 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import type { CallContext } from './context.ts'
 import { LocalXapi } from '../xapi/local-xapi.ts'
+import { GATEWAY_WAIT_BUDGET_S } from './apply-until.ts'
 import { reconcile } from './reconcile.ts'
 import { rescue } from './rescue.ts'
 import type { BootResult } from '../../shared/results.ts'
+import { DEFAULT_PLUG_TIMEOUT_SECONDS } from '../../shared/plugin-args.ts'
+import { describePause } from '../../shared/pause.ts'
+import { readPause } from '../runtime/pause-file.ts'
+import { inventoryHostUuid } from '../xapi/local-xapi.ts'
 
 export const DEFAULT_BOOT_WAIT_SECONDS = 600
+/**
+ * The boot unit's start time-out: the wait for xapi, then a gateway that answers at the
+ * very end of the hook's retry budget, then the SRs' plug time-out, with room to spare.
+ */
+export const BOOT_START_TIMEOUT_SECONDS =
+  DEFAULT_BOOT_WAIT_SECONDS + GATEWAY_WAIT_BUDGET_S + DEFAULT_PLUG_TIMEOUT_SECONDS + 300
 
 export async function waitForXapi(root: string, seconds: number): Promise<number> {
   const started = Date.now()
@@ -34,7 +45,23 @@ export async function waitForXapi(root: string, seconds: number): Promise<number
   )
 }
 
+/** A paused host boots without the automation: nothing waited for, nothing changed. */
+function pausedBoot(ctx: CallContext): BootResult | undefined {
+  const paused = readPause(ctx.env.stateDir)
+  if (!paused) return undefined
+  ctx.log.log('warning', `boot: ${describePause(paused)}: nothing done`)
+  const host = inventoryHostUuid(ctx.env.root)
+  return {
+    waitedMs: 0,
+    paused,
+    rescue: { host, acted: false, reason: describePause(paused), steps: [] },
+    reconcile: { host, configured: false, paused, applied: [], released: [], srs: [] },
+  }
+}
+
 export async function boot(waitSeconds: number, ctx: CallContext): Promise<BootResult> {
+  const paused = pausedBoot(ctx)
+  if (paused) return paused
   const waitedMs = await waitForXapi(ctx.env.root, waitSeconds)
   ctx.log.log('info', 'boot: xapi answers', { waitedMs })
   const rescued = await rescue(ctx)

@@ -9,6 +9,8 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { invalidArgument } from '../../shared/errors.ts'
+import { type Pause, describePause } from '../../shared/pause.ts'
+import { readPause } from '../runtime/pause-file.ts'
 import { parseUuid } from '../../shared/plugin-args.ts'
 import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
 import type { CallContext } from './context.ts'
@@ -53,7 +55,12 @@ export function parseHotplugArgv(argv: string[]): HotplugEvent {
  * The hook itself: runs the hook that was there before ours (install chained it), then
  * hands the event to a detached worker and returns.
  */
-export async function runHook(argv: string[], root: string, log: CallContext['log']): Promise<number> {
+export async function runHook(
+  argv: string[],
+  root: string,
+  log: CallContext['log'],
+  stateDir: string,
+): Promise<number> {
   const chained = join(root, CHAINED_HOOK)
   if (isExecutable(chained)) {
     const result = await execa(chained, argv, {
@@ -71,6 +78,11 @@ export async function runHook(argv: string[], root: string, log: CallContext['lo
       })
   }
   const event = parseHotplugArgv(argv)
+  const paused = readPause(stateDir)
+  if (paused) {
+    log.log('info', `vif-hotplug ${event.action}: ${describePause(paused)}: nothing done`, { ...event })
+    return 0
+  }
   const [command, args] = workerCommand(root, process.execPath, [
     'hotplug-worker',
     `action=${event.action}`,
@@ -107,10 +119,17 @@ export interface HotplugOutcome {
   bridge?: string
   changes?: number
   srs?: unknown[]
+  paused?: Pause
 }
 
 /** The detached worker: what the hook's event means for this host. */
 export async function handleHotplug(event: HotplugEvent, ctx: CallContext): Promise<HotplugOutcome> {
+  // Paused since the hook started this worker: still nothing to do.
+  const paused = readPause(ctx.env.stateDir)
+  if (paused) {
+    ctx.log.log('info', `vif-hotplug ${event.action}: ${describePause(paused)}: nothing done`, { ...event })
+    return { event, bound: false, paused }
+  }
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     const pool = await readPoolBindings(xapi)
     if (!pool) return { event, bound: false }

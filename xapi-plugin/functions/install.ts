@@ -28,7 +28,19 @@ import {
 import { dirname, join, relative } from 'node:path'
 import { execa } from 'execa'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
-import { CHAINED_HOOK, EXECUTABLE, HOOK, MANIFEST, PLUGIN_LINK, UNIT, UNIT_WANTS } from '../runtime/layout.ts'
+import type { InstalledParts } from '../../shared/results.ts'
+import { isExecutable } from '../runtime/executables.ts'
+import {
+  CHAINED_HOOK,
+  EXECUTABLE,
+  HOOK,
+  MANIFEST,
+  PLUGIN_LINK,
+  UNIT,
+  UNIT_WANTS,
+  VENDOR_UNIT,
+} from '../runtime/layout.ts'
+import { BOOT_START_TIMEOUT_SECONDS } from './boot.ts'
 
 export const UNIT_TEXT = `[Unit]
 Description=vif-ip-binder: bind dom0 to the firewall VM's network at boot
@@ -37,8 +49,11 @@ Wants=xapi.service
 
 [Service]
 # Waits for the local xapi (bounded), then rescues a disabled host if the pool's
-# configuration opts in, and applies the bindings of the VMs running here.
-Type=simple
+# configuration opts in, and applies the bindings of the VMs running here. One run per
+# boot; the time-out outlasts its longest wait (xapi, then a silent gateway, then storage).
+Type=oneshot
+RemainAfterExit=yes
+TimeoutStartSec=${BOOT_START_TIMEOUT_SECONDS}
 ExecStart=/${EXECUTABLE} boot
 
 [Install]
@@ -92,7 +107,12 @@ function failure(message: string, path: string): BinderError {
   return new BinderError(ErrorCode.COMMAND_FAILED, message, [path])
 }
 
-export function install(root: string, source: string): InstallResult {
+export interface InstallOptions {
+  /** The RPM's layout: the boot unit in the vendor unit directory rather than the admin's. */
+  vendorUnit?: boolean
+}
+
+export function install(root: string, source: string, { vendorUnit = false }: InstallOptions = {}): InstallResult {
   // Refuse before writing anything: a half-done install is worse than none.
   const plugin = join(root, PLUGIN_LINK)
   if (exists(plugin) && !isOurLink(root, PLUGIN_LINK))
@@ -142,13 +162,14 @@ export function install(root: string, source: string): InstallResult {
   }
   link(HOOK)
 
-  ensureDir(dirname(UNIT))
-  if (!exists(join(root, UNIT))) created(UNIT)
-  writeFileSync(join(root, UNIT), UNIT_TEXT, { mode: 0o644 })
+  const unit = vendorUnit ? VENDOR_UNIT : UNIT
+  ensureDir(dirname(unit))
+  if (!exists(join(root, unit))) created(unit)
+  writeFileSync(join(root, unit), UNIT_TEXT, { mode: 0o644 })
   const wants = join(root, UNIT_WANTS)
   if (!exists(wants)) {
     ensureDir(dirname(UNIT_WANTS))
-    symlinkSync(`/${UNIT}`, wants)
+    symlinkSync(`/${unit}`, wants)
     created(UNIT_WANTS)
   }
 
@@ -195,4 +216,19 @@ export function uninstall(root: string): UninstallResult {
 /** On a real host, systemd must re-read its units; under --root there is no systemd to tell. */
 export async function reloadSystemd(): Promise<void> {
   await execa('systemctl', ['daemon-reload'], { reject: false, stdin: 'ignore' })
+}
+
+/** Which parts are in place under `root`: what status and version report. */
+export function installedParts(root: string): InstalledParts {
+  const unit = [VENDOR_UNIT, UNIT].find(path => exists(join(root, path)))
+  const parts = {
+    plugin: isExecutable(join(root, PLUGIN_LINK)),
+    hook: isOurLink(root, HOOK),
+    'boot unit': unit !== undefined,
+    'boot unit enabled': exists(join(root, UNIT_WANTS)),
+  }
+  const { plugin: _, ...others } = parts
+  const complete = Object.values(parts).every(Boolean)
+  const half = !complete && Object.values(others).some(Boolean)
+  return { parts, complete, half, ...(unit ? { unit: `/${unit}` } : {}) }
 }

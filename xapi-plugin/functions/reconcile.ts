@@ -6,7 +6,9 @@
 import { BinderError } from '../../shared/errors.ts'
 import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
 import type { CallContext } from './context.ts'
-import { type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
+import { type LocalXapi, inventoryHostUuid, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
+import { describePause } from '../../shared/pause.ts'
+import { readPause } from '../runtime/pause-file.ts'
 import { plugSrsFor } from './plug-srs.ts'
 import { type BoundVif, boundVif, readPoolBindings } from '../xapi/pool-bindings.ts'
 import { release } from './release.ts'
@@ -52,6 +54,11 @@ function describe(error: unknown): string[] {
 }
 
 export async function reconcile(ctx: CallContext): Promise<ReconcileResult> {
+  const paused = readPause(ctx.env.stateDir)
+  if (paused) {
+    ctx.log.log('info', `reconcile: ${describePause(paused)}: nothing done`)
+    return { host: inventoryHostUuid(ctx.env.root), configured: false, paused, applied: [], released: [], srs: [] }
+  }
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     const host = await thisHost(ctx.env.root, xapi)
     const result: ReconcileResult = { host: host.uuid, configured: false, applied: [], released: [], srs: [] }

@@ -33,7 +33,7 @@ export async function resolveXapiArgs(
     ...(findManagement ? { 'management-bridge': RESOLVING_MANAGEMENT } : {}),
   })
 
-  return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
+  const resolving = withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     const resolved = { ...rest }
     if (networkUuid) {
       const ref = await refByUuid(
@@ -59,5 +59,14 @@ export async function resolveXapiArgs(
       resolved['management-bridge'] = bridge
     }
     return resolved
+  })
+  // In an outage xapi may not answer: say how to do without it rather than only that it failed.
+  return resolving.catch((error: unknown) => {
+    if (!(findManagement && error instanceof BinderError && error.code === ErrorCode.XAPI_UNREACHABLE)) throw error
+    throw new BinderError(
+      ErrorCode.XAPI_UNREACHABLE,
+      `management-address: the management bridge is looked up in xapi, which did not answer; pass management-bridge=<bridge> (xenbr0 on most hosts): ${error.message}`,
+      ['management-bridge', ...error.details],
+    )
   })
 }

@@ -9,7 +9,9 @@ import { describeDefaultRoute } from '../kernel/ip.ts'
 import { defaultInUse, observe } from '../engine/observe.ts'
 import { planApply } from '../engine/plan.ts'
 import { sysctlPathsFor } from '../engine/bridge-view.ts'
-import type { BridgeRecord, BridgeStatus } from '../../shared/results.ts'
+import type { BridgeRecord, BridgeStatus, StatusResult } from '../../shared/results.ts'
+import { readPause } from '../runtime/pause-file.ts'
+import { installedParts } from './install.ts'
 
 async function bridgeStatus(bridge: string, record: BridgeRecord | undefined): Promise<BridgeStatus> {
   const desired = record ? parseApplyArgs(record.desired) : undefined
@@ -40,16 +42,20 @@ async function bridgeStatus(bridge: string, record: BridgeRecord | undefined): P
     }
     status.inSync = status.drift.length === 0 && !status.problem
   }
+  if (!observed.bridge) {
+    // Nothing can be in sync on a bridge that is not there (xapi makes a private network's
+    // bridge only while a VIF on it is plugged).
+    status.problem = `bridge ${bridge} does not exist on this host${record ? ' (is the bound VM running here?)' : ''}`
+    status.inSync = false
+  }
   return status
 }
 
-export async function status(
-  request: StatusRequest,
-  ctx: CallContext,
-): Promise<{ bridges: Record<string, BridgeStatus> }> {
+export async function status(request: StatusRequest, ctx: CallContext): Promise<StatusResult> {
   const state = ctx.store.load()
   const names = request.bridge ? [request.bridge] : Object.keys(state.bridges)
   const bridges: Record<string, BridgeStatus> = {}
   for (const name of names) bridges[name] = await bridgeStatus(name, state.bridges[name])
-  return { bridges }
+  const paused = readPause(ctx.env.stateDir)
+  return { bridges, ...(paused ? { paused } : {}), installed: installedParts(ctx.env.root) }
 }
