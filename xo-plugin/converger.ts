@@ -47,6 +47,8 @@ export class Converger {
   private readonly laterTimers = new Set<NodeJS.Timeout>()
   /** Told after each successful apply. It runs inside the host's queue slot, so it must return at once. */
   onApplied: (target: DesiredBinding) => void = () => undefined
+  /** A host paused by its admin: its keys wait (a host event brings them back on resume). */
+  isPaused: (poolId: string, hostRef: string) => boolean = () => false
 
   constructor(
     private readonly queue: CallQueue,
@@ -140,6 +142,7 @@ export class Converger {
 
   private kick(entry: Entry): void {
     if (entry.scheduled || !this.needsWork(entry) || this.queue.isClosed) return
+    if (this.isPaused(entry.poolId, (entry.target ?? entry).hostRef)) return
     entry.scheduled = true
     const label = `${entry.hostName}/${entry.bridge}`
     this.queue

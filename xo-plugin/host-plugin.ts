@@ -5,7 +5,8 @@ import { ErrorCode, PLUGIN_FAILURE, UNKNOWN_FUNCTION } from '../shared/errors.ts
 import type { PluginArgs } from '../shared/plugin-args.ts'
 import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../shared/version.ts'
 import type { XapiConnection } from './xapi-types.ts'
-import type { ApplyResult, BridgeStatus, ReleaseResult } from '../shared/results.ts'
+import type { Pause } from '../shared/pause.ts'
+import type { ApplyResult, BridgeStatus, InstalledParts, ReleaseResult } from '../shared/results.ts'
 
 export const MISSING_PLUGIN = 'XENAPI_MISSING_PLUGIN'
 
@@ -13,6 +14,10 @@ export interface VersionResult {
   name: string
   version: string
   protocol: number
+  /** Set while the host is paused (host plugins that predate pause leave it out). */
+  paused?: Pause
+  /** Which parts are in place (left out by host plugins that predate it). */
+  installed?: InstalledParts
 }
 
 export type { ApplyResult, BridgeStatus, ReleaseResult }

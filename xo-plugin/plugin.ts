@@ -8,6 +8,7 @@ import { PLUGIN_NAME } from '../shared/version.ts'
 import { CallQueue, type CallQueueOptions, DEFAULT_CALL_QUEUE_OPTIONS } from './call-queue.ts'
 import { Converger } from './converger.ts'
 import { desiredForPool } from './desired.ts'
+import { type EffectiveConfig, effectiveConfig, hostDocumentKept, hostPause } from './effective-config.ts'
 import { HostPluginClient, describeError, isTransient } from './host-plugin.ts'
 import { type Logger, OnceLogger } from './log.ts'
 import { poolConfigText, writePoolConfig } from './pool-config.ts'
@@ -142,7 +143,8 @@ export class VifIpBinderPlugin {
     }
     this.config = parsed
     this.resolution = resolution
-    await this.writePoolConfigs(xapis)
+    // Saving the settings page is an explicit write: it replaces a document written on a host.
+    await this.writePoolConfigs(xapis, !reapplied)
     if (this.loaded) for (const pool of this.pools.values()) if (pool.poolId) this.converger.forgetFailures(pool.poolId)
     if (this.loaded) this.reconcileAll()
   }
@@ -246,6 +248,8 @@ export class VifIpBinderPlugin {
       this.options.retryLaterMs,
       queueOptions.timeoutMs,
     )
+    // A paused host is the admin's: nothing is applied or released there until resume.
+    this.converger.isPaused = (poolId, hostRef) => hostPause(this.xapiOfPool(poolId), hostRef) !== undefined
     // Only once the addresses and the default route are in place can the storage answer.
     this.converger.onApplied = target => this.plugger.start(target)
   }
@@ -327,7 +331,7 @@ export class VifIpBinderPlugin {
         this.log.error('the configuration no longer resolves against the connected pools', { error })
       }
       for (const problem of this.resolution.unresolved) this.once.warn(problem.error.message, problem.error.message)
-      await this.writePoolConfigs([xapi])
+      await this.writePoolConfigs([xapi], false)
     }
     this.converger.forgetFailures(poolId)
     await this.learnFromHosts(pool)
@@ -340,10 +344,11 @@ export class VifIpBinderPlugin {
    */
   private async learnFromHosts(pool: AttachedPool): Promise<void> {
     const { xapi, poolId } = pool
-    if (!poolId || !this.config) return
+    const effective = poolId ? this.effective(pool) : undefined
+    if (!poolId || !effective) return
     const index = new PoolIndex(xapi)
     const bridges = new Set<string>()
-    for (const r of this.resolution.resolved) {
+    for (const r of effective.resolved) {
       if (r.poolId !== poolId) continue
       const bridge = index.uuid<NetworkRecord>(r.networkUuid, 'network')?.bridge
       if (bridge) bridges.add(bridge)
@@ -371,14 +376,30 @@ export class VifIpBinderPlugin {
     for (const pool of this.pools.values()) if (pool.poolId) this.reconcile(pool)
   }
 
+  /** The configuration in effect for a pool (see effective-config.ts), and where it comes from. */
+  poolConfiguration(poolId: string): EffectiveConfig | undefined {
+    const pool = [...this.pools.values()].find(p => p.poolId === poolId)
+    return pool && this.effective(pool)
+  }
+
+  private effective(pool: AttachedPool): EffectiveConfig | undefined {
+    if (!pool.poolId) return undefined
+    const xo = this.config && {
+      resolved: this.resolution.resolved,
+      gatewayCheckSeconds: this.config.gatewayCheckSeconds,
+    }
+    return effectiveConfig(pool.xapi, pool.poolId, xo)
+  }
+
   private reconcile(pool: AttachedPool): void {
-    if (!this.loaded || !this.config || !pool.poolId || this.pools.get(pool.id) !== pool) return
-    const desired = desiredForPool(new PoolIndex(pool.xapi), this.resolution.resolved, this.config.gatewayCheckSeconds)
+    const effective = this.effective(pool)
+    if (!this.loaded || !effective || !pool.poolId || this.pools.get(pool.id) !== pool) return
+    const desired = desiredForPool(new PoolIndex(pool.xapi), effective.resolved, effective.gatewayCheckSeconds)
     for (const conflict of desired.conflicts) this.once.warn(conflict, conflict)
     this.converger.setTargets(pool.poolId, desired.bindings)
   }
 
-  private async writePoolConfigs(xapis: XapiConnection[]): Promise<void> {
+  private async writePoolConfigs(xapis: XapiConnection[], explicit: boolean): Promise<void> {
     if (!this.config) return
     const settings = { gatewayCheckSeconds: this.config.gatewayCheckSeconds, rescue: this.config.rescue }
     await Promise.all(
@@ -394,6 +415,8 @@ export class VifIpBinderPlugin {
         }
         const text = poolConfigText(poolId, this.resolution.resolved, settings)
         const current = xapi.pool?.other_config?.[POOL_CONFIG_KEY]
+        const kept = explicit ? undefined : hostDocumentKept(xapi, text)
+        if (kept) return this.once.warn(kept, kept)
         const last = this.written.get(poolId)
         // Our own write not yet echoed back by the event stream: nothing to do.
         if (last && last.text === text && current === last.replaced) return

@@ -4,9 +4,10 @@
 
 import type { ObjectsEvent, RecordBatch, XapiConnection } from './xapi-types.ts'
 
-// Only these classes change what should be bound; tasks, messages, metrics and our own
-// pool.other_config writes do not. Removals carry no record, so they always count.
-const RELEVANT_TYPES = new Set(['VM', 'VIF', 'network', 'host', 'PIF'])
+// Only these classes change what should be bound; tasks, messages and metrics do not. The
+// pool counts: its document may be rewritten on a host (`configure`). Removals carry no
+// record, so they always count.
+const RELEVANT_TYPES = new Set(['VM', 'VIF', 'network', 'host', 'PIF', 'pool'])
 
 export class PoolWatch {
   private timer: NodeJS.Timeout | undefined

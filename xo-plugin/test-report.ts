@@ -5,7 +5,8 @@
 
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { canonicalArgs, desiredForPool } from './desired.ts'
-import { type HostPluginClient, checkHostPlugin, describeError } from './host-plugin.ts'
+import { describePause } from '../shared/pause.ts'
+import { type HostPluginClient, type VersionResult, checkHostPlugin, describeError } from './host-plugin.ts'
 import type { ResolvedBinding, Resolution } from './resolve.ts'
 import { type SrPlugger, type SrState, summarizeAttempt } from './sr-plugger.ts'
 import { type HostRecord, PoolIndex, type VmRecord, type XapiConnection, type XapiRecord } from './xapi-types.ts'
@@ -41,6 +42,19 @@ function describeStep(step: Record<string, unknown>): string {
   return `${String(action)} ${details.join(' ')}`.trim()
 }
 
+/** What the host's own `version` says is wrong: a pause (nothing is done there) or a half install. */
+function hostProblems(version: VersionResult): string[] {
+  const problems: string[] = []
+  if (version.paused)
+    problems.push(`${describePause(version.paused)} (nothing is applied there; \`vif-ip-binder resume\` on the host)`)
+  const installed = version.installed
+  if (installed?.half) {
+    const missing = Object.entries(installed.parts).filter(([, present]) => !present)
+    problems.push(`half installed: no ${missing.map(([part]) => part).join(', no ')} (reinstall the RPM on that host)`)
+  }
+  return problems
+}
+
 async function hostLines(
   client: HostPluginClient,
   xapi: XapiConnection,
@@ -54,6 +68,10 @@ async function hostLines(
       report.lines.push(
         `host ${JSON.stringify(host.name_label)}: ${PLUGIN_NAME} ${check.version.version} (protocol ${check.version.protocol})`,
       )
+      for (const problem of hostProblems(check.version)) {
+        report.ok = false
+        report.lines.push(`host ${JSON.stringify(host.name_label)}: PROBLEM: ${problem}`)
+      }
     } else {
       report.ok = false
       report.lines.push(`host ${JSON.stringify(host.name_label)}: PROBLEM: ${check.message}`)

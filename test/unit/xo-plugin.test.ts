@@ -32,10 +32,13 @@ afterEach(async () => {
 })
 
 describe('configure', () => {
-  it('writes the pool copy with the network resolved to its UUID, removing before adding', async () => {
+  it('writes the pool copy with the network resolved to its UUID, through a staging copy', async () => {
     const { plugin, config, xapi, priv, vm } = ctx
     await plugin.configure(config, { loaded: false })
     const written = JSON.parse(xapi.pool!.other_config['vif-ip-binder']!)
+    assert.equal(written.writtenBy.by, 'xo')
+    assert.ok(!Number.isNaN(Date.parse(written.writtenBy.at)))
+    delete written.writtenBy
     assert.deepEqual(written, {
       version: 1,
       gatewayCheckSeconds: 10,
@@ -53,13 +56,23 @@ describe('configure', () => {
         },
       ],
     })
+    // No moment without a document: the staging copy first, the main key replaced, the copy removed.
     assert.deepEqual(
-      xapi.calls.map(c => c.method),
-      ['pool.remove_from_other_config', 'pool.add_to_other_config'],
+      xapi.calls.map(c => [c.method, String((c.args as unknown as unknown[])[1]).replace(/:staging:.*/, ':staging:…')]),
+      [
+        ['pool.add_to_other_config', 'vif-ip-binder:staging:…'],
+        ['pool.remove_from_other_config', 'vif-ip-binder'],
+        ['pool.add_to_other_config', 'vif-ip-binder'],
+        ['pool.remove_from_other_config', 'vif-ip-binder:staging:…'],
+      ],
+    )
+    assert.deepEqual(
+      Object.keys(xapi.pool!.other_config).filter(k => k.includes('staging')),
+      [],
     )
     // Saving the same configuration again writes nothing.
     await plugin.configure(config, { loaded: false })
-    assert.equal(xapi.calls.length, 2)
+    assert.equal(xapi.calls.length, 4)
   })
 
   it("takes the VM's one private network when the network is left empty (as the presets leave it)", async () => {
