@@ -21,8 +21,6 @@ import { BinderError, XapiError } from './errors.ts'
 export const STAGING_PREFIX = `${POOL_CONFIG_KEY}:staging:`
 /** A staging copy this old was left by a writer that died; the next write sweeps it. */
 const STALE_STAGING_MS = 10 * 60_000
-/** Writers racing on the main key: each retry is one more remove and add. */
-const MAX_REPLACE_ATTEMPTS = 8
 
 export type { WrittenBy }
 
@@ -87,7 +85,8 @@ export function readPoolDocument(otherConfig: Record<string, string>): PoolDocum
 /** What a writer needs of a xapi connection: XO's and the host's both have it. */
 export type XapiCall = (method: string, ...params: unknown[]) => Promise<unknown>
 
-export type WriteOutcome = 'unchanged' | 'written'
+/** `superseded`: a concurrent write replaced the document at the same moment, and won. */
+export type WriteOutcome = 'unchanged' | 'written' | 'superseded'
 
 function isDuplicateKey(error: unknown): boolean {
   const code = error instanceof XapiError ? error.code : (error as { code?: unknown })?.code
@@ -110,22 +109,22 @@ export async function writePoolDocument(
   if (current[POOL_CONFIG_KEY] === text) return 'unchanged'
   const staging = `${STAGING_PREFIX}${writerId}`
   await call('pool.add_to_other_config', poolRef, staging, text)
-  for (let attempt = 1; ; attempt++) {
-    await call('pool.remove_from_other_config', poolRef, POOL_CONFIG_KEY)
-    try {
-      await call('pool.add_to_other_config', poolRef, POOL_CONFIG_KEY, text)
-      break
-    } catch (error) {
-      // Another writer added between our remove and add: the last one to add wins.
-      // On any other failure the staging copy stays: it is what readers see.
-      if (!isDuplicateKey(error) || attempt >= MAX_REPLACE_ATTEMPTS) throw error
-    }
+  let outcome: WriteOutcome = 'written'
+  await call('pool.remove_from_other_config', poolRef, POOL_CONFIG_KEY)
+  try {
+    await call('pool.add_to_other_config', poolRef, POOL_CONFIG_KEY, text)
+  } catch (error) {
+    // Another writer added its document between our remove and add: the main key holds a
+    // whole document again, and writes that cross have no order anyway, so the last to
+    // add wins. On any other failure the staging copy stays: it is what readers see.
+    if (!isDuplicateKey(error)) throw error
+    outcome = 'superseded'
   }
   await call('pool.remove_from_other_config', poolRef, staging)
   for (const [key, old] of stagingTexts(current)) {
     if (key !== staging && now - atOf(old) > STALE_STAGING_MS) await call('pool.remove_from_other_config', poolRef, key)
   }
-  return 'written'
+  return outcome
 }
 
 /** The canonical text of a configuration, stamped with who writes it. */

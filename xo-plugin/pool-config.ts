@@ -64,7 +64,7 @@ export function resolvedFromDocument(poolId: string, document: PoolDocument & { 
   })
 }
 
-export type WriteOutcome = 'unchanged' | 'written' | 'removed'
+export type WriteOutcome = 'unchanged' | 'written' | 'superseded' | 'removed'
 
 export async function writePoolConfig(xapi: XapiConnection, text: string | undefined): Promise<WriteOutcome> {
   const pool = xapi.pool
