@@ -10,11 +10,12 @@
 // rpmbuild then packs that tree with packaging/vif-ip-binder.spec, every path and value
 // passed explicitly, nothing taken from the build machine's rpm configuration.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, utimesSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { execa } from 'execa'
+import { manPage } from '../xapi-plugin/entry/help.ts'
 import { install } from '../xapi-plugin/functions/install.ts'
 import { packXoPlugin } from './package-xo.ts'
 import { MANIFEST, UNIT_WANTS } from '../xapi-plugin/runtime/layout.ts'
@@ -29,8 +30,33 @@ export const PACKAGE_INPUTS = [
   SPEC,
   join(REPO, 'scripts/package.ts'),
   join(REPO, 'xapi-plugin/functions/install.ts'),
+  join(REPO, 'xapi-plugin/entry/help.ts'),
+  join(REPO, 'shared/function-spec.ts'),
+  join(REPO, 'README.md'),
   join(REPO, 'package.json'),
 ]
+
+export const MAN_PAGE = 'usr/share/man/man8/vif-ip-binder.8'
+export const DOC_DIR = 'usr/share/doc/vif-ip-binder'
+
+/** The README's "Locked out?" section: the recovery procedure, one source for both. */
+export function recoveryText(readme: string): string {
+  const start = readme.indexOf('\n## Locked out?')
+  if (start < 0) throw new Error('README.md has no "## Locked out?" section')
+  const end = readme.indexOf('\n## ', start + 1)
+  return `# vif-ip-binder: recovery at the console\n${readme.slice(start + '\n## Locked out?'.length, end < 0 ? undefined : end).trimEnd()}\n`
+}
+
+/** What the package carries besides the installed tree: the man page and the docs. */
+function stageDocs(stage: string, version: string, date: Date): void {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8')
+  const docs = join(stage, DOC_DIR)
+  mkdirSync(docs, { recursive: true })
+  writeFileSync(join(docs, 'README.md'), readme)
+  writeFileSync(join(docs, 'RECOVERY.md'), recoveryText(readme))
+  mkdirSync(join(stage, dirname(MAN_PAGE)), { recursive: true })
+  writeFileSync(join(stage, MAN_PAGE), manPage(version, date.toISOString().slice(0, 10)))
+}
 
 interface PackageJson {
   version: string
@@ -83,7 +109,8 @@ export async function buildRpm(options: BuildOptions = {}): Promise<string> {
     const staged = new Date()
     const stage = join(work, 'stage')
     mkdirSync(stage, { recursive: true })
-    install(stage, EXECUTABLE)
+    install(stage, EXECUTABLE, { vendorUnit: true })
+    stageDocs(stage, version, staged)
     rmSync(join(stage, MANIFEST))
     rmSync(join(stage, UNIT_WANTS))
     rmdirSync(join(stage, dirname(UNIT_WANTS)))

@@ -54,7 +54,7 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
         doc: 'dom0 addresses with their prefix (IPv4 and/or IPv6)',
       },
       { name: 'gateway', value: 'IP[,IP]', doc: 'default gateway, at most one per family, inside a bound prefix' },
-      { name: 'routes', value: 'DEST[=VIA][,…]', doc: 'more routes through the bridge: on-link, or via a next hop' },
+      { name: 'routes', value: 'DEST[=VIA][,...]', doc: 'more routes through the bridge: on-link, or via a next hop' },
       {
         name: 'management-address',
         value: 'IP',
@@ -104,10 +104,10 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
     name: 'plug-srs',
     summary: 'plug network SRs on this host once their server answers',
     args: [
-      { name: 'srs', value: 'SR-UUID[,…]', required: true, doc: 'the SRs to plug' },
+      { name: 'srs', value: 'SR-UUID[,...]', required: true, doc: 'the SRs to plug' },
       {
         name: 'probes',
-        value: 'SR-UUID=PROBE[,…]',
+        value: 'SR-UUID=PROBE[,...]',
         doc: 'tcp:HOST:PORT or icmp:HOST per SR; derived from the PBD otherwise',
       },
       { name: 'timeout', value: 'SECONDS', default: '120', doc: 'how long to wait for the servers (at most 3600)' },
@@ -141,7 +141,7 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
       },
       DRY_RUN,
     ],
-    example: ['bindings=\'{"version":1,"bindings":[…]}\''],
+    example: ['bindings=\'{"version":1,"bindings":[...]}\''],
     viaXapi: true,
     notes:
       'VMs and networks may be named by UUID or exact name; anything this pool does not have is refused and nothing is written.',

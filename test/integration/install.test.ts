@@ -49,7 +49,7 @@ test('install puts every file in place and uninstall leaves the tree byte-identi
     const executable = join(root, 'opt/vif-ip-binder/bin/vif-ip-binder')
     assert.equal(statSync(executable).mode & 0o777, 0o755)
     assert.deepEqual(readFileSync(executable), readFileSync(HOST_PLUGIN), 'the installed file is this build')
-    for (const link of ['etc/xapi.d/plugins/vif-ip-binder', 'etc/xapi.d/vif-hotplug']) {
+    for (const link of ['etc/xapi.d/plugins/vif-ip-binder', 'etc/xapi.d/vif-hotplug', 'usr/sbin/vif-ip-binder']) {
       assert.ok(!readlinkSync(join(root, link)).startsWith('/'), `${link} is relative, so it works under any root`)
       assert.equal(realpathSync(join(root, link)), realpathSync(executable), link)
     }

@@ -5,12 +5,27 @@
 // Requires name, so rpm's own dependency check runs instead of being skipped.
 
 import assert from 'node:assert/strict'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { execa } from 'execa'
-import { DEFAULT_OUTDIR, PACKAGE_INPUTS, REPO, rpmFileName, rpmVersion } from '../../scripts/package.ts'
+import { DEFAULT_OUTDIR, PACKAGE_INPUTS, REPO, recoveryText, rpmFileName, rpmVersion } from '../../scripts/package.ts'
+import { FUNCTION_SPECS } from '../../shared/function-spec.ts'
+import { DEFAULT_PLUG_TIMEOUT_SECONDS, FUNCTION_KEYS } from '../../shared/plugin-args.ts'
+import { GATEWAY_WAIT_BUDGET_S } from '../../xapi-plugin/functions/apply-until.ts'
+import { DEFAULT_BOOT_WAIT_SECONDS } from '../../xapi-plugin/functions/boot.ts'
 import { UNIT_TEXT } from '../../xapi-plugin/functions/install.ts'
 import { assertRunsOnDom0 } from '../helpers/elf.ts'
 import { HOST_PLUGIN, XAPI_PATH } from '../helpers/host-plugin.ts'
@@ -28,6 +43,19 @@ const NEXT_SEMVER = pkg.version.replace(
   (_, major, minor, patch) => `${major}.${minor}.${Number(patch) + 1}`,
 )
 const DBPATH = '/var/lib/rpm'
+
+/** Directories every dom0 has, that the package puts files in without owning them. */
+const DOM0_DIRS = [
+  'etc/xapi.d/plugins',
+  'etc/systemd/system/multi-user.target.wants',
+  'opt',
+  'usr/lib/systemd/system',
+  'usr/sbin',
+  'usr/share/doc',
+  'usr/share/man/man8',
+  'var/lib',
+  'var/log',
+]
 
 /** What every XCP-ng dom0 has installed (xapi itself needs them): all the package may require. */
 const DOM0_PACKAGES = ['iproute', 'iputils', 'util-linux']
@@ -172,8 +200,7 @@ async function hostRoot(tag: string, options: { foreignHook: boolean }): Promise
   const root = tempDir(tag)
   await rpmOk(root, '--initdb')
   await rpmOk(root, '-i', stubRpm)
-  for (const dir of ['etc/xapi.d/plugins', 'etc/systemd/system/multi-user.target.wants', 'opt', 'var/lib', 'var/log'])
-    mkdirSync(join(root, dir), { recursive: true })
+  for (const dir of DOM0_DIRS) mkdirSync(join(root, dir), { recursive: true })
   writeFileSync(join(root, 'etc/xapi.d/plugins/other-plugin'), 'keep me\n', { mode: 0o755 })
   if (options.foreignHook) {
     writeFileSync(join(root, 'etc/xapi.d/vif-hotplug'), FOREIGN_HOOK)
@@ -231,13 +258,69 @@ test('the package: metadata, dom0-only requirements, rpmlib features of rpm 4.11
       .map(l => l.trim())
       .sort(),
     [
-      '-rw-r--r-- root:root /etc/systemd/system/vif-ip-binder.service',
+      '-rw-r--r-- root:root /usr/lib/systemd/system/vif-ip-binder.service',
+      '-rw-r--r-- root:root /usr/share/man/man8/vif-ip-binder.8',
+      `-rw-r--r-- root:root /usr/share/doc/vif-ip-binder/README.md`,
+      `-rw-r--r-- root:root /usr/share/doc/vif-ip-binder/RECOVERY.md`,
       '-rwxr-xr-x root:root /opt/vif-ip-binder/bin/vif-ip-binder',
       'drwxr-xr-x root:root /opt/vif-ip-binder',
       'drwxr-xr-x root:root /opt/vif-ip-binder/bin',
+      `drwxr-xr-x root:root /usr/share/doc/vif-ip-binder`,
       'lrwxrwxrwx root:root /etc/xapi.d/plugins/vif-ip-binder ../../../opt/vif-ip-binder/bin/vif-ip-binder',
       'lrwxrwxrwx root:root /etc/xapi.d/vif-hotplug ../../opt/vif-ip-binder/bin/vif-ip-binder',
-    ],
+      'lrwxrwxrwx root:root /usr/sbin/vif-ip-binder ../../opt/vif-ip-binder/bin/vif-ip-binder',
+    ].sort(),
+  )
+})
+
+test('the package carries the docs, a man page from the help text, and a oneshot boot unit in the vendor unit directory', async () => {
+  const docs = (await execa('rpm', ['-qp', '--docfiles', RPM])).stdout.split('\n').sort()
+  assert.deepEqual(docs, [
+    `/usr/share/doc/vif-ip-binder/README.md`,
+    `/usr/share/doc/vif-ip-binder/RECOVERY.md`,
+    '/usr/share/man/man8/vif-ip-binder.8',
+  ])
+  const root = await hostRoot('docs', { foreignHook: false })
+  await rpmOk(root, '-i', RPM)
+  const recovery = readFileSync(join(root, `usr/share/doc/vif-ip-binder/RECOVERY.md`), 'utf8')
+  assert.equal(recovery, recoveryText(readFileSync(join(REPO, 'README.md'), 'utf8')))
+  for (const step of [
+    'vif-ip-binder pause',
+    'journalctl -t vif-ip-binder',
+    "yum install --disablerepo='*'",
+    'ip route replace default',
+  ])
+    assert.ok(recovery.includes(step), `RECOVERY.md tells ${step}`)
+
+  // The man page renders without a warning and documents every function and argument `help` does.
+  const man = await execa('groff', ['-man', '-Tutf8', '-ww', '-z', join(root, 'usr/share/man/man8/vif-ip-binder.8')], {
+    reject: false,
+  })
+  assert.equal(man.exitCode, 0, man.stderr)
+  assert.equal(man.stderr, '', 'groff has nothing to warn about')
+  const text = (
+    await execa(
+      'man',
+      ['--local-file', '--no-hyphenation', '--no-justification', join(root, 'usr/share/man/man8/vif-ip-binder.8')],
+      { env: { MANWIDTH: '200', LC_ALL: 'C.UTF-8' } },
+    )
+  ).stdout
+  for (const spec of FUNCTION_SPECS) {
+    assert.match(text, new RegExp(`^ {3}${spec.name}$`, 'm'), `the man page has ${spec.name}`)
+    for (const key of FUNCTION_KEYS[spec.name]!)
+      assert.ok(text.includes(`${key}=`), `the man page names ${spec.name}'s ${key}`)
+  }
+
+  const unit = readFileSync(join(root, 'usr/lib/systemd/system/vif-ip-binder.service'), 'utf8')
+  assert.equal(unit, UNIT_TEXT)
+  assert.match(unit, /^Type=oneshot$/m)
+  const timeout = Number(/^TimeoutStartSec=(\d+)$/m.exec(unit)?.[1])
+  const longest = DEFAULT_BOOT_WAIT_SECONDS + GATEWAY_WAIT_BUDGET_S + DEFAULT_PLUG_TIMEOUT_SECONDS
+  assert.ok(timeout > longest, `TimeoutStartSec=${timeout} outlasts the longest wait (${longest} s)`)
+  assert.equal(
+    existsSync(join(root, 'etc/systemd/system/vif-ip-binder.service')),
+    false,
+    'not in the admin unit directory',
   )
 })
 
@@ -292,17 +375,16 @@ describe('a host with a foreign vif-hotplug: install, hook, upgrade, erase', () 
       type: 'link',
       target: '../../../opt/vif-ip-binder/bin/vif-ip-binder',
     })
-    assert.equal(readFileSync(join(root, 'etc/systemd/system/vif-ip-binder.service'), 'utf8'), UNIT_TEXT)
+    assert.equal(readFileSync(join(root, 'usr/lib/systemd/system/vif-ip-binder.service'), 'utf8'), UNIT_TEXT)
     assert.deepEqual(installed['etc/systemd/system/multi-user.target.wants/vif-ip-binder.service'], {
       type: 'link',
-      target: '/etc/systemd/system/vif-ip-binder.service',
+      target: '/usr/lib/systemd/system/vif-ip-binder.service',
     })
     assert.equal(installed['etc/xapi.d/plugins/other-plugin']?.type, 'file', 'other plugins untouched')
 
     // The same starting tree, installed by hand: identical but for install's manifest.
     const byHand = tempDir('by-hand')
-    for (const dir of ['etc/xapi.d/plugins', 'etc/systemd/system/multi-user.target.wants', 'opt', 'var/lib', 'var/log'])
-      mkdirSync(join(byHand, dir), { recursive: true })
+    for (const dir of DOM0_DIRS) mkdirSync(join(byHand, dir), { recursive: true })
     writeFileSync(join(byHand, 'etc/xapi.d/plugins/other-plugin'), 'keep me\n', { mode: 0o755 })
     writeFileSync(join(byHand, 'etc/xapi.d/vif-hotplug'), FOREIGN_HOOK)
     chmodSync(join(byHand, 'etc/xapi.d/vif-hotplug'), 0o750)
@@ -315,6 +397,16 @@ describe('a host with a foreign vif-hotplug: install, hook, upgrade, erase', () 
     assert.equal(hand.exitCode, 0, hand.stderr)
     const expected = snapshotTree(byHand)
     delete expected['opt/vif-ip-binder/install.json']
+    // The package's own differences: the unit in the vendor unit directory, the man page
+    // and the docs.
+    delete expected['etc/systemd/system/vif-ip-binder.service']
+    expected['etc/systemd/system/multi-user.target.wants/vif-ip-binder.service'] = {
+      type: 'link',
+      target: '/usr/lib/systemd/system/vif-ip-binder.service',
+    }
+    const packageOnly = (path: string) =>
+      path.startsWith('usr/lib') || path.startsWith('usr/share') || path === 'usr/lib' || path === 'usr/share'
+    for (const [path, entry] of Object.entries(installed)) if (packageOnly(path)) expected[path] = entry
     assert.deepEqual(installed, expected)
 
     const verify = await rpmIn(root, '-V', 'vif-ip-binder')
@@ -364,6 +456,14 @@ describe('a host with a foreign vif-hotplug: install, hook, upgrade, erase', () 
     for (const path of added) rmSync(join(root, path))
   })
 
+  test('rpm -U moves an enabled unit of an older layout (/etc/systemd/system) to the vendor directory', async () => {
+    const wants = join(root, 'etc/systemd/system/multi-user.target.wants/vif-ip-binder.service')
+    rmSync(wants)
+    symlinkSync('/etc/systemd/system/vif-ip-binder.service', wants)
+    await rpmOk(root, '-U', '--force', RPM)
+    assert.equal(readlinkSync(wants), '/usr/lib/systemd/system/vif-ip-binder.service')
+  })
+
   test('rpm -U to a higher version keeps the state, the chained hook and the enabled unit', async () => {
     mkdirSync(join(root, 'var/lib/vif-ip-binder'), { mode: 0o755 })
     writeFileSync(join(root, 'var/lib/vif-ip-binder/state.json'), '{"kept":true}\n')
@@ -371,7 +471,15 @@ describe('a host with a foreign vif-hotplug: install, hook, upgrade, erase', () 
 
     await rpmOk(root, '-U', nextRpm)
     assert.equal((await rpmOk(root, '-q', 'vif-ip-binder')).stdout, `vif-ip-binder-${rpmVersion(NEXT_SEMVER)}-1.x86_64`)
-    assert.deepEqual(files(root), before, 'the same tree: state, chained hook, links and unit link as they were')
+    // The man page names its version; everything else is as it was.
+    const man = 'usr/share/man/man8/vif-ip-binder.8'
+    assert.match(
+      readFileSync(join(root, man), 'utf8'),
+      new RegExp(`"vif-ip-binder ${rpmVersion(NEXT_SEMVER).replaceAll('.', '\\.')}"`),
+    )
+    const { [man]: _after, ...after } = files(root)
+    const { [man]: _before, ...unchanged } = before
+    assert.deepEqual(after, unchanged, 'the same tree: state, chained hook, links and unit link as they were')
     const verify = await rpmIn(root, '-V', 'vif-ip-binder')
     assert.equal(verify.exitCode, 0, `rpm -V: ${verify.stdout}${verify.stderr}`)
   })

@@ -57,7 +57,7 @@ export function overview(): string {
       '',
       'On a terminal results print as a summary; --json prints the JSON. Errors go to stderr',
       'with a VIF_IP_BINDER_* code and a non-zero exit status. Lists are comma-separated.',
-      `Locked out? See "Locked out?" in /usr/share/doc/${PLUGIN_NAME}-*/RECOVERY.md or the README.`,
+      `Locked out? /usr/share/doc/${PLUGIN_NAME}/RECOVERY.md (the README's "Locked out?"), or man ${PLUGIN_NAME}.`,
     ].join('\n') + '\n'
   )
 }
@@ -68,6 +68,7 @@ function roff(text: string): string {
     .replace(/\\/g, '\\e')
     .replace(/-/g, '\\-')
     .replace(/^([.'])/gm, '\\&$1')
+    .replace(/[^ -~\n]/g, char => `\\[u${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`)
 }
 
 export function manPage(version: string, date: string): string {
@@ -104,7 +105,7 @@ export function manPage(version: string, date: string): string {
     '.TP\n/var/lib/vif\\-ip\\-binder\nwhat the plugin owns per bridge, and the pause',
     ".TP\n/var/log/vif\\-ip\\-binder.log\nthe hook's log when dom0 has no syslog; else \\fBjournalctl \\-t vif\\-ip\\-binder\\fR",
     '.SH "LOCKED OUT?"',
-    `See RECOVERY.md in /usr/share/doc/${roff(PLUGIN_NAME)}\\-${roff(version)}/.`,
+    `See /usr/share/doc/${roff(PLUGIN_NAME)}/RECOVERY.md.`,
   )
   return out.join('\n') + '\n'
 }

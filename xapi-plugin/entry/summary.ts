@@ -63,7 +63,7 @@ function bridgeLines(name: string, bridge: Value): string[] {
   if (bridge.drift?.length)
     lines.push(
       ...bridge.drift.map((s: Value) => `  drift: ${describeStep(s)}`),
-      `  next: vif-ip-binder apply … (or reconcile) to converge`,
+      `  next: vif-ip-binder apply ... (or reconcile) to converge`,
     )
   return lines
 }

@@ -4,7 +4,8 @@
 //   /opt/vif-ip-binder/bin/vif-ip-binder            the executable
 //   /etc/xapi.d/plugins/vif-ip-binder  -> it        host.call_plugin finds it here
 //   /etc/xapi.d/vif-hotplug            -> it        xapi's only dom0 hook on VIF plug
-//   /etc/systemd/system/vif-ip-binder.service       boot mode, after xapi
+//   /usr/sbin/vif-ip-binder            -> it        the command at the console
+//   /etc/systemd/system/vif-ip-binder.service       boot mode, after xapi (the RPM: /usr/lib/…)
 //   /etc/systemd/system/multi-user.target.wants/…   "enabled", as systemctl would link it
 //
 // A vif-hotplug that was there before is kept: moved aside and run by ours. Every path
@@ -32,6 +33,7 @@ import type { InstalledParts } from '../../shared/results.ts'
 import { isExecutable } from '../runtime/executables.ts'
 import {
   CHAINED_HOOK,
+  COMMAND_LINK,
   EXECUTABLE,
   HOOK,
   MANIFEST,
@@ -153,6 +155,7 @@ export function install(root: string, source: string, { vendorUnit = false }: In
   created(EXECUTABLE)
 
   link(PLUGIN_LINK)
+  link(COMMAND_LINK)
 
   const hook = join(root, HOOK)
   if (exists(hook) && !isOurLink(root, HOOK)) {
@@ -194,7 +197,7 @@ export function uninstall(root: string): UninstallResult {
   for (const path of created) {
     const full = join(root, path)
     if (!exists(full) || (lstatSync(full).isDirectory() && !lstatSync(full).isSymbolicLink())) continue
-    if ((path === HOOK || path === PLUGIN_LINK) && !isOurLink(root, path)) continue // replaced by someone since
+    if ((path === HOOK || path === PLUGIN_LINK || path === COMMAND_LINK) && !isOurLink(root, path)) continue // replaced by someone since
     rmSync(full)
     removed.push(path)
   }

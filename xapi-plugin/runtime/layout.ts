@@ -6,6 +6,8 @@ export const EXECUTABLE = `${INSTALL_DIR}/bin/vif-ip-binder`
 export const MANIFEST = `${INSTALL_DIR}/install.json`
 export const CHAINED_HOOK = `${INSTALL_DIR}/chained/vif-hotplug`
 export const PLUGIN_LINK = 'etc/xapi.d/plugins/vif-ip-binder'
+/** On root's PATH, for the admin at the console (and `man vif-ip-binder`). */
+export const COMMAND_LINK = 'usr/sbin/vif-ip-binder'
 export const HOOK = 'etc/xapi.d/vif-hotplug'
 /** Where `install` by hand puts the boot unit: the admin's unit directory. */
 export const UNIT = 'etc/systemd/system/vif-ip-binder.service'
