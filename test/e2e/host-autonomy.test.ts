@@ -4,34 +4,23 @@
 // records and pings.
 
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { execa } from 'execa'
 import { POOL_CONFIG_KEY, encodePoolConfig, parseBinding, toPoolBinding } from '../../shared/binding.ts'
-import { HOST_PLUGIN, XAPI_PATH } from '../helpers/host-plugin.ts'
+import { XAPI_PATH } from '../helpers/host-plugin.ts'
 import { KernelWatch } from '../helpers/kernel-watch.ts'
 import { FIREWALL_POOL as F, firewallPool } from '../xapi-sim/scenarios/firewall-pool.ts'
 import { type Simulator, startSimulator } from '../xapi-sim/simulator.ts'
 import { login, rpc } from '../xapi-sim/test-helpers.ts'
 import { ip, ipJson } from '../helpers/netns.ts'
 import { type Harness, addresses, defaultRoute, pings, startHarness, waitFor } from './helpers.ts'
+import { hostLog, installHostPlugin } from './standalone-hosts.ts'
 
 interface PoolSettings {
   rescue?: boolean
   srs?: boolean
   gatewayCheckSeconds?: number
-}
-
-async function installHostPlugin(sim: Simulator): Promise<void> {
-  for (const name of ['host1', 'host2']) {
-    const result = await execa(HOST_PLUGIN, ['install', '--root', sim.host(name).root], {
-      env: { PATH: XAPI_PATH },
-      extendEnv: false,
-      reject: false,
-    })
-    assert.equal(result.exitCode, 0, result.stderr)
-  }
 }
 
 /** What the XO plugin would write: the firewall binding, its SR, and the rescue switch. */
@@ -63,14 +52,6 @@ async function writePoolBindings(sim: Simulator, session: string, settings: Pool
 function pbdAttached(sim: Simulator, host: string): boolean {
   const pbd = sim.pbds(F.srName)[host]!
   return sim.record('PBD', pbd).currently_attached === true
-}
-
-function hostLog(sim: Simulator, host: string): string {
-  try {
-    return readFileSync(join(sim.host(host).root, 'var/log/vif-ip-binder.log'), 'utf8')
-  } catch {
-    return ''
-  }
 }
 
 describe('with no Xen Orchestra: the vif-hotplug hook', () => {

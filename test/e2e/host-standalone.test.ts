@@ -5,34 +5,21 @@
 // hosts' kernel state and pings.
 
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { execa } from 'execa'
 import { POOL_CONFIG_KEY } from '../../shared/binding.ts'
 import { PAUSE_KEY } from '../../shared/pause.ts'
 import { readPoolDocument } from '../../shared/pool-document.ts'
-import { HOST_PLUGIN, XAPI_PATH } from '../helpers/host-plugin.ts'
-import { FIREWALL_POOL as F, firewallPool } from '../xapi-sim/scenarios/firewall-pool.ts'
-import { type Simulator, startSimulator } from '../xapi-sim/simulator.ts'
-import { login, rpc } from '../xapi-sim/test-helpers.ts'
+import { runByHand } from '../helpers/host-plugin.ts'
+import { FIREWALL_POOL as F } from '../xapi-sim/scenarios/firewall-pool.ts'
+import type { Simulator } from '../xapi-sim/simulator.ts'
+import { rpc } from '../xapi-sim/test-helpers.ts'
 import factory from '../../xo-plugin/index.ts'
 import type { VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
 import { PluginHost, type PluginFactory, XoFacade } from '../xo-facade/facade.ts'
 import { addresses, defaultRoute, pings, waitFor } from './helpers.ts'
+import { hostLog, startStandalonePool } from './standalone-hosts.ts'
 
 const BOUND_ROUTE = `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`
-
-async function installHostPlugin(sim: Simulator): Promise<void> {
-  for (const name of ['host1', 'host2']) {
-    const result = await execa(HOST_PLUGIN, ['install', '--root', sim.host(name).root], {
-      env: { PATH: XAPI_PATH },
-      extendEnv: false,
-      reject: false,
-    })
-    assert.equal(result.exitCode, 0, result.stderr)
-  }
-}
 
 type Reply = { ok: true; value: any } | { ok: false; code: string; params: string[] } // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -77,21 +64,11 @@ async function poolOtherConfig(sim: Simulator, session: string): Promise<Record<
   return rpc(sim, 'pool.get_other_config', session, pool)
 }
 
-function hostLog(sim: Simulator, host: string): string {
-  try {
-    return readFileSync(join(sim.host(host).root, 'var/log/vif-ip-binder.log'), 'utf8')
-  } catch {
-    return ''
-  }
-}
-
 describe('configure with no Xen Orchestra', () => {
   let sim: Simulator
   let session: string
   before(async () => {
-    sim = await startSimulator({ scenario: firewallPool(), hostPlugin: false })
-    session = await login(sim)
-    await installHostPlugin(sim)
+    ;({ sim, session } = await startStandalonePool())
   })
   after(() => sim?.stop())
 
@@ -239,19 +216,7 @@ describe('configure with no Xen Orchestra', () => {
       assert.ok(reply.ok, JSON.stringify(reply))
       if (i % 10 === 0) {
         const run = ['-action', 'online', '-vifuuid', vifUuid, '-vmuuid', sim.vm(F.firewallVm).uuid]
-        hooks.push(
-          execa('ip', [
-            'netns',
-            'exec',
-            host1.netns,
-            'env',
-            '-i',
-            `PATH=${XAPI_PATH}`,
-            `VIF_IP_BINDER_ROOT=${host1.root}`,
-            join(host1.root, 'etc/xapi.d/vif-hotplug'),
-            ...run,
-          ]),
-        )
+        hooks.push(runByHand(host1.netns, host1.root, run))
         reconciles.push(pluginCall(sim, session, 'host1', 'reconcile'))
       }
     }
@@ -273,9 +238,7 @@ describe('pause with no Xen Orchestra', () => {
   let sim: Simulator
   let session: string
   before(async () => {
-    sim = await startSimulator({ scenario: firewallPool(), hostPlugin: false })
-    session = await login(sim)
-    await installHostPlugin(sim)
+    ;({ sim, session } = await startStandalonePool())
     const reply = await pluginCall(sim, session, 'host1', 'configure', { bindings: JSON.stringify(document()) })
     assert.ok(reply.ok, JSON.stringify(reply))
   })

@@ -114,14 +114,18 @@ export interface InstallOptions {
   vendorUnit?: boolean
 }
 
-export function install(root: string, source: string, { vendorUnit = false }: InstallOptions = {}): InstallResult {
-  // Refuse before writing anything: a half-done install is worse than none.
+/** Refuses before anything is written: a half-done install is worse than none. */
+function refuseConflicts(root: string): void {
   const plugin = join(root, PLUGIN_LINK)
   if (exists(plugin) && !isOurLink(root, PLUGIN_LINK))
     throw failure(`${plugin} exists and is not vif-ip-binder's: not touching it`, plugin)
   if (exists(join(root, HOOK)) && !isOurLink(root, HOOK) && exists(join(root, CHAINED_HOOK))) {
     throw failure(`${join(root, HOOK)} and a chained hook both exist: resolve by hand`, join(root, HOOK))
   }
+}
+
+export function install(root: string, source: string, { vendorUnit = false }: InstallOptions = {}): InstallResult {
+  refuseConflicts(root)
   const previous = readManifest(root)
   const manifest: Manifest = previous ?? { version: 1, created: [], chainedHook: false }
   const created = (path: string) => {

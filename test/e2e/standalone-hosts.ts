@@ -1,0 +1,40 @@
+// Hosts with no Xen Orchestra: the simulated firewall pool with the host plugin installed on
+// every host the way an admin does it (`install --root`, so hook and boot unit too), and
+// the hosts' own log, which the hook's worker writes when dom0 has no syslog.
+
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { HOST_PLUGIN, XAPI_PATH } from '../helpers/host-plugin.ts'
+import type { ScenarioDefinition } from '../xapi-sim/scenario.ts'
+import { firewallPool } from '../xapi-sim/scenarios/firewall-pool.ts'
+import { type Simulator, startSimulator } from '../xapi-sim/simulator.ts'
+import { login } from '../xapi-sim/test-helpers.ts'
+
+export async function installHostPlugin(sim: Simulator): Promise<void> {
+  for (const name of ['host1', 'host2']) {
+    const result = await execa(HOST_PLUGIN, ['install', '--root', sim.host(name).root], {
+      env: { PATH: XAPI_PATH },
+      extendEnv: false,
+      reject: false,
+    })
+    assert.equal(result.exitCode, 0, result.stderr)
+  }
+}
+
+/** The firewall pool (or `scenario`), started with the host plugin installed by hand on both hosts. */
+export async function startStandalonePool(scenario: ScenarioDefinition = firewallPool()) {
+  const sim = await startSimulator({ scenario, hostPlugin: false })
+  const session = await login(sim)
+  await installHostPlugin(sim)
+  return { sim, session }
+}
+
+export function hostLog(sim: Simulator, host: string): string {
+  try {
+    return readFileSync(join(sim.host(host).root, 'var/log/vif-ip-binder.log'), 'utf8')
+  } catch {
+    return ''
+  }
+}
