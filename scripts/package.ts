@@ -33,19 +33,13 @@ export const PACKAGE_INPUTS = [
   join(REPO, 'xapi-plugin/entry/help.ts'),
   join(REPO, 'shared/function-spec.ts'),
   join(REPO, 'README.md'),
+  join(REPO, 'packaging/RECOVERY.md'),
   join(REPO, 'package.json'),
 ]
 
+export const RECOVERY = join(REPO, 'packaging/RECOVERY.md')
 export const MAN_PAGE = 'usr/share/man/man8/vif-ip-binder.8'
 export const DOC_DIR = 'usr/share/doc/vif-ip-binder'
-
-/** The README's "Locked out?" section: the recovery procedure, one source for both. */
-export function recoveryText(readme: string): string {
-  const start = readme.indexOf('\n## Locked out?')
-  if (start < 0) throw new Error('README.md has no "## Locked out?" section')
-  const end = readme.indexOf('\n## ', start + 1)
-  return `# vif-ip-binder: recovery at the console\n${readme.slice(start + '\n## Locked out?'.length, end < 0 ? undefined : end).trimEnd()}\n`
-}
 
 /** What the package carries besides the installed tree: the man page and the docs. */
 function stageDocs(stage: string, version: string, date: Date): void {
@@ -53,7 +47,8 @@ function stageDocs(stage: string, version: string, date: Date): void {
   const docs = join(stage, DOC_DIR)
   mkdirSync(docs, { recursive: true })
   writeFileSync(join(docs, 'README.md'), readme)
-  writeFileSync(join(docs, 'RECOVERY.md'), recoveryText(readme))
+  // The README's "Locked out?" section is this file (npm run readme copies it there).
+  writeFileSync(join(docs, 'RECOVERY.md'), readFileSync(RECOVERY, 'utf8'))
   mkdirSync(join(stage, dirname(MAN_PAGE)), { recursive: true })
   writeFileSync(join(stage, MAN_PAGE), manPage(version, date.toISOString().slice(0, 10)))
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { execa } from 'execa'
-import { DEFAULT_OUTDIR, PACKAGE_INPUTS, REPO, recoveryText, rpmFileName, rpmVersion } from '../../scripts/package.ts'
+import { DEFAULT_OUTDIR, PACKAGE_INPUTS, REPO, RECOVERY, rpmFileName, rpmVersion } from '../../scripts/package.ts'
 import { FUNCTION_SPECS } from '../../shared/function-spec.ts'
 import { DEFAULT_PLUG_TIMEOUT_SECONDS, FUNCTION_KEYS } from '../../shared/plugin-args.ts'
 import { GATEWAY_WAIT_BUDGET_S } from '../../xapi-plugin/functions/apply-until.ts'
@@ -273,7 +273,7 @@ test('the package carries the docs, a man page from the help text, and a oneshot
   const root = await hostRoot('docs', { foreignHook: false })
   await rpmOk(root, '-i', RPM)
   const recovery = readFileSync(join(root, `usr/share/doc/vif-ip-binder/RECOVERY.md`), 'utf8')
-  assert.equal(recovery, recoveryText(readFileSync(join(REPO, 'README.md'), 'utf8')))
+  assert.equal(recovery, readFileSync(RECOVERY, 'utf8'))
   for (const step of [
     'vif-ip-binder pause',
     'journalctl -t vif-ip-binder',

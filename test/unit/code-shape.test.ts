@@ -18,7 +18,6 @@ const MAX_LINES = 60
 const LONGER: Record<string, { lines: number; why: string }> = {
   'xapi-plugin/functions/rescue.ts rescue': { lines: 74, why: 'rewritten whole by the rescue rework (issue 13)' },
   'xapi-plugin/functions/rescue.ts (anonymous)': { lines: 72, why: 'the body of rescue, as above' },
-  'xapi-plugin/functions/install.ts install': { lines: 64, why: 'rewritten with the vendor unit dir (issue 12)' },
   'xo-plugin/test-report.ts bindingReport': { lines: 73, why: 'rewritten with the Test report in XO (issue 10)' },
 }
 
