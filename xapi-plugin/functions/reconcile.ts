@@ -1,7 +1,8 @@
 // reconcile: make this host match the pool's bindings, from xapi alone. For every bound VM
 // running here with its VIF on the bound network attached: apply, then plug its SRs.
-// Bridges recorded here that no bound VM needs any more are released. A pool where the XO
-// plugin never wrote bindings is left alone: hand-made bindings are not ours to undo.
+// Bridges recorded here that no bound VM needs any more are released. A pool with no
+// document (nobody configured it), a document that cannot be read, or a paused host is
+// left alone: hand-made bindings are not ours to undo, and doubt never releases.
 
 import { BinderError } from '../../shared/errors.ts'
 import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
