@@ -7,6 +7,7 @@ import type { BindingConfig, PluginConfig } from '../../shared/binding.ts'
 import { VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
 import type { PluginApiError } from '../../xo-plugin/xo-errors.ts'
 import { FacadeTasks } from '../xo-facade/facade.ts'
+import { PAUSE_KEY } from '../../shared/pause.ts'
 import { halt, pluginOnFakePool, startOn } from './xo-fakes.ts'
 
 function setup() {
@@ -283,6 +284,67 @@ describe('while loaded', () => {
     await plugin.whenIdle()
     assert.equal(xapi.pluginCalls('release').length, 2)
     assert.equal(xapi.pluginOf(hosts[0]).bridges.size, 0)
+  })
+
+  it('changes nothing on a paused host, and converges once it resumes', async () => {
+    const { plugin, config, xapi, vm, vif, hosts } = ctx
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginCalls('apply').length, 1)
+    const pause = JSON.stringify({ reason: 'replacing the firewall', at: '2026-12-01T03:00:00.000Z' })
+    xapi.update(hosts[0], { other_config: { [PAUSE_KEY]: pause } })
+    halt(xapi, vm, vif)
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginCalls('release').length, 0, 'no release on a paused host')
+    startOn(xapi, vm, vif, hosts[0])
+    xapi.update(vif, { currently_attached: false })
+    await plugin.whenIdle()
+    assert.equal(xapi.pluginCalls('apply').length + xapi.pluginCalls('release').length, 1, 'nothing at all')
+    xapi.update(hosts[0], { other_config: {} })
+    await plugin.whenIdle()
+    assert.deepEqual(
+      xapi.pluginCalls('release').map(c => c.host),
+      [hosts[0].$ref],
+      'resumed: the detached VIF is released',
+    )
+  })
+
+  it('keeps a pool document written on a host when it loads, acts on it, and says so', async () => {
+    const { plugin, config, xapi, vm, vif, hosts, priv, log, xo } = ctx
+    const hostWritten = JSON.stringify({
+      version: 1,
+      writtenBy: { by: 'host', host: hosts[1].uuid, at: '2026-12-01T03:00:00.000Z' },
+      gatewayCheckSeconds: 10,
+      rescue: false,
+      bindings: [
+        {
+          vm: vm.uuid,
+          network: priv.uuid,
+          addresses: ['192.168.1.9/24'],
+          gateways: [],
+          routes: [],
+          proxyArp: false,
+          forwarding: false,
+          srs: [],
+        },
+      ],
+    })
+    xapi.update(xapi.pool!, { other_config: { 'vif-ip-binder': hostWritten } })
+    // xo-server re-applies its saved (different) configuration at start-up: not an explicit write.
+    xo.saved = config
+    await plugin.configure(config, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    assert.equal(xapi.pool!.other_config['vif-ip-binder'], hostWritten, 'the host-written document is kept')
+    assert.equal(plugin.poolConfiguration(xapi.pool!.uuid)?.source, 'pool')
+    assert.equal(xapi.pluginCalls('apply')[0]?.args?.addresses, '192.168.1.9/24', 'XO converges on the pool document')
+    assert.ok(
+      log.matching('warn', /its configuration was written on host "host2" .* differs from XO's settings/).length === 1,
+      'and says which one is in effect',
+    )
   })
 
   it('moves the binding when the VM migrates', async () => {
