@@ -126,4 +126,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // Bun's compiled executables and Node both put the script at argv[1]; our words follow.
-process.exitCode = await main(process.argv.slice(2))
+// No top-level await: the executable is compiled to bytecode, which takes CommonJS only.
+void main(process.argv.slice(2)).then(code => {
+  process.exitCode = code
+})

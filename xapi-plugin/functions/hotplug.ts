@@ -7,7 +7,6 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { execa } from 'execa'
 import { invalidArgument } from '../../shared/errors.ts'
 import { parseUuid } from '../../shared/plugin-args.ts'
 import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
@@ -15,6 +14,7 @@ import type { CallContext } from './context.ts'
 import { CHAINED_HOOK } from '../runtime/layout.ts'
 import { thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { isExecutable, onPath } from '../runtime/executables.ts'
+import { run } from '../runtime/run.ts'
 import { boundVif, readPoolBindings } from '../xapi/pool-bindings.ts'
 import { plugSrsFor } from './plug-srs.ts'
 import { release } from './release.ts'
@@ -56,13 +56,7 @@ export function parseHotplugArgv(argv: string[]): HotplugEvent {
 export async function runHook(argv: string[], root: string, log: CallContext['log']): Promise<number> {
   const chained = join(root, CHAINED_HOOK)
   if (isExecutable(chained)) {
-    const result = await execa(chained, argv, {
-      reject: false,
-      stdin: 'ignore',
-      stdout: 'ignore',
-      stderr: 'pipe',
-      timeout: 30_000,
-    })
+    const result = await run(chained, argv, { timeoutMs: 30_000 })
     if (result.exitCode !== 0)
       log.log('warning', 'chained vif-hotplug failed', {
         hook: chained,

@@ -26,9 +26,9 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
-import { execa } from 'execa'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { CHAINED_HOOK, EXECUTABLE, HOOK, MANIFEST, PLUGIN_LINK, UNIT, UNIT_WANTS } from '../runtime/layout.ts'
+import { run } from '../runtime/run.ts'
 
 export const UNIT_TEXT = `[Unit]
 Description=vif-ip-binder: bind dom0 to the firewall VM's network at boot
@@ -194,5 +194,5 @@ export function uninstall(root: string): UninstallResult {
 
 /** On a real host, systemd must re-read its units; under --root there is no systemd to tell. */
 export async function reloadSystemd(): Promise<void> {
-  await execa('systemctl', ['daemon-reload'], { reject: false, stdin: 'ignore' })
+  await run('systemctl', ['daemon-reload'])
 }
