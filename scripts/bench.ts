@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
+import type { Cost } from '../bench/plugin-call.ts'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
 const args = process.argv.slice(2)
@@ -38,7 +39,7 @@ if (build.exitCode !== 0) {
 }
 
 const { hotplugPath, xoPath } = await import('../bench/event-to-bound.ts')
-const { pluginCall } = await import('../bench/plugin-call.ts')
+const { SYSTEM_PYTHON, pluginCall } = await import('../bench/plugin-call.ts')
 const { CADENCES, storageBack } = await import('../bench/storage-back.ts')
 const { TCP_PROBE_TIMEOUT_MS } = await import('../xapi-plugin/kernel/probe.ts')
 const { xoScale } = await import('../bench/xo-scale.ts')
@@ -123,29 +124,27 @@ try {
   }
 
   // ---- 2 -------------------------------------------------------------------------------
-  heading(
-    `2. One plugin call (${COUNTS.calls} A/B-alternated runs of each, inside a host namespace, as xapi runs plugins)`,
-  )
+  heading(`2. One plugin call (${COUNTS.calls} alternated runs of each, inside a host namespace, as xapi runs plugins)`)
   const call = await pluginCall(COUNTS.calls, hostPlugin)
+  const mib = (value: number | null) => (value === null ? 'n/a' : `${value.toFixed(1)} MiB`)
+  const costRow = (label: string, cost: Cost) => [label, ms(cost.cpuMs), mib(cost.maxRssMiB), ms(cost.wallMs)]
   say(
     table(
-      ['call', 'vif-ip-binder (compiled)', 'Python reference', 'ratio'],
+      ['process', 'CPU', 'peak memory', 'wall'],
       [
-        ['version', ms(call.medians.ours.version), ms(call.medians.reference.version), ratio(call.ratios.version)],
-        [
-          'apply, no-op (all in place)',
-          ms(call.medians.ours.apply),
-          ms(call.medians.reference.apply),
-          ratio(call.ratios.apply),
-        ],
+        costRow('version: floor (Bun executable printing the same answer)', call.medians.floor.version),
+        costRow('version: vif-ip-binder', call.medians.ours.version),
+        costRow(`version: Python reference (${SYSTEM_PYTHON})`, call.medians.reference.version),
+        costRow('apply, no-op: vif-ip-binder', call.medians.ours.apply),
+        costRow('apply, no-op: Python reference (same kernel reads)', call.medians.reference.apply),
       ],
     ),
   )
   say(
-    `Medians of wall time per call, launch included. The launch wrapper alone (ip netns exec + env -i + /bin/true) takes ${ms(call.medians.wrapper)}; net of it the ratios are ${ratio(call.ratios.versionNetOfWrapper)} (version) and ${ratio(call.ratios.applyNetOfWrapper)} (apply).`,
+    `Medians per process. version, vif-ip-binder / floor: CPU ${ratio(call.ratios.versionCpuToFloor)}, peak memory ${ratio(call.ratios.versionMemoryToFloor)}. vif-ip-binder / Python reference, wall: version ${ratio(call.ratios.versionWallToReference)}, no-op apply ${ratio(call.ratios.applyWallToReference)} (CPU ${ratio(call.ratios.applyCpuToReference)}).`,
   )
   say(
-    'Reference: bench/reference-plugin.py, XenAPIPlugin style (xmlrpc.client.loads of argv[1], the same `ip -j` reads, xmlrpc.client.dumps(methodresponse=True)).',
+    "Floor: compiled in this run with the host plugin's own flags (scripts/bun-compile.ts). Reference: bench/reference-plugin.py, XenAPIPlugin style (xmlrpc.client in and out, the same reads with one `ip -j` each). CPU: the kernel's accounting of the process and its children; peak memory: GNU time.",
   )
   results.pluginCall = call
 
