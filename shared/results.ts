@@ -79,6 +79,11 @@ export interface ApplyResult {
   gatewayChecks: (GatewayCheck & { family: Family; gateway: string })[]
 }
 
+/** apply-many: one entry per request, in order; a failed bridge does not stop the others. */
+export interface ApplyManyResult {
+  results: ((ApplyResult & { ok: true }) | { ok: false; bridge: string; errorDescription: string[] })[]
+}
+
 export interface ReleaseResult {
   bridge: string
   dryRun: boolean

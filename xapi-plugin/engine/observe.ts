@@ -3,7 +3,7 @@
 
 import type { Family } from '../../shared/addresses.ts'
 import { type IpLink, type IpRoute, defaultRoutesOf } from '../kernel/ip.ts'
-import { readKernel } from '../kernel/ip-batch.ts'
+import { type KernelRead, readKernel } from '../kernel/ip-batch.ts'
 import { readSysctl } from '../kernel/sysctl.ts'
 import type { DefaultRoute } from '../../shared/results.ts'
 
@@ -20,10 +20,12 @@ export async function observe(
   bridge: string,
   managementBridge: string | undefined,
   sysctlPaths: string[],
+  /** A read of the kernel made earlier in the same call and still true, to use instead. */
+  known?: KernelRead,
 ): Promise<Observed> {
   // One `ip` for the whole kernel view; the sysctls are files.
   const [kernel, ...sysctlValues] = await Promise.all([
-    readKernel(managementBridge ? [bridge, managementBridge] : [bridge]),
+    known ?? readKernel(managementBridge ? [bridge, managementBridge] : [bridge]),
     ...sysctlPaths.map(readSysctl),
   ])
   const bridgeLink = kernel.links.get(bridge)

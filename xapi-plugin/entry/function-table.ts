@@ -13,6 +13,7 @@ import {
 } from '../../shared/plugin-args.ts'
 import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../../shared/version.ts'
 import { apply } from '../functions/apply.ts'
+import { applyMany, parseApplyMany } from '../functions/apply-many.ts'
 import type { CallContext } from '../functions/context.ts'
 import { DEFAULT_BOOT_WAIT_SECONDS, boot } from '../functions/boot.ts'
 import { handleHotplug } from '../functions/hotplug.ts'
@@ -31,6 +32,7 @@ export const functions: Record<string, PluginFunction> = {
     return { name: PLUGIN_NAME, version: PLUGIN_VERSION, protocol: PROTOCOL_VERSION }
   },
   apply: async (args, ctx) => apply(parseApplyArgs(await resolveXapiArgs('apply', args, ctx)), ctx),
+  'apply-many': async (args, ctx) => applyMany(await parseApplyMany(args, ctx), ctx),
   release: async (args, ctx) => release(parseReleaseArgs(await resolveXapiArgs('release', args, ctx)), ctx),
   status: (args, ctx) => status(parseStatusArgs(args), ctx),
   'plug-srs': (args, ctx) => plugSrs(parsePlugSrsArgs(args), ctx),
@@ -55,13 +57,14 @@ export const localFunctions: Record<string, PluginFunction> = {
     return boot(Number(wait), ctx)
   },
   'hotplug-worker': (args, ctx) => {
-    const unknown = Object.keys(args).find(k => !['action', 'vif', 'vm'].includes(k))
+    const unknown = Object.keys(args).find(k => !['action', 'vif', 'vm', 'bridge'].includes(k))
     if (unknown) throw invalidArgument(`hotplug-worker: unknown argument ${JSON.stringify(unknown)}`, unknown)
     if (args.action !== 'online' && args.action !== 'remove')
       throw invalidArgument(`hotplug-worker: action ${JSON.stringify(args.action)}`, String(args.action))
     return handleHotplug(
       { action: args.action, vif: parseUuid(args.vif ?? '', 'vif'), vm: parseUuid(args.vm ?? '', 'vm') },
       ctx,
+      args.bridge,
     )
   },
 }

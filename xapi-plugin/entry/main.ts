@@ -104,7 +104,7 @@ async function hookMode(argv: string[]): Promise<number> {
   const env = environmentFrom(process.env)
   const log = createLogger(env.syslogSocket, 'vif-ip-binder-hotplug', env.logFile)
   try {
-    return await runHook(argv, env.root, log)
+    return await runHook(argv, env, log)
   } catch (error) {
     log.log('err', 'vif-hotplug failed', { argv, error: errorDescriptionOf('vif-hotplug', error) })
     return 1
