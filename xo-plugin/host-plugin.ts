@@ -5,7 +5,7 @@ import { ErrorCode, PLUGIN_FAILURE, UNKNOWN_FUNCTION } from '../shared/errors.ts
 import type { PluginArgs } from '../shared/plugin-args.ts'
 import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../shared/version.ts'
 import type { XapiConnection } from './xapi-types.ts'
-import type { ApplyResult, BridgeStatus, ReleaseResult } from '../shared/results.ts'
+import type { ApplyManyResult, ApplyResult, BridgeStatus, ReleaseResult } from '../shared/results.ts'
 
 export const MISSING_PLUGIN = 'XENAPI_MISSING_PLUGIN'
 
@@ -86,6 +86,11 @@ export class HostPluginClient {
 
   apply(xapi: XapiConnection, hostRef: string, args: PluginArgs): Promise<ApplyResult> {
     return this.call<ApplyResult>(xapi, hostRef, 'apply', args)
+  }
+
+  /** Several bridges of one host in one call (host plugins from the same release). */
+  applyMany(xapi: XapiConnection, hostRef: string, requests: PluginArgs[]): Promise<ApplyManyResult> {
+    return this.call<ApplyManyResult>(xapi, hostRef, 'apply-many', { requests: JSON.stringify(requests) })
   }
 
   release(xapi: XapiConnection, hostRef: string, bridge: string): Promise<ReleaseResult> {

@@ -213,6 +213,20 @@ export class FakeXapi implements XapiConnection {
           unchanged: [],
           gatewayChecks: [],
         })
+      case 'apply-many': {
+        const results = (JSON.parse(pluginArgs.requests!) as Record<string, string>[]).map(args => {
+          state.bridges.set(args.bridge!, { ...args })
+          return {
+            ok: true,
+            bridge: args.bridge,
+            dryRun: false,
+            changes: [{ action: 'add-address' }],
+            unchanged: [],
+            gatewayChecks: [],
+          }
+        })
+        return JSON.stringify({ results })
+      }
       case 'release': {
         const released = state.bridges.delete(pluginArgs.bridge!)
         return JSON.stringify({ bridge: pluginArgs.bridge, dryRun: false, released, changes: [] })

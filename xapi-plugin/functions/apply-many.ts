@@ -7,15 +7,12 @@
 
 import { BinderError, invalidArgument } from '../../shared/errors.ts'
 import { type ApplyRequest, type PluginArgs, parseApplyArgs } from '../../shared/plugin-args.ts'
-import type { ApplyManyResult } from '../../shared/results.ts'
+import { type ApplyManyResult, MAX_APPLY_MANY as MAX_REQUESTS } from '../../shared/results.ts'
 import { withHostLock } from '../engine/lock.ts'
 import { type KernelRead, readKernel } from '../kernel/ip-batch.ts'
 import { applyHeld } from './apply.ts'
 import type { CallContext } from './context.ts'
 import { resolveXapiArgs } from './resolve-args.ts'
-
-/** More would not fit xapi's call timeouts with gateway checks; XO sends a host's bindings. */
-export const MAX_REQUESTS = 64
 
 function requestsOf(args: PluginArgs): PluginArgs[] {
   const unknown = Object.keys(args).find(k => k !== 'requests')
