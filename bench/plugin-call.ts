@@ -27,10 +27,11 @@ import { median } from './stats.ts'
 const here = dirname(fileURLToPath(import.meta.url))
 export const REFERENCE_PLUGIN = join(here, 'reference-plugin.py')
 export const SYSTEM_PYTHON = '/usr/bin/python3'
+export const PROCESS_COST = join(here, 'process-cost.ts')
 
 const APPLY_ARGS = { bridge: F.privateBridge, addresses: `${F.hostAddresses[0]}/24`, gateway: F.firewallPrivateAddress }
 
-interface Sample {
+export interface ProcessSample {
   cpuMs: number
   wallMs: number
   maxRssMiB: number | null
@@ -57,7 +58,7 @@ export interface PluginCallResult {
     applyWallToReference: number
     applyCpuToReference: number
   }
-  samples: Record<string, Sample[]>
+  samples: Record<string, ProcessSample[]>
 }
 
 /** A Bun executable that prints `answer` and nothing else, compiled like the host plugin. */
@@ -69,7 +70,7 @@ async function buildFloor(dir: string, answer: string): Promise<string> {
   return executable
 }
 
-function costOf(samples: Sample[]): Cost {
+function costOf(samples: ProcessSample[]): Cost {
   const rss = samples.map(s => s.maxRssMiB).filter((m): m is number => m !== null)
   return {
     cpuMs: median(samples.map(s => s.cpuMs)),
@@ -109,9 +110,9 @@ export async function pluginCall(calls: number, hostPlugin: string): Promise<Plu
     for (const argv of Object.values(programs)) await answerOf(host.netns, host.root, argv)
 
     const env = ['env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${host.root}`]
-    const measure = [bunBinary(), join(here, 'process-cost.ts'), String(calls), JSON.stringify(programs)]
+    const measure = [bunBinary(), PROCESS_COST, String(calls), JSON.stringify(programs)]
     const result = await execa('ip', ['netns', 'exec', host.netns, ...env, ...measure], { stdin: 'ignore' })
-    const samples = JSON.parse(result.stdout) as Record<string, Sample[]>
+    const samples = JSON.parse(result.stdout) as Record<string, ProcessSample[]>
     const m = Object.fromEntries(Object.entries(samples).map(([key, s]) => [key, costOf(s)]))
     const at = (key: string) => m[key]!
     return {

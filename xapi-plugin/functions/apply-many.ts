@@ -7,7 +7,7 @@
 
 import { BinderError, invalidArgument } from '../../shared/errors.ts'
 import { type ApplyRequest, type PluginArgs, parseApplyArgs } from '../../shared/plugin-args.ts'
-import { type ApplyManyResult, MAX_APPLY_MANY as MAX_REQUESTS } from '../../shared/results.ts'
+import { type ApplyManyResult, MAX_APPLY_MANY as MAX_REQUESTS, type Step } from '../../shared/results.ts'
 import { withHostLock } from '../engine/lock.ts'
 import { type KernelRead, readKernel } from '../kernel/ip-batch.ts'
 import { applyHeld } from './apply.ts'
@@ -54,16 +54,29 @@ export async function parseApplyMany(args: PluginArgs, ctx: CallContext): Promis
   return requests
 }
 
+/**
+ * Whether a step changes what another bridge's plan reads: routes (a default route, an
+ * owned route) and addresses on another interface (a mirror on the management bridge).
+ * Addresses, link state and sysctls of the bridge itself concern only that bridge.
+ */
+function reachesBeyond(step: Step, bridge: string): boolean {
+  if (step.action === 'set-sysctl') return false
+  if (step.action === 'link-up' || step.action === 'add-address' || step.action === 'remove-address') {
+    return step.dev !== bridge
+  }
+  return true
+}
+
 export async function applyMany(requests: ApplyRequest[], ctx: CallContext): Promise<ApplyManyResult> {
   return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
     const devs = new Set(requests.flatMap(r => (r.management ? [r.bridge, r.management.bridge] : [r.bridge])))
-    // True until a request changes something; each one after that reads for itself.
+    // Still true for the next bridge unless a request changed more than its own bridge.
     let kernel: KernelRead | undefined = await readKernel([...devs])
     const results: ApplyManyResult['results'] = []
     for (const request of requests) {
       try {
         const result = await applyHeld(request, ctx, { kernel })
-        if (result.changes.length && !request.dryRun) kernel = undefined
+        if (!request.dryRun && result.changes.some(s => reachesBeyond(s, request.bridge))) kernel = undefined
         results.push({ ok: true, ...result })
       } catch (error) {
         kernel = undefined
