@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import type { Cost } from '../bench/plugin-call.ts'
 import type { PathResult } from '../bench/event-to-bound.ts'
+import type { BenchOutput } from '../bench/performance-section.ts'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
 const args = process.argv.slice(2)
@@ -297,9 +298,13 @@ try {
     measurements: results,
   }
   // --quick leaves the figures of the last full run alone.
-  if (!quick) await writeFile(join(repo, 'bench/results.json'), JSON.stringify(output, null, 2) + '\n')
+  if (!quick) {
+    await writeFile(join(repo, 'bench/results.json'), JSON.stringify(output, null, 2) + '\n')
+    const { writeReadmePerformance } = await import('./readme-performance.ts')
+    await writeReadmePerformance(output as unknown as BenchOutput)
+  }
   say(
-    `\n${command}: done in ${(durationMs / 1000).toFixed(0)} s${quick ? ' (bench/results.json not written: --quick)' : '; raw figures and samples in bench/results.json'}`,
+    `\n${command}: done in ${(durationMs / 1000).toFixed(0)} s${quick ? ' (bench/results.json not written: --quick)' : '; raw figures and samples in bench/results.json, README.md Performance section rewritten from them'}`,
   )
   await binary.remove()
   process.exit(0)
