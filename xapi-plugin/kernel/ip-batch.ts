@@ -9,7 +9,7 @@
 // simply absent from the answer.
 
 import type { Family } from '../../shared/addresses.ts'
-import { CommandError, type IpLink, type IpRoute, ipOutputIsText, useTextOutput } from './ip.ts'
+import { CommandError, type IpLink, type IpRoute, ipOutputIsText, linkExists, useTextOutput } from './ip.ts'
 import { run } from '../runtime/run.ts'
 import { parseAddrText, parseRouteText } from './ip-text.ts'
 
@@ -118,8 +118,11 @@ export async function readKernel(devs: string[]): Promise<KernelRead> {
   if (failures.has(routeLine) || result.error) {
     throw new CommandError(['route', 'show', 'table', 'all'], failures.get(routeLine) ?? result.error ?? result.stderr)
   }
+  // A failed `addr show dev X` is a missing X if the kernel says so (not ip's words, which
+  // may be translated); anything else is an error.
   for (const [index, message] of failures) {
-    if (!/does not exist|Cannot find device/i.test(message)) throw new CommandError(lines[index]!.split(' '), message)
+    const argv = lines[index]!.split(' ')
+    if (linkExists(argv.at(-1)!)) throw new CommandError(argv, message)
   }
   return parseKernelRead(result.stdout, text)
 }
