@@ -301,6 +301,12 @@ export class FakeXapi implements XapiConnection {
     return { host: host.uuid, srs }
   }
 
+  /** Bridges applied, by apply or within apply-many. */
+  appliedBridges(): number {
+    const many = this.pluginCalls('apply-many').map(c => (JSON.parse(c.args!.requests!) as unknown[]).length)
+    return this.pluginCalls('apply').length + many.reduce((a, b) => a + b, 0)
+  }
+
   pluginCalls(fn?: string): Call[] {
     return this.calls.filter(
       c =>
