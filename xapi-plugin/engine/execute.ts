@@ -2,6 +2,8 @@
 // steps this call already ran are undone in reverse order, so a failed call leaves the
 // host as it found it.
 
+import { existsSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type { Family } from '../../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import {
@@ -94,8 +96,20 @@ function ipArgsOf(step: Step): string[] | undefined {
   }
 }
 
+/**
+ * An interface's sysctls go with it: when the bridge vanished (its last VIF unplugged) between
+ * the kernel read and this write, there is nothing left to set or to give back.
+ */
+async function writeSysctlStep(step: Extract<Step, { action: 'set-sysctl' }>): Promise<void> {
+  try {
+    await writeSysctl(step.path, step.value)
+  } catch (error) {
+    if (existsSync(dirname(step.path))) throw error
+  }
+}
+
 export async function runStep(step: Step): Promise<void> {
-  if (step.action === 'set-sysctl') return writeSysctl(step.path, step.value)
+  if (step.action === 'set-sysctl') return writeSysctlStep(step)
   const argv = ipArgsOf(step)!
   if (isRemoval(step)) return removeTolerantly(argv, () => stillThere(step))
   await runIp(argv)
