@@ -1,7 +1,7 @@
-// README's Performance section, written from one full `npm run bench` (bench/results.json):
-// the figures are the run's own, never typed in. `npm run bench` rewrites the section
-// after a full run; `node --import tsx scripts/readme-performance.ts` rewrites it from the
-// results.json in the tree.
+// README's Performance section (bench/README-section.md, copied into README.md by
+// scripts/readme-sections.ts), written from one full `npm run bench` (bench/results.json):
+// the figures are the run's own, never typed in. `npm run bench` rewrites it after a full
+// run; `node --import tsx scripts/readme-performance.ts` from the results.json in the tree.
 
 import type { HotplugResult, PathResult } from './event-to-bound.ts'
 import type { Cost, PluginCallResult } from './plugin-call.ts'
@@ -185,12 +185,4 @@ ${xoScale(o)}
 
 ${reconcile(o)}
 `
-}
-
-/** README with its Performance section (up to the next `## ` heading) replaced. */
-export function withPerformanceSection(readme: string, section: string): string {
-  const start = readme.indexOf('\n## Performance\n')
-  if (start < 0) throw new Error('README.md has no "## Performance" section to replace')
-  const next = readme.indexOf('\n## ', start + 1)
-  return readme.slice(0, start + 1) + section + (next < 0 ? '' : readme.slice(next))
 }

@@ -1,17 +1,18 @@
-// Rewrites README's Performance section from bench/results.json (what the last full
-// `npm run bench` wrote), for instance after a rebase touched the README. `npm run bench`
+// Rewrites bench/README-section.md (README's Performance section) from bench/results.json,
+// what the last full `npm run bench` wrote, and copies it into README.md. `npm run bench`
 // does the same at the end of every full run.
 
 import { readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type BenchOutput, performanceSection, withPerformanceSection } from '../bench/performance-section.ts'
+import { type BenchOutput, performanceSection } from '../bench/performance-section.ts'
+import { renderReadme } from './readme-sections.ts'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 export async function writeReadmePerformance(output: BenchOutput): Promise<void> {
-  const path = join(repo, 'README.md')
-  await writeFile(path, withPerformanceSection(await readFile(path, 'utf8'), performanceSection(output)))
+  await writeFile(join(repo, 'bench/README-section.md'), performanceSection(output))
+  await writeFile(join(repo, 'README.md'), renderReadme(repo))
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
