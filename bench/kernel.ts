@@ -12,8 +12,8 @@ export { KernelWatch }
 const MARKER = '127.0.0.77/32'
 
 /** A KernelWatch on `ns` that has already seen one event of its own making. */
-export async function readyWatch(ns: string): Promise<KernelWatch> {
-  const watch = new KernelWatch(ns)
+export async function readyWatch(ns: string, objects?: string[]): Promise<KernelWatch> {
+  const watch = new KernelWatch(ns, objects)
   try {
     const seen = watch.when(/\blo\s+inet 127\.0\.0\.77\/32/)
     // `ip monitor` may not be subscribed yet when the first marker goes in: repeat until seen.

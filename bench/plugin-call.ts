@@ -1,140 +1,139 @@
-// Measurement 2: what one plugin call costs. The compiled vif-ip-binder executable, run as
-// xapi runs it (argv[1] the <methodCall> in xapi's encoding, PATH only plus
-// VIF_IP_BINDER_ROOT, stdin /dev/null, inside the host's namespace), against a small Python
-// reference written the way XCP-ng's Python host plugins are (bench/reference-plugin.py),
-// both launched through the same `ip netns exec … env -i …` wrapper, A/B alternated.
-// `version` answers without touching anything; the no-op `apply` (everything already in
-// place) reads the kernel and answers "nothing to do".
+// Measurement 2: what one plugin call costs, as whole processes. Three programs answer the
+// same `version` call, run as xapi runs plugins (argv[1] the <methodCall> in xapi's
+// encoding, PATH only plus VIF_IP_BINDER_ROOT, stdin /dev/null, inside the host's
+// namespace):
+//   - the floor: a Bun executable compiled in this run with the host plugin's own flags
+//     (scripts/bun-compile.ts) that only prints the answer vif-ip-binder gives, byte for byte;
+//   - vif-ip-binder, the built executable;
+//   - a small Python reference written the way XCP-ng's Python host plugins are
+//     (bench/reference-plugin.py), run by the system's /usr/bin/python3 (not a PATH shim).
+// Then the no-op `apply` (everything already in place) of vif-ip-binder and of the
+// reference, which does the same kernel reads. CPU (kernel accounting), peak memory (GNU
+// time) and wall time per process, alternated runs, from bench/process-cost.ts run by Bun
+// inside the namespace.
 
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { decodeMethodResponse } from '../shared/xmlrpc.ts'
+import { bunBinary, compileForDom0 } from '../scripts/bun-compile.ts'
 import { XAPI_PATH, parseReply, xapiEncodedCall } from '../test/helpers/host-plugin.ts'
 import { FIREWALL_POOL as F, firewallPool } from '../test/xapi-sim/scenarios/firewall-pool.ts'
 import { startSimulator } from '../test/xapi-sim/simulator.ts'
 import { callHostPlugin } from './host-plugin.ts'
 import { median } from './stats.ts'
 
-export const REFERENCE_PLUGIN = join(dirname(fileURLToPath(import.meta.url)), 'reference-plugin.py')
+const here = dirname(fileURLToPath(import.meta.url))
+export const REFERENCE_PLUGIN = join(here, 'reference-plugin.py')
+export const SYSTEM_PYTHON = '/usr/bin/python3'
+export const PROCESS_COST = join(here, 'process-cost.ts')
 
 const APPLY_ARGS = { bridge: F.privateBridge, addresses: `${F.hostAddresses[0]}/24`, gateway: F.firewallPrivateAddress }
 
-interface Target {
-  ns: string
-  root: string
+export interface ProcessSample {
+  cpuMs: number
+  wallMs: number
+  maxRssMiB: number | null
 }
 
-/** One run as xapi's forkexecd would: the program, argv[1] = xml, PATH and the root only, stdin /dev/null. */
-async function timedRun(
-  target: Target,
-  program: string[],
-  xml: string | undefined,
-): Promise<{ ms: number; stdout: string }> {
-  const argv = [
-    'netns',
-    'exec',
-    target.ns,
-    'env',
-    '-i',
-    `PATH=${XAPI_PATH}`,
-    `VIF_IP_BINDER_ROOT=${target.root}`,
-    ...program,
-  ]
-  if (xml !== undefined) argv.push(xml)
-  const started = performance.now()
-  const result = await execa('ip', argv, {
-    reject: false,
-    stdin: 'ignore',
-    env: { PATH: process.env.PATH },
-    extendEnv: false,
-  })
-  const elapsed = performance.now() - started
-  if (result.exitCode !== 0) throw new Error(`${program.join(' ')} exited ${result.exitCode}: ${result.stderr}`)
-  return { ms: elapsed, stdout: result.stdout }
-}
-
-function answer(stdout: string): { changes?: unknown[]; protocol?: number } {
-  const response = decodeMethodResponse(stdout)
-  if (response.kind !== 'value') throw new Error(`fault: ${response.faultString}`)
-  const value = response.value as { Status: string; Value: string; ErrorDescription?: string[] }
-  if (value.Status !== 'Success') throw new Error(`failure: ${JSON.stringify(value.ErrorDescription)}`)
-  return JSON.parse(value.Value)
+export interface Cost {
+  cpuMs: number
+  wallMs: number
+  /** null where GNU time is missing */
+  maxRssMiB: number | null
 }
 
 export interface PluginCallResult {
   calls: number
   medians: {
-    ours: { version: number; apply: number }
-    reference: { version: number; apply: number }
-    /** `ip netns exec … env -i … /bin/true`: the launch wrapper alone. */
-    wrapper: number
+    floor: { version: Cost }
+    ours: { version: Cost; apply: Cost }
+    reference: { version: Cost; apply: Cost }
   }
-  ratios: { version: number; apply: number; versionNetOfWrapper: number; applyNetOfWrapper: number }
-  samples: Record<string, number[]>
+  ratios: {
+    versionCpuToFloor: number
+    versionMemoryToFloor: number
+    versionWallToReference: number
+    applyWallToReference: number
+    applyCpuToReference: number
+  }
+  samples: Record<string, ProcessSample[]>
+}
+
+/** A Bun executable that prints `answer` and nothing else, compiled like the host plugin. */
+async function buildFloor(dir: string, answer: string): Promise<string> {
+  const source = join(dir, 'floor.ts')
+  await writeFile(source, `process.stdout.write(${JSON.stringify(answer)})\n`)
+  const executable = join(dir, 'floor')
+  await compileForDom0(dir, source, executable)
+  return executable
+}
+
+function costOf(samples: ProcessSample[]): Cost {
+  const rss = samples.map(s => s.maxRssMiB).filter((m): m is number => m !== null)
+  return {
+    cpuMs: median(samples.map(s => s.cpuMs)),
+    wallMs: median(samples.map(s => s.wallMs)),
+    maxRssMiB: rss.length ? median(rss) : null,
+  }
+}
+
+async function answerOf(ns: string, root: string, argv: string[]): Promise<string> {
+  const env = ['env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${root}`]
+  const result = await execa('ip', ['netns', 'exec', ns, ...env, ...argv], { stdin: 'ignore' })
+  const reply = await parseReply(result.stdout)
+  if (reply.status !== 'Success') throw new Error(`${argv[0]}: ${JSON.stringify(reply.errorDescription)}`)
+  const changes = (reply.value as { changes?: unknown[] }).changes
+  if (changes !== undefined && changes.length !== 0) throw new Error(`${argv[0]}: the apply is not a no-op`)
+  return result.stdout
 }
 
 export async function pluginCall(calls: number, hostPlugin: string): Promise<PluginCallResult> {
   const sim = await startSimulator({ scenario: firewallPool({ firewallRunning: true }), hostPlugin })
+  const dir = await mkdtemp(join(tmpdir(), `vib-bench-${process.pid}-floor-`))
   try {
     const host = sim.host('host1')
-    const target = { ns: host.netns, root: host.root }
     // Bind once for real, so that the measured applies are no-ops.
     await callHostPlugin(hostPlugin, host.netns, host.root, 'apply', { ...APPLY_ARGS, 'gateway-check': '5' })
-
-    const programs = { ours: [hostPlugin], reference: ['python3', REFERENCE_PLUGIN] }
     const xml = { version: xapiEncodedCall('version', {}), apply: xapiEncodedCall('apply', APPLY_ARGS) }
+    const python = [SYSTEM_PYTHON, REFERENCE_PLUGIN]
+    const floor = await buildFloor(dir, await answerOf(host.netns, host.root, [hostPlugin, xml.version]))
+    const programs: Record<string, string[]> = {
+      'floor.version': [floor, xml.version],
+      'ours.version': [hostPlugin, xml.version],
+      'reference.version': [...python, xml.version],
+      'ours.apply': [hostPlugin, xml.apply],
+      'reference.apply': [...python, xml.apply],
+    }
+    // Every one answers as a Python xmlrpc.client reads it; the applies are no-ops.
+    for (const argv of Object.values(programs)) await answerOf(host.netns, host.root, argv)
 
-    // Both answer as a Python xmlrpc.client reads them, and the applies are no-ops.
-    for (const [name, program] of Object.entries(programs)) {
-      for (const fn of ['version', 'apply'] as const) {
-        const run = await timedRun(target, program, xml[fn])
-        const reply = await parseReply(run.stdout)
-        if (reply.status !== 'Success') throw new Error(`${name} ${fn}: ${JSON.stringify(reply.errorDescription)}`)
-        const changes = (reply.value as { changes?: unknown[] }).changes
-        if (fn === 'apply' && changes?.length !== 0)
-          throw new Error(`${name}: the apply is not a no-op: ${JSON.stringify(changes)}`)
-      }
-    }
-
-    const samples: Record<string, number[]> = {
-      'ours.version': [],
-      'ours.apply': [],
-      'reference.version': [],
-      'reference.apply': [],
-      wrapper: [],
-    }
-    // A then B, then B then A: slow drifts of a shared machine fall on both sides alike.
-    for (let i = 0; i < calls; i++) {
-      const order = i % 2 === 0 ? (['ours', 'reference'] as const) : (['reference', 'ours'] as const)
-      for (const fn of ['version', 'apply'] as const) {
-        for (const name of order) {
-          const run = await timedRun(target, programs[name], xml[fn])
-          const value = answer(run.stdout)
-          if (fn === 'apply' && value.changes?.length !== 0) throw new Error(`${name}: apply ${i} changed something`)
-          samples[`${name}.${fn}`]!.push(run.ms)
-        }
-      }
-      samples.wrapper!.push((await timedRun(target, ['/bin/true'], undefined)).ms)
-    }
-    const m = (key: string) => median(samples[key]!)
-    const wrapper = m('wrapper')
+    const env = ['env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${host.root}`]
+    const measure = [bunBinary(), PROCESS_COST, String(calls), JSON.stringify(programs)]
+    const result = await execa('ip', ['netns', 'exec', host.netns, ...env, ...measure], { stdin: 'ignore' })
+    const samples = JSON.parse(result.stdout) as Record<string, ProcessSample[]>
+    const m = Object.fromEntries(Object.entries(samples).map(([key, s]) => [key, costOf(s)]))
+    const at = (key: string) => m[key]!
     return {
       calls,
       medians: {
-        ours: { version: m('ours.version'), apply: m('ours.apply') },
-        reference: { version: m('reference.version'), apply: m('reference.apply') },
-        wrapper,
+        floor: { version: at('floor.version') },
+        ours: { version: at('ours.version'), apply: at('ours.apply') },
+        reference: { version: at('reference.version'), apply: at('reference.apply') },
       },
       ratios: {
-        version: m('ours.version') / m('reference.version'),
-        apply: m('ours.apply') / m('reference.apply'),
-        versionNetOfWrapper: (m('ours.version') - wrapper) / (m('reference.version') - wrapper),
-        applyNetOfWrapper: (m('ours.apply') - wrapper) / (m('reference.apply') - wrapper),
+        versionCpuToFloor: at('ours.version').cpuMs / at('floor.version').cpuMs,
+        versionMemoryToFloor:
+          (at('ours.version').maxRssMiB ?? Number.NaN) / (at('floor.version').maxRssMiB ?? Number.NaN),
+        versionWallToReference: at('ours.version').wallMs / at('reference.version').wallMs,
+        applyWallToReference: at('ours.apply').wallMs / at('reference.apply').wallMs,
+        applyCpuToReference: at('ours.apply').cpuMs / at('reference.apply').cpuMs,
       },
       samples,
     }
   } finally {
+    await rm(dir, { recursive: true, force: true })
     await sim.stop()
   }
 }

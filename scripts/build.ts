@@ -1,23 +1,15 @@
-// npm run build: compiles the host plugin into one ELF for dom0 (glibc 2.17, no Node).
-//
-// The Bun binary comes from the npm package @oven/bun-linux-x64-baseline: compiling for the
-// target of the running binary needs no download, and the baseline build needs no newer
-// glibc than dom0's.
+// npm run build: compiles the host plugin into one ELF for dom0 (glibc 2.17, no Node; see
+// scripts/bun-compile.ts) and bundles the XO plugin.
 
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
+import { DOM0_COMPILE_FLAGS, bunBinary } from './bun-compile.ts'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
-const require = createRequire(import.meta.url)
 
 export const hostPluginPath = join(repo, 'dist/xapi-plugin/vif-ip-binder')
-
-function bunBinary(): string {
-  return join(dirname(require.resolve('@oven/bun-linux-x64-baseline/package.json')), 'bin/bun')
-}
 
 // Outputs are written beside their final place and renamed over it: a test, the demo or
 // the simulator running from dist/ meanwhile sees the old build or the new, never none.
@@ -31,12 +23,7 @@ async function bunBuildFile(target: string, args: string[]): Promise<void> {
 }
 
 async function buildHostPlugin(): Promise<void> {
-  await bunBuildFile(hostPluginPath, [
-    '--compile',
-    '--minify',
-    '--target=bun-linux-x64-baseline',
-    'xapi-plugin/entry/main.ts',
-  ])
+  await bunBuildFile(hostPluginPath, [...DOM0_COMPILE_FLAGS, 'xapi-plugin/entry/main.ts'])
 }
 
 export const xoPluginDir = join(repo, 'dist/xo-plugin')

@@ -80,6 +80,20 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
     viaXapi: true,
   },
   {
+    name: 'apply-many',
+    summary: 'apply several bridges in one call, one lock and one kernel read (what Xen Orchestra sends a host)',
+    args: [
+      {
+        name: 'requests',
+        value: 'JSON',
+        required: true,
+        doc: 'a JSON array of apply argument objects, one per bridge, each as apply takes them',
+      },
+    ],
+    example: ['requests=[{"bridge":"xapi1","addresses":"192.0.2.2/24","gateway":"192.0.2.1"}]'],
+    viaXapi: true,
+  },
+  {
     name: 'release',
     summary: 'give back what apply added on a bridge, and the previous default route',
     args: [...BRIDGE_OR_NETWORK, DRY_RUN],
@@ -191,6 +205,7 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
       { name: 'action', value: 'online|remove', required: true, doc: "the hook's -action" },
       { name: 'vif', value: 'VIF-UUID', required: true, doc: "the hook's -vifuuid" },
       { name: 'vm', value: 'VM-UUID', required: true, doc: "the hook's -vmuuid" },
+      { name: 'bridge', value: 'BRIDGE', doc: 'the bridge the hook already bound from its local index' },
     ],
     example: ['action=online', 'vif=<vif-uuid>', 'vm=<vm-uuid>'],
     viaXapi: false,

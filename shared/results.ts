@@ -80,6 +80,14 @@ export interface ApplyResult {
   gatewayChecks: (GatewayCheck & { family: Family; gateway: string })[]
 }
 
+/** The most requests one apply-many takes. */
+export const MAX_APPLY_MANY = 64
+
+/** apply-many: one entry per request, in order; a failed bridge does not stop the others. */
+export interface ApplyManyResult {
+  results: ((ApplyResult & { ok: true }) | { ok: false; bridge: string; errorDescription: string[] })[]
+}
+
 export interface ReleaseResult {
   bridge: string
   dryRun: boolean

@@ -3,6 +3,7 @@
 // (plug, unplug, plug) costs at most the calls the final state needs.
 
 import { DEFAULT_GATEWAY_CHECK_SECONDS } from '../shared/plugin-args.ts'
+import { type ApplyManyResult, type ApplyResult, MAX_APPLY_MANY } from '../shared/results.ts'
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { QueueClosedError, type CallQueue } from './call-queue.ts'
 import { type DesiredBinding, type HostRef, canonicalArgs } from './desired.ts'
@@ -14,6 +15,7 @@ import {
   describeError,
   isMissingPlugin,
   isTransient,
+  isUnknownFunction,
 } from './host-plugin.ts'
 import { type Logger, OnceLogger } from './log.ts'
 import type { XapiConnection } from './xapi-types.ts'
@@ -43,6 +45,8 @@ function targetText(target: DesiredBinding | null): string | null {
 export class Converger {
   private readonly entries = new Map<string, Entry>()
   private readonly hostChecks = new Map<string, Promise<HostPluginCheck>>()
+  /** Hosts whose plugin predates apply-many. */
+  private readonly singleApplyHosts = new Set<string>()
   private readonly once: OnceLogger
   private readonly laterTimers = new Set<NodeJS.Timeout>()
   /** Told after each successful apply. It runs inside the host's queue slot, so it must return at once. */
@@ -95,7 +99,11 @@ export class Converger {
 
   /** After a (re)connection: give failed targets and the host plugin checks another chance. */
   forgetFailures(poolId: string): void {
-    for (const entry of this.entries.values()) if (entry.poolId === poolId) entry.failedFor = undefined
+    for (const entry of this.entries.values()) {
+      if (entry.poolId !== poolId) continue
+      entry.failedFor = undefined
+      this.singleApplyHosts.delete(entry.hostUuid) // the host plugin may have been upgraded
+    }
     for (const key of [...this.hostChecks.keys()]) if (key.startsWith(`${poolId}/`)) this.hostChecks.delete(key)
   }
 
@@ -230,43 +238,96 @@ export class Converger {
     target: DesiredBinding | null,
     want: string | null,
   ): Promise<void> {
-    if (target) {
-      const started = Date.now()
-      const result = await this.client.apply(xapi, target.hostRef, target.args)
-      entry.hostRef = target.hostRef
-      entry.settled = want
-      this.log.info(`applied on host ${JSON.stringify(target.hostName)} bridge ${target.bridge}`, {
-        host: target.hostUuid,
-        bridge: target.bridge,
-        changes: result.changes.length,
-        gatewayChecks: result.gatewayChecks,
-        ms: Date.now() - started,
-      })
-      try {
-        this.onApplied(target)
-      } catch (error) {
-        this.log.error('after-apply hook failed', { error, host: target.hostUuid })
-      }
-      if (target.noManagementPif) {
-        this.once.warn(
-          `${target.hostUuid}:no-management-pif`,
-          `host ${JSON.stringify(target.hostName)} has no management PIF: the management address is not mirrored there`,
-          {
-            host: target.hostUuid,
-          },
-        )
-      }
-    } else {
-      const started = Date.now()
-      const result = await this.client.release(xapi, entry.hostRef, entry.bridge)
-      entry.settled = null
-      this.log.info(`released on host ${JSON.stringify(entry.hostName)} bridge ${entry.bridge}`, {
-        host: entry.hostUuid,
-        bridge: entry.bridge,
-        released: result.released,
-        changes: result.changes.length,
-        ms: Date.now() - started,
-      })
+    if (!target) return this.release(xapi, entry)
+    const started = Date.now()
+    const companions = this.companionsOf(entry, target)
+    if (companions.length && !this.singleApplyHosts.has(entry.hostUuid)) {
+      if (await this.applyMany(xapi, [entry, ...companions], started)) return
+    }
+    const result = await this.client.apply(xapi, target.hostRef, target.args)
+    this.applied(entry, target, want, result, started)
+  }
+
+  /**
+   * The other bindings of this host still waiting for their turn in its queue: they go in
+   * the same call (one apply-many, one lock and one kernel read on the host). Their own
+   * turn then finds them settled, or tries them alone if they failed here.
+   */
+  private companionsOf(entry: Entry, target: DesiredBinding): Entry[] {
+    return [...this.entries.values()]
+      .filter(e => e !== entry && e.scheduled && e.target?.hostRef === target.hostRef && this.needsWork(e))
+      .slice(0, MAX_APPLY_MANY - 1)
+  }
+
+  /** false when the host plugin predates apply-many (then one apply per bridge, as before). */
+  private async applyMany(xapi: XapiConnection, batch: Entry[], started: number): Promise<boolean> {
+    const targets = batch.map(e => e.target!)
+    let answer: ApplyManyResult
+    try {
+      answer = await this.client.applyMany(
+        xapi,
+        targets[0]!.hostRef,
+        targets.map(t => t.args),
+      )
+    } catch (error) {
+      if (!isUnknownFunction(error)) throw error
+      this.singleApplyHosts.add(batch[0]!.hostUuid)
+      return false
+    }
+    answer.results.forEach((result, i) => {
+      if (result.ok) this.applied(batch[i]!, targets[i]!, targetText(targets[i]!), result, started)
+    })
+    const own = answer.results[0]
+    if (own && !own.ok) throw pluginError(own.errorDescription)
+    return true
+  }
+
+  private applied(
+    entry: Entry,
+    target: DesiredBinding,
+    want: string | null,
+    result: ApplyResult,
+    started: number,
+  ): void {
+    entry.hostRef = target.hostRef
+    entry.settled = want
+    this.log.info(`applied on host ${JSON.stringify(target.hostName)} bridge ${target.bridge}`, {
+      host: target.hostUuid,
+      bridge: target.bridge,
+      changes: result.changes.length,
+      gatewayChecks: result.gatewayChecks,
+      ms: Date.now() - started,
+    })
+    try {
+      this.onApplied(target)
+    } catch (error) {
+      this.log.error('after-apply hook failed', { error, host: target.hostUuid })
+    }
+    if (target.noManagementPif) {
+      this.once.warn(
+        `${target.hostUuid}:no-management-pif`,
+        `host ${JSON.stringify(target.hostName)} has no management PIF: the management address is not mirrored there`,
+        { host: target.hostUuid },
+      )
     }
   }
+
+  private async release(xapi: XapiConnection, entry: Entry): Promise<void> {
+    const started = Date.now()
+    const result = await this.client.release(xapi, entry.hostRef, entry.bridge)
+    entry.settled = null
+    this.log.info(`released on host ${JSON.stringify(entry.hostName)} bridge ${entry.bridge}`, {
+      host: entry.hostUuid,
+      bridge: entry.bridge,
+      released: result.released,
+      changes: result.changes.length,
+      ms: Date.now() - started,
+    })
+  }
+}
+
+/** A bridge's failure inside apply-many, shaped as xapi reports a plugin's own failure. */
+function pluginError(errorDescription: string[]): Error {
+  const [code, ...params] = errorDescription
+  return Object.assign(new Error(params[0] ?? code), { code, params })
 }

@@ -6,7 +6,7 @@ import type { PluginArgs } from '../shared/plugin-args.ts'
 import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../shared/version.ts'
 import type { XapiConnection } from './xapi-types.ts'
 import type { Pause } from '../shared/pause.ts'
-import type { ApplyResult, BridgeStatus, InstalledParts, ReleaseResult } from '../shared/results.ts'
+import type { ApplyManyResult, ApplyResult, BridgeStatus, InstalledParts, ReleaseResult } from '../shared/results.ts'
 
 export const MISSING_PLUGIN = 'XENAPI_MISSING_PLUGIN'
 
@@ -91,6 +91,11 @@ export class HostPluginClient {
 
   apply(xapi: XapiConnection, hostRef: string, args: PluginArgs): Promise<ApplyResult> {
     return this.call<ApplyResult>(xapi, hostRef, 'apply', args)
+  }
+
+  /** Several bridges of one host in one call (host plugins from the same release). */
+  applyMany(xapi: XapiConnection, hostRef: string, requests: PluginArgs[]): Promise<ApplyManyResult> {
+    return this.call<ApplyManyResult>(xapi, hostRef, 'apply-many', { requests: JSON.stringify(requests) })
   }
 
   release(xapi: XapiConnection, hostRef: string, bridge: string): Promise<ReleaseResult> {

@@ -4,6 +4,7 @@
 // records and pings.
 
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { execa } from 'execa'
@@ -109,6 +110,64 @@ describe('with no Xen Orchestra: the vif-hotplug hook', () => {
     )
     assert.equal((await addresses(host1.netns))[F.privateBridge], undefined, 'the bridge went with its last VIF')
     assert.match(hostLog(sim, 'host1'), /vif-hotplug remove: released/)
+  })
+
+  test('once the index is written, the hook binds a restart itself and its worker brings the route', async () => {
+    const host1 = sim.host('host1')
+    const index = JSON.parse(readFileSync(join(host1.root, 'var/lib/vif-ip-binder/hook-index.json'), 'utf8'))
+    assert.ok(index.vms[sim.vm(F.firewallVm).uuid], 'the first start wrote the index')
+    const watch = new KernelWatch(host1.netns)
+    try {
+      const since = performance.timeOrigin + performance.now()
+      await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
+      const escaped = F.hostAddresses[0].replace(/\./g, '\\.')
+      const addressAt = await watch.when(new RegExp(`^(?!Deleted).*${F.privateBridge}\\s+inet ${escaped}/24`))
+      await watch.when(
+        new RegExp(`^default via ${F.firewallPrivateAddress.replace(/\./g, '\\.')} dev ${F.privateBridge}`),
+      )
+      const hook = sim.timeline.entries({ kind: 'hotplug.finished', host: host1.uuid }).filter(e => e.at >= since)[0]!
+      assert.equal(hook.detail?.exitCode, 0)
+      assert.ok(addressAt <= hook.at, 'the address was bound before the hook returned')
+      await waitFor(
+        'the worker confirmed with xapi',
+        () => hostLog(sim, 'host1').split('vif-hotplug online: applied').length > 2,
+        20_000,
+      )
+      assert.equal(await pings(host1.netns, F.nfsServer), true)
+    } finally {
+      watch.stop()
+    }
+  })
+
+  test('a VIF no binding names costs no worker and no xapi login', async () => {
+    const host1 = sim.host('host1')
+    const logins: string[] = []
+    const login = sim.sessions.login.bind(sim.sessions)
+    sim.sessions.login = (...args) => (logins.push(args[0]), login(...args))
+    try {
+      const firewall = sim.vm(F.firewallVm).uuid
+      const lanVif = sim.record('VIF', sim.vifs(F.firewallVm)['1']!).uuid as string
+      const otherVm = '0f0e0d0c-0b0a-4998-8776-655443322110'
+      const before = hostLog(sim, 'host1')
+      for (const [vif, vm] of [
+        [lanVif, firewall],
+        [lanVif, otherVm],
+      ]) {
+        const hook = join(host1.root, 'etc/xapi.d/vif-hotplug')
+        const env = ['env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${host1.root}`]
+        const result = await execa(
+          'ip',
+          ['netns', 'exec', host1.netns, ...env, hook, '-action', 'online', '-vifuuid', vif!, '-vmuuid', vm!],
+          { reject: false },
+        )
+        assert.equal(result.exitCode, 0, result.stderr)
+      }
+      await new Promise(resolve => setTimeout(resolve, 500))
+      assert.deepEqual(logins, [], 'no xapi login')
+      assert.equal(hostLog(sim, 'host1'), before, 'no worker wrote anything')
+    } finally {
+      sim.sessions.login = login
+    }
   })
 })
 

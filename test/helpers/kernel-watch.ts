@@ -11,8 +11,9 @@ export class KernelWatch {
   private readonly seen: { at: number; text: string }[] = []
   private readonly waiters: { pattern: RegExp; resolve: (at: number) => void }[] = []
 
-  constructor(ns: string) {
-    this.process = execa('ip', ['netns', 'exec', ns, 'ip', 'monitor', 'address', 'route'], {
+  /** `objects`: what to watch, as `ip monitor` names them (link too, to see a VIF appear). */
+  constructor(ns: string, objects = ['address', 'route']) {
+    this.process = execa('ip', ['netns', 'exec', ns, 'ip', 'monitor', ...objects], {
       buffer: false,
       reject: false,
       stdin: 'ignore',

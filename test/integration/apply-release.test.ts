@@ -86,6 +86,30 @@ for (const kind of BRIDGE_KINDS) {
         assert.deepEqual(await kernelSnapshot(dom0), before)
       }))
 
+    test('apply-many binds each bridge as its own apply would, and one missing bridge fails alone', () =>
+      withTopology(async ({ dom0, root }) => {
+        const requests = [{ ...FULL_APPLY }, { bridge: 'nosuch0', addresses: '198.18.0.2/24' }]
+        const many = await callOk<{ results: (ApplyValue & { ok: boolean; errorDescription?: string[] })[] }>(
+          dom0,
+          root,
+          'apply-many',
+          { requests: JSON.stringify(requests) },
+        )
+        assert.deepEqual(
+          many.results.map(r => r.ok),
+          [true, false],
+        )
+        assert.equal(many.results[1]!.errorDescription?.[0], 'VIF_IP_BINDER_NO_SUCH_DEVICE')
+        assert.deepEqual(await addressesOf(dom0, 'xapi1'), [DOM0_6, DOM0_4].sort())
+        assert.deepEqual(await defaultRoutes(dom0, 4), [
+          { dst: 'default', gateway: FW4, dev: 'xapi1', metric: PREVIOUS4.metric },
+        ])
+        const before = await kernelSnapshot(dom0)
+        const again = await callOk<ApplyValue>(dom0, root, 'apply', FULL_APPLY)
+        assert.deepEqual(again.changes, [], 'what apply-many did is what apply wants')
+        assert.deepEqual(await kernelSnapshot(dom0), before)
+      }))
+
     test('dry-run returns the plan and changes nothing', () =>
       withTopology(async ({ dom0, root }) => {
         const before = await kernelSnapshot(dom0)

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { IpLink, IpRoute } from '../../xapi-plugin/kernel/ip.ts'
 import { parseAddrText, parseRouteText } from '../../xapi-plugin/kernel/ip-text.ts'
+import { kernelReadScript, parseKernelRead } from '../../xapi-plugin/kernel/ip-batch.ts'
+import { execa } from 'execa'
 import { parseReply, runPluginXml, xapiEncodedCall } from '../helpers/host-plugin.ts'
 import { ip, ipJson } from '../helpers/netns.ts'
 import {
@@ -59,6 +61,29 @@ test('the text reader sees what ip -j sees: links, addresses, routes of both fam
       const json = await ipJson<IpRoute[]>(dom0, family, 'route', 'show', 'table', 'main')
       assert.deepEqual(routeFacts(text), routeFacts(json), family)
       assert.ok(json.length >= 3, `${family}: enough routes to compare (${json.length})`)
+    }
+  }))
+
+test('the batch reader, on JSON and on text, sees what one ip -j per object sees', () =>
+  withTopology(async ({ dom0, root }) => {
+    await callInText(dom0, root, 'apply', FULL_APPLY)
+    const devs = ['xapi1', 'xenbr0', 'nosuch0']
+    for (const text of [false, true]) {
+      const batch = await execa('ip', ['netns', 'exec', dom0, 'ip', ...(text ? [] : ['-j']), '-force', '-batch', '-'], {
+        input: kernelReadScript(devs),
+        reject: false,
+      })
+      assert.match(batch.stderr, /Device "nosuch0" does not exist/)
+      const read = parseKernelRead(batch.stdout, text)
+      assert.deepEqual([...read.links.keys()].sort(), ['xapi1', 'xenbr0'], `text: ${text}`)
+      for (const dev of ['xapi1', 'xenbr0']) {
+        const json = await ipJson<IpLink[]>(dom0, 'addr', 'show', 'dev', dev)
+        assert.deepEqual(linkFacts([read.links.get(dev)!]), linkFacts(json), `${dev}, text: ${text}`)
+      }
+      for (const family of [4, 6] as const) {
+        const json = await ipJson<IpRoute[]>(dom0, `-${family}`, 'route', 'show', 'table', 'main')
+        assert.deepEqual(routeFacts(read.routes[family]), routeFacts(json), `IPv${family}, text: ${text}`)
+      }
     }
   }))
 

@@ -213,6 +213,20 @@ export class FakeXapi implements XapiConnection {
           unchanged: [],
           gatewayChecks: [],
         })
+      case 'apply-many': {
+        const results = (JSON.parse(pluginArgs.requests!) as Record<string, string>[]).map(args => {
+          state.bridges.set(args.bridge!, { ...args })
+          return {
+            ok: true,
+            bridge: args.bridge,
+            dryRun: false,
+            changes: [{ action: 'add-address' }],
+            unchanged: [],
+            gatewayChecks: [],
+          }
+        })
+        return JSON.stringify({ results })
+      }
       case 'release': {
         const released = state.bridges.delete(pluginArgs.bridge!)
         return JSON.stringify({ bridge: pluginArgs.bridge, dryRun: false, released, changes: [] })
@@ -285,6 +299,12 @@ export class FakeXapi implements XapiConnection {
       return outcome
     })
     return { host: host.uuid, srs }
+  }
+
+  /** Bridges applied, by apply or within apply-many. */
+  appliedBridges(): number {
+    const many = this.pluginCalls('apply-many').map(c => (JSON.parse(c.args!.requests!) as unknown[]).length)
+    return this.pluginCalls('apply').length + many.reduce((a, b) => a + b, 0)
   }
 
   pluginCalls(fn?: string): Call[] {

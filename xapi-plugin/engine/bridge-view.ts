@@ -3,6 +3,7 @@
 
 import type { ApplyRequest } from '../../shared/plugin-args.ts'
 import type { BridgeRecord } from '../../shared/results.ts'
+import type { KernelRead } from '../kernel/ip-batch.ts'
 import { type Observed, observe } from './observe.ts'
 import { desiredSysctls } from './plan.ts'
 import type { State } from './state.ts'
@@ -25,8 +26,9 @@ export async function viewBridge(
   bridge: string,
   managementBridge: string | undefined,
   desired?: ApplyRequest,
+  kernel?: KernelRead,
 ): Promise<BridgeView> {
   const record = state.bridges[bridge]
-  const observed = await observe(bridge, managementBridge, sysctlPathsFor(desired, record))
+  const observed = await observe(bridge, managementBridge, sysctlPathsFor(desired, record), kernel)
   return { state, record, observed }
 }

@@ -2,6 +2,8 @@
 // steps this call already ran are undone in reverse order, so a failed call leaves the
 // host as it found it.
 
+import { existsSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type { Family } from '../../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import {
@@ -15,6 +17,7 @@ import {
   sameDefaultRoute,
 } from '../kernel/ip.ts'
 import { hasCidr, routeDestination } from './observe.ts'
+import { runIpBatch } from '../kernel/ip-batch.ts'
 import type { Logger } from '../runtime/log.ts'
 import { writeSysctl } from '../kernel/sysctl.ts'
 import type { DefaultRoute, Step } from '../../shared/results.ts'
@@ -54,25 +57,62 @@ async function defaultRoutePresent(route: DefaultRoute): Promise<boolean> {
   return defaultRoutesOf(await readRoutes(route.family), route.family).some(d => sameDefaultRoute(d, route))
 }
 
-export async function runStep(step: Step): Promise<void> {
+/** Whether what a removal step removes is still in the kernel. */
+function stillThere(step: Step): Promise<boolean> {
+  switch (step.action) {
+    case 'remove-address':
+      return addressPresent(step.dev, step.cidr)
+    case 'remove-route':
+      return routePresent(step)
+    case 'remove-default-route':
+      return defaultRoutePresent(step.route)
+    default:
+      return Promise.resolve(true)
+  }
+}
+
+const isRemoval = (step: Step) =>
+  step.action === 'remove-address' || step.action === 'remove-route' || step.action === 'remove-default-route'
+
+/** The `ip` words of a step, or undefined for a sysctl (a file, not ip's). */
+function ipArgsOf(step: Step): string[] | undefined {
   switch (step.action) {
     case 'link-up':
-      return void (await runIp(['link', 'set', 'dev', step.dev, 'up']))
+      return ['link', 'set', 'dev', step.dev, 'up']
     case 'add-address':
-      return void (await runIp(['addr', 'add', step.cidr, 'dev', step.dev]))
+      return ['addr', 'add', step.cidr, 'dev', step.dev]
     case 'remove-address':
-      return removeTolerantly(['addr', 'del', step.cidr, 'dev', step.dev], () => addressPresent(step.dev, step.cidr))
+      return ['addr', 'del', step.cidr, 'dev', step.dev]
     case 'add-route':
-      return void (await runIp(routeArgs(step.replace ? 'replace' : 'add', step)))
+      return routeArgs(step.replace ? 'replace' : 'add', step)
     case 'remove-route':
-      return removeTolerantly(routeArgs('del', step), () => routePresent(step))
-    case 'set-sysctl':
-      return writeSysctl(step.path, step.value)
+      return routeArgs('del', step)
     case 'switch-default-route':
-      return void (await runIp(defaultRouteArgs(step.to)))
+      return defaultRouteArgs(step.to)
     case 'remove-default-route':
-      return removeTolerantly(removeDefaultArgs(step.route), () => defaultRoutePresent(step.route))
+      return removeDefaultArgs(step.route)
+    case 'set-sysctl':
+      return undefined
   }
+}
+
+/**
+ * An interface's sysctls go with it: when the bridge vanished (its last VIF unplugged) between
+ * the kernel read and this write, there is nothing left to set or to give back.
+ */
+async function writeSysctlStep(step: Extract<Step, { action: 'set-sysctl' }>): Promise<void> {
+  try {
+    await writeSysctl(step.path, step.value)
+  } catch (error) {
+    if (existsSync(dirname(step.path))) throw error
+  }
+}
+
+export async function runStep(step: Step): Promise<void> {
+  if (step.action === 'set-sysctl') return writeSysctlStep(step)
+  const argv = ipArgsOf(step)!
+  if (isRemoval(step)) return removeTolerantly(argv, () => stillThere(step))
+  await runIp(argv)
 }
 
 /** The step that puts back what `step` changed, as it was observed before the call. */
@@ -120,20 +160,57 @@ export async function undoSteps(done: Step[], log: Logger): Promise<void> {
   }
 }
 
-/** Runs steps in order; on failure undoes the ones that ran and rethrows. */
+function failed(step: Step, error: unknown): BinderError {
+  if (error instanceof BinderError) return error
+  return new BinderError(ErrorCode.COMMAND_FAILED, `${step.action} failed: ${(error as Error).message}`, [step.action])
+}
+
+/**
+ * Runs `ip` steps in one `ip -batch` process, in order. Removing what is already gone
+ * counts as done (release and convergence must be repeatable; gone is asked of the kernel):
+ * the batch goes on from the next line. Returns the steps done and, if one failed, its error.
+ */
+async function runIpSteps(steps: Step[]): Promise<{ done: Step[]; error?: BinderError }> {
+  const done: Step[] = []
+  let rest = steps
+  while (rest.length) {
+    const commands = rest.map(step => ipArgsOf(step)!)
+    const { done: count, failure } = await runIpBatch(commands)
+    done.push(...rest.slice(0, count))
+    if (!failure) break
+    const step = rest[failure.index]!
+    if (!isRemoval(step) || (await stillThere(step))) {
+      return { done, error: failed(step, new CommandError(commands[failure.index]!, failure.message)) }
+    }
+    done.push(step)
+    rest = rest.slice(failure.index + 1)
+  }
+  return { done }
+}
+
+/**
+ * Runs steps; on failure undoes the ones that ran and rethrows. The sysctls (files) go
+ * first, then every `ip` step in one process: the bridge exists before a plan is made, so
+ * its sysctls need not wait for its addresses, and a call costs one `ip` however many
+ * steps it has.
+ */
 export async function runSteps(steps: Step[], log: Logger): Promise<void> {
   const done: Step[] = []
-  for (const step of steps) {
+  const giveUp = async (step: Step, error: BinderError): Promise<never> => {
+    log.log('err', 'step failed, undoing this call', { step, error: error.message })
+    await undoSteps(done, log)
+    throw error
+  }
+  for (const step of steps.filter(s => s.action === 'set-sysctl')) {
     try {
       await runStep(step)
       done.push(step)
     } catch (error) {
-      log.log('err', 'step failed, undoing this call', { step, error: (error as Error).message })
-      await undoSteps(done, log)
-      if (error instanceof BinderError) throw error
-      throw new BinderError(ErrorCode.COMMAND_FAILED, `${step.action} failed: ${(error as Error).message}`, [
-        step.action,
-      ])
+      await giveUp(step, failed(step, error))
     }
   }
+  const ipSteps = steps.filter(s => s.action !== 'set-sysctl')
+  const result = await runIpSteps(ipSteps)
+  done.push(...result.done)
+  if (result.error) await giveUp(ipSteps[result.done.length]!, result.error)
 }

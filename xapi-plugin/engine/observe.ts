@@ -2,7 +2,8 @@
 // from this and the record only, never from what an earlier call believed.
 
 import type { Family } from '../../shared/addresses.ts'
-import { type IpLink, type IpRoute, defaultRoutesOf, readLink, readRoutes } from '../kernel/ip.ts'
+import { type IpLink, type IpRoute, defaultRoutesOf } from '../kernel/ip.ts'
+import { type KernelRead, readKernel } from '../kernel/ip-batch.ts'
 import { readSysctl } from '../kernel/sysctl.ts'
 import type { DefaultRoute } from '../../shared/results.ts'
 
@@ -19,14 +20,17 @@ export async function observe(
   bridge: string,
   managementBridge: string | undefined,
   sysctlPaths: string[],
+  /** A read of the kernel made earlier in the same call and still true, to use instead. */
+  known?: KernelRead,
 ): Promise<Observed> {
-  const [bridgeLink, management, routes4, routes6, ...sysctlValues] = await Promise.all([
-    readLink(bridge),
-    managementBridge ? readLink(managementBridge) : Promise.resolve(undefined),
-    readRoutes(4),
-    readRoutes(6),
+  // One `ip` for the whole kernel view; the sysctls are files.
+  const [kernel, ...sysctlValues] = await Promise.all([
+    known ?? readKernel(managementBridge ? [bridge, managementBridge] : [bridge]),
     ...sysctlPaths.map(readSysctl),
   ])
+  const bridgeLink = kernel.links.get(bridge)
+  const management = managementBridge ? kernel.links.get(managementBridge) : undefined
+  const { 4: routes4, 6: routes6 } = kernel.routes
   return {
     bridge: bridgeLink,
     management,

@@ -17,6 +17,7 @@ import { poolDocumentSchema } from '../../shared/pool-schema.ts'
 import type { VersionResult } from '../../shared/results.ts'
 import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../../shared/version.ts'
 import { apply } from '../functions/apply.ts'
+import { applyMany, parseApplyMany } from '../functions/apply-many.ts'
 import { DEFAULT_BOOT_WAIT_SECONDS, boot } from '../functions/boot.ts'
 import { configure, showConfig } from '../functions/configure.ts'
 import type { CallContext } from '../functions/context.ts'
@@ -61,6 +62,7 @@ export const functions: Record<string, PluginFunction> = {
     withPause(ctx, await apply(parseApplyArgs(await resolveXapiArgs('apply', args, ctx)), ctx)),
   release: async (args, ctx) =>
     withPause(ctx, await release(parseReleaseArgs(await resolveXapiArgs('release', args, ctx)), ctx)),
+  'apply-many': async (args, ctx) => withPause(ctx, await applyMany(await parseApplyMany(args, ctx), ctx)),
   status: (args, ctx) => status(parseStatusArgs(args), ctx),
   'plug-srs': (args, ctx) => plugSrs(parsePlugSrsArgs(args), ctx),
   reconcile: noArgs('reconcile', reconcile),
@@ -96,6 +98,7 @@ export const localFunctions: Record<string, PluginFunction> = {
     return handleHotplug(
       { action: args.action, vif: parseUuid(args.vif ?? '', 'vif'), vm: parseUuid(args.vm ?? '', 'vm') },
       ctx,
+      args.bridge,
     )
   },
 }

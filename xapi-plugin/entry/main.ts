@@ -51,7 +51,7 @@ async function hookMode(argv: string[]): Promise<number> {
   const env = environmentFrom(process.env)
   const log = createLogger(env.syslogSocket, 'vif-ip-binder-hotplug', env.logFile)
   try {
-    return await runHook(argv, env.root, log, env.stateDir)
+    return await runHook(argv, env, log)
   } catch (error) {
     log.log('err', 'vif-hotplug failed', { argv, error: errorDescriptionOf('vif-hotplug', error) })
     return 1
@@ -71,4 +71,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // Bun's compiled executables and Node both put the script at argv[1]; our words follow.
-process.exitCode = await main(process.argv.slice(2))
+// No top-level await: the executable is compiled to bytecode, which takes CommonJS only.
+void main(process.argv.slice(2)).then(code => {
+  process.exitCode = code
+})

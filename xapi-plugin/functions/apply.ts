@@ -9,6 +9,7 @@ import { viewBridge } from '../engine/bridge-view.ts'
 import { runSteps, undoSteps } from '../engine/execute.ts'
 import { checkGateway } from '../engine/gateway-check.ts'
 import { withHostLock } from '../engine/lock.ts'
+import type { KernelRead } from '../kernel/ip-batch.ts'
 import { type Plan, planApply } from '../engine/plan.ts'
 import { type State, emptyRecord } from '../engine/state.ts'
 import type { CallContext } from './context.ts'
@@ -16,52 +17,74 @@ import type { CallContext } from './context.ts'
 type Switch = Extract<Step, { action: 'switch-default-route' }>
 type Checked = ApplyResult['gatewayChecks'][number]
 
-export async function apply(request: ApplyRequest, ctx: CallContext): Promise<ApplyResult> {
-  const { log, store, env } = ctx
+export interface ApplyOptions {
+  /**
+   * Only what needs no answer from the gateway: addresses, mirrors, routes, sysctls. No
+   * default route switch, nothing removed; the record stays the plan's intent, so a full
+   * apply afterwards finds the rest to do. For the vif-hotplug hook, which must not wait.
+   */
+  prepareOnly?: boolean
+  /** A kernel read that is still true (apply-many's, while nothing has changed since). */
+  kernel?: KernelRead
+}
+
+export function apply(request: ApplyRequest, ctx: CallContext, options: ApplyOptions = {}): Promise<ApplyResult> {
+  return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, () => applyHeld(request, ctx, options))
+}
+
+/** apply, with the host lock already held. */
+export async function applyHeld(
+  request: ApplyRequest,
+  ctx: CallContext,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const { log, store } = ctx
   const { bridge } = request
-  return withHostLock(env.lockPath, env.lockWaitSeconds, async () => {
-    const state = store.load()
-    const { record: previousRecord, observed } = await viewBridge(state, bridge, request.management?.bridge, request)
-    const record = previousRecord ?? emptyRecord(bridge)
-    const others = Object.values(state.bridges).filter(r => r.bridge !== bridge)
-    const plan = planApply(request, observed, record, new Date().toISOString(), others)
-    const result: ApplyResult = {
-      bridge,
-      dryRun: request.dryRun,
-      changes: [...plan.make, ...plan.break],
-      unchanged: plan.unchanged,
-      gatewayChecks: [],
-    }
-    if (request.dryRun) return result
+  const state = store.load()
+  const view = await viewBridge(state, bridge, request.management?.bridge, request, options.kernel)
+  const { record: previousRecord, observed } = view
+  const record = previousRecord ?? emptyRecord(bridge)
+  const others = Object.values(state.bridges).filter(r => r.bridge !== bridge)
+  const plan = planApply(request, observed, record, new Date().toISOString(), others)
+  const result: ApplyResult = {
+    bridge,
+    dryRun: request.dryRun,
+    changes: [...plan.make, ...plan.break],
+    unchanged: plan.unchanged,
+    gatewayChecks: [],
+  }
+  if (request.dryRun) return result
 
-    // Written before acting, so a call killed half-way leaves a record that owns everything
-    // it might have added and still knows which default route to give back.
-    state.bridges[bridge] = plan.intent
+  // Written before acting, so a call killed half-way leaves a record that owns everything
+  // it might have added and still knows which default route to give back.
+  state.bridges[bridge] = plan.intent
+  store.save(state)
+  const make = options.prepareOnly ? plan.make.filter(s => s.action !== 'switch-default-route') : plan.make
+  if (options.prepareOnly) result.changes = make
+  try {
+    await runSteps(make, log)
+  } catch (error) {
+    if (previousRecord) state.bridges[bridge] = previousRecord
+    else delete state.bridges[bridge]
     store.save(state)
-    try {
-      await runSteps(plan.make, log)
-    } catch (error) {
-      if (previousRecord) state.bridges[bridge] = previousRecord
-      else delete state.bridges[bridge]
-      store.save(state)
-      throw error
-    }
+    throw error
+  }
+  if (options.prepareOnly) return result
 
-    const switches = plan.make.filter((s): s is Switch => s.action === 'switch-default-route')
-    if (request.gatewayCheckSeconds > 0) {
-      result.gatewayChecks = await checkGateways(request, switches)
-      const failed = result.gatewayChecks.filter(c => !c.reachable)
-      if (failed.length) await rollBackGateways(failed, switches, plan, record, state, ctx, bridge)
-    }
+  const switches = plan.make.filter((s): s is Switch => s.action === 'switch-default-route')
+  if (request.gatewayCheckSeconds > 0) {
+    result.gatewayChecks = await checkGateways(request, switches)
+    const failed = result.gatewayChecks.filter(c => !c.reachable)
+    if (failed.length) await rollBackGateways(failed, switches, plan, record, state, ctx, bridge)
+  }
 
-    // If a removal fails, what was added stays in place and owned (plan.intent is on disk);
-    // the next apply retries the removals.
-    await runSteps(plan.break, log)
-    state.bridges[bridge] = plan.final
-    store.save(state)
-    if (result.changes.length) log.log('info', 'applied', { bridge, changes: result.changes.length })
-    return result
-  })
+  // If a removal fails, what was added stays in place and owned (plan.intent is on disk);
+  // the next apply retries the removals.
+  await runSteps(plan.break, log)
+  state.bridges[bridge] = plan.final
+  store.save(state)
+  if (result.changes.length) log.log('info', 'applied', { bridge, changes: result.changes.length })
+  return result
 }
 
 function checkGateways(request: ApplyRequest, switches: Switch[]): Promise<Checked[]> {

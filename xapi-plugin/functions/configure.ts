@@ -20,6 +20,8 @@ import {
   writerId,
 } from '../../shared/pool-document.ts'
 import type { CallContext } from './context.ts'
+import { refreshHookIndex } from './refresh-index.ts'
+import { readPoolBindings } from '../xapi/pool-bindings.ts'
 import { type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { resolveAgainstPool } from '../xapi/resolve-config.ts'
 
@@ -103,6 +105,9 @@ export async function configure(request: ConfigureRequest, ctx: CallContext) {
     const call = (method: string, ...params: unknown[]) => xapi.call(method, ...params)
     const outcome = await writePoolDocument(call, pool.ref, text, pool.otherConfig, writerId(host.uuid))
     ctx.log.log('info', 'configure: pool configuration written', { bindings: bindings.length, outcome })
+    // This host's hook reads the new bindings at once; other hosts refresh theirs at their
+    // next reconcile or hook worker, or when it expires.
+    await refreshHookIndex(xapi, host, await readPoolBindings(xapi), ctx)
     return { ...result, outcome }
   })
 }

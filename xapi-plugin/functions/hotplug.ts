@@ -7,17 +7,23 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { execa } from 'execa'
 import { invalidArgument } from '../../shared/errors.ts'
 import { type Pause, describePause } from '../../shared/pause.ts'
 import { readPause } from '../runtime/pause-file.ts'
-import { parseUuid } from '../../shared/plugin-args.ts'
+import { type PluginArgs, parseApplyArgs, parseUuid } from '../../shared/plugin-args.ts'
+import { type HookIndex, readHookIndex } from '../engine/hook-index.ts'
+import type { Environment } from '../runtime/environment.ts'
+import type { Logger } from '../runtime/log.ts'
+import { apply } from './apply.ts'
+import { createContext } from './context.ts'
+import { refreshHookIndex } from './refresh-index.ts'
 import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
 import type { CallContext } from './context.ts'
 import { CHAINED_HOOK } from '../runtime/layout.ts'
-import { thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
+import { type HostIdentity, type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { isExecutable, onPath } from '../runtime/executables.ts'
-import { boundVif, readPoolBindings } from '../xapi/pool-bindings.ts'
+import { run } from '../runtime/run.ts'
+import { type PoolBindings, boundVif, readPoolBindings } from '../xapi/pool-bindings.ts'
 import { plugSrsFor } from './plug-srs.ts'
 import { release } from './release.ts'
 
@@ -53,23 +59,18 @@ export function parseHotplugArgv(argv: string[]): HotplugEvent {
 
 /**
  * The hook itself: runs the hook that was there before ours (install chained it), then
- * hands the event to a detached worker and returns.
+ * decides from the local index (engine/hook-index.ts) when it has a fresh one:
+ *   - a VM no binding names, or a VIF of a bound VM on another network: nothing to do, no
+ *     worker, no xapi;
+ *   - a bound VIF plugging: a worker is started first (the gateway check and the default
+ *     route, SR re-plug, verification against xapi: what may wait), then the hook binds the
+ *     addresses, mirror, routes and sysctls itself, from the index, before returning;
+ *   - anything else (no index, an unknown VIF, a removal): the worker asks xapi.
  */
-export async function runHook(
-  argv: string[],
-  root: string,
-  log: CallContext['log'],
-  stateDir: string,
-): Promise<number> {
-  const chained = join(root, CHAINED_HOOK)
+export async function runHook(argv: string[], env: Environment, log: Logger): Promise<number> {
+  const chained = join(env.root, CHAINED_HOOK)
   if (isExecutable(chained)) {
-    const result = await execa(chained, argv, {
-      reject: false,
-      stdin: 'ignore',
-      stdout: 'ignore',
-      stderr: 'pipe',
-      timeout: 30_000,
-    })
+    const result = await run(chained, argv, { timeoutMs: 30_000 })
     if (result.exitCode !== 0)
       log.log('warning', 'chained vif-hotplug failed', {
         hook: chained,
@@ -78,21 +79,51 @@ export async function runHook(
       })
   }
   const event = parseHotplugArgv(argv)
-  const paused = readPause(stateDir)
+  // Paused (an admin at work): the hook does nothing at all, index or not.
+  const paused = readPause(env.stateDir)
   if (paused) {
     log.log('info', `vif-hotplug ${event.action}: ${describePause(paused)}: nothing done`, { ...event })
     return 0
   }
-  const [command, args] = workerCommand(root, process.execPath, [
-    'hotplug-worker',
-    `action=${event.action}`,
-    `vif=${event.vif}`,
-    `vm=${event.vm}`,
-  ])
+  const index = readHookIndex(env.stateDir)
+  const bridge = lookUp(index, event)
+  if (bridge === null) return 0
+  const request = bridge === undefined ? undefined : index?.requests[bridge]
+  if (request && event.action === 'online') {
+    startWorker(env.root, event, bridge)
+    await bindFromIndex(request, createContext(env, log))
+    return 0
+  }
+  const worker = startWorker(env.root, event)
+  log.log('info', 'vif-hotplug: worker started', { ...event, worker })
+  return 0
+}
+
+/** null: nothing to do on this host; a bridge: a bound VIF; undefined: only xapi knows. */
+function lookUp(index: HookIndex | undefined, event: HotplugEvent): string | null | undefined {
+  if (!index) return undefined
+  const vm = index.vms[event.vm]
+  return vm ? vm.vifs[event.vif] : null
+}
+
+function startWorker(root: string, event: HotplugEvent, bridge?: string): number | undefined {
+  const words = ['hotplug-worker', `action=${event.action}`, `vif=${event.vif}`, `vm=${event.vm}`]
+  const [command, args] = workerCommand(root, process.execPath, bridge ? [...words, `bridge=${bridge}`] : words)
   const worker = spawn(command, args, { detached: true, stdio: 'ignore', env: process.env })
   worker.unref()
-  log.log('info', 'vif-hotplug: worker started', { ...event, worker: worker.pid })
-  return 0
+  return worker.pid
+}
+
+/** What the hook does itself for a bound VIF; its worker does the rest and retries. */
+async function bindFromIndex(args: PluginArgs, ctx: CallContext): Promise<void> {
+  try {
+    await apply(parseApplyArgs(args), ctx, { prepareOnly: true })
+  } catch (error) {
+    ctx.log.log('warning', 'vif-hotplug: binding from the index failed, the worker takes over', {
+      bridge: args.bridge,
+      error: (error as Error).message,
+    })
+  }
 }
 
 /**
@@ -123,50 +154,84 @@ export interface HotplugOutcome {
 }
 
 /** The detached worker: what the hook's event means for this host. */
-export async function handleHotplug(event: HotplugEvent, ctx: CallContext): Promise<HotplugOutcome> {
+export async function handleHotplug(
+  event: HotplugEvent,
+  ctx: CallContext,
+  indexedBridge?: string,
+): Promise<HotplugOutcome> {
   // Paused since the hook started this worker: still nothing to do.
   const paused = readPause(ctx.env.stateDir)
   if (paused) {
     ctx.log.log('info', `vif-hotplug ${event.action}: ${describePause(paused)}: nothing done`, { ...event })
     return { event, bound: false, paused }
   }
+  // Started by the hook's fast path: the gateway check and default route first, from the
+  // index; xapi only then, to confirm (and re-apply, retry, plug SRs, or release).
+  if (indexedBridge) await applyFromIndex(indexedBridge, ctx)
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     const pool = await readPoolBindings(xapi)
-    if (!pool) return { event, bound: false }
     const host = await thisHost(ctx.env.root, xapi)
-    const vifRef = await xapi.call<string>('VIF.get_by_uuid', event.vif)
-    const network = await xapi.call<string>('VIF.get_network', vifRef)
-    const bound = await boundVif(xapi, pool, event.vm, network, host.ref)
-    if (!bound) return { event, bound: false }
-    const fields = { vm: event.vm, vif: event.vif, bridge: bound.bridge }
-    // Workers of a reboot's remove and online events race each other: each acts on the
-    // VIF as it is now, so the last state wins whatever order they run in.
-    const attached = () => vifAttachedHere(xapi, vifRef, bound.vmRef, host.ref)
-    if (event.action === 'remove') {
-      if (await attached()) {
-        ctx.log.log('info', 'vif-hotplug remove: the VIF is plugged again, nothing to release', fields)
-        return { event, bound: true, bridge: bound.bridge, changes: 0 }
-      }
-      const released = await release({ bridge: bound.bridge, dryRun: false }, ctx)
-      ctx.log.log('info', 'vif-hotplug remove: released', { ...fields, changes: released.changes.length })
-      return { event, bound: true, bridge: bound.bridge, changes: released.changes.length }
+    try {
+      return pool ? await handleBound(event, xapi, pool, host, ctx) : { event, bound: false }
+    } finally {
+      await refreshHookIndex(xapi, host, pool, ctx)
     }
-    if (!(await attached())) {
-      ctx.log.log('info', 'vif-hotplug online: the VIF is no longer plugged here, nothing to apply', fields)
+  })
+}
+
+async function applyFromIndex(bridge: string, ctx: CallContext): Promise<void> {
+  const args = readHookIndex(ctx.env.stateDir)?.requests[bridge]
+  if (!args) return
+  try {
+    await apply(parseApplyArgs(args), ctx)
+  } catch (error) {
+    ctx.log.log('info', 'vif-hotplug: first apply from the index failed, asking xapi', {
+      bridge,
+      error: (error as Error).message,
+    })
+  }
+}
+
+/** The event, for a pool with bindings: is it a bound VIF, and what does it need now? */
+async function handleBound(
+  event: HotplugEvent,
+  xapi: LocalXapi,
+  pool: PoolBindings,
+  host: HostIdentity,
+  ctx: CallContext,
+): Promise<HotplugOutcome> {
+  const vifRef = await xapi.call<string>('VIF.get_by_uuid', event.vif)
+  const network = await xapi.call<string>('VIF.get_network', vifRef)
+  const bound = await boundVif(xapi, pool, event.vm, network, host.ref)
+  if (!bound) return { event, bound: false }
+  const fields = { vm: event.vm, vif: event.vif, bridge: bound.bridge }
+  // Workers of a reboot's remove and online events race each other: each acts on the
+  // VIF as it is now, so the last state wins whatever order they run in.
+  const attached = () => vifAttachedHere(xapi, vifRef, bound.vmRef, host.ref)
+  if (event.action === 'remove') {
+    if (await attached()) {
+      ctx.log.log('info', 'vif-hotplug remove: the VIF is plugged again, nothing to release', fields)
       return { event, bound: true, bridge: bound.bridge, changes: 0 }
     }
-    let changes = 0
-    let failure: unknown
-    try {
-      changes = (await applyUntilGatewayAnswers(bound.request, ctx, attached)).changes.length
-      ctx.log.log('info', 'vif-hotplug online: applied', { ...fields, changes })
-    } catch (error) {
-      failure = error
-    }
-    // The SRs have probes of their own: they are worth trying even if the gateway never
-    // answered (storage on the bound network itself needs no gateway).
-    const srs = bound.binding.srs.length ? await plugSrsFor(xapi, host, bound.binding.srs, ctx) : []
-    if (failure) throw failure
-    return { event, bound: true, bridge: bound.bridge, changes, srs }
-  })
+    const released = await release({ bridge: bound.bridge, dryRun: false }, ctx)
+    ctx.log.log('info', 'vif-hotplug remove: released', { ...fields, changes: released.changes.length })
+    return { event, bound: true, bridge: bound.bridge, changes: released.changes.length }
+  }
+  if (!(await attached())) {
+    ctx.log.log('info', 'vif-hotplug online: the VIF is no longer plugged here, nothing to apply', fields)
+    return { event, bound: true, bridge: bound.bridge, changes: 0 }
+  }
+  let changes = 0
+  let failure: unknown
+  try {
+    changes = (await applyUntilGatewayAnswers(bound.request, ctx, attached)).changes.length
+    ctx.log.log('info', 'vif-hotplug online: applied', { ...fields, changes })
+  } catch (error) {
+    failure = error
+  }
+  // The SRs have probes of their own: they are worth trying even if the gateway never
+  // answered (storage on the bound network itself needs no gateway).
+  const srs = bound.binding.srs.length ? await plugSrsFor(xapi, host, bound.binding.srs, ctx) : []
+  if (failure) throw failure
+  return { event, bound: true, bridge: bound.bridge, changes, srs }
 }

@@ -27,7 +27,6 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
-import { execa } from 'execa'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import type { InstalledParts } from '../../shared/results.ts'
 import { isExecutable } from '../runtime/executables.ts'
@@ -43,6 +42,7 @@ import {
   VENDOR_UNIT,
 } from '../runtime/layout.ts'
 import { BOOT_START_TIMEOUT_SECONDS } from './boot.ts'
+import { run } from '../runtime/run.ts'
 
 export const UNIT_TEXT = `[Unit]
 Description=vif-ip-binder: bind dom0 to the firewall VM's network at boot
@@ -222,7 +222,7 @@ export function uninstall(root: string): UninstallResult {
 
 /** On a real host, systemd must re-read its units; under --root there is no systemd to tell. */
 export async function reloadSystemd(): Promise<void> {
-  await execa('systemctl', ['daemon-reload'], { reject: false, stdin: 'ignore' })
+  await run('systemctl', ['daemon-reload'])
 }
 
 /** Which parts are in place under `root`: what status and version report. */

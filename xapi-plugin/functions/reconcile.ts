@@ -14,6 +14,7 @@ import { plugSrsFor } from './plug-srs.ts'
 import { type BoundVif, boundVif, readPoolBindings } from '../xapi/pool-bindings.ts'
 import { release } from './release.ts'
 import type { ApplyResult, ReconcileResult, ReleaseResult } from '../../shared/results.ts'
+import { refreshHookIndex } from './refresh-index.ts'
 
 interface VifRecord {
   network: string
@@ -64,6 +65,7 @@ export async function reconcile(ctx: CallContext): Promise<ReconcileResult> {
     const host = await thisHost(ctx.env.root, xapi)
     const result: ReconcileResult = { host: host.uuid, configured: false, applied: [], released: [], srs: [] }
     const pool = await readPoolBindings(xapi)
+    await refreshHookIndex(xapi, host, pool, ctx)
     if (!pool) return result
     result.configured = true
 

@@ -73,6 +73,8 @@ export function parseRouteText(text: string): IpRoute[] {
       else if (word === 'metric' && next) route.metric = Number(next)
       else if (word === 'proto' && next) route.protocol = next
       else if (word === 'scope' && next) route.scope = next
+      else if (word === 'table' && next) route.table = next
+      else if (word === 'pref' && next) route.pref = next
       else if (ROUTE_FLAGS.has(word)) {
         route.flags!.push(word)
         continue

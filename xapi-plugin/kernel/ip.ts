@@ -2,10 +2,10 @@
 // `-j` for everything we read. Every failure becomes COMMAND_FAILED naming the command.
 
 import { existsSync } from 'node:fs'
-import { execa } from 'execa'
 import type { Family } from '../../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { parseAddrText, parseRouteText } from './ip-text.ts'
+import { run } from '../runtime/run.ts'
 import type { DefaultRoute } from '../../shared/results.ts'
 
 export interface IpAddress {
@@ -31,6 +31,10 @@ export interface IpRoute {
   protocol?: string
   scope?: string
   flags?: string[]
+  /** Absent for the main table. */
+  table?: string
+  /** IPv6 routes only (the router preference). */
+  pref?: string
 }
 
 export class CommandError extends BinderError {
@@ -51,8 +55,8 @@ export function linkExists(dev: string): boolean {
 }
 
 export async function runIp(argv: string[]): Promise<string> {
-  const result = await execa('ip', argv, { reject: false, stdin: 'ignore' })
-  if (result.exitCode !== 0) throw new CommandError(argv, String(result.stderr || result.message))
+  const result = await run('ip', argv)
+  if (result.exitCode !== 0) throw new CommandError(argv, result.stderr || result.error || '')
   return result.stdout
 }
 
@@ -62,6 +66,12 @@ let textOutput = false
 
 export function readTextOutput(): void {
   textOutput = true
+}
+
+export const useTextOutput = readTextOutput
+
+export function ipOutputIsText(): boolean {
+  return textOutput
 }
 
 const JSON_UNKNOWN = /Option "-j(son)?" is unknown/i
@@ -75,18 +85,18 @@ async function readIp<T>(
   parseText: (text: string) => T[],
 ): Promise<{ items: T[] } | { stderr: string }> {
   if (!textOutput) {
-    const result = await execa('ip', ['-j', ...argv], { reject: false, stdin: 'ignore' })
+    const result = await run('ip', ['-j', ...argv])
     const out = String(result.stdout).trim()
     if (result.exitCode === 0) {
       if (!out) return { items: [] }
       if (out.startsWith('[')) return { items: JSON.parse(out) as T[] }
       return { items: parseText(out) }
     }
-    if (!JSON_UNKNOWN.test(String(result.stderr))) return { stderr: String(result.stderr || result.message) }
+    if (!JSON_UNKNOWN.test(result.stderr)) return { stderr: result.stderr || result.error || '' }
     textOutput = true
   }
-  const result = await execa('ip', argv, { reject: false, stdin: 'ignore' })
-  if (result.exitCode !== 0) return { stderr: String(result.stderr || result.message) }
+  const result = await run('ip', argv)
+  if (result.exitCode !== 0) return { stderr: result.stderr || result.error || '' }
   return { items: parseText(String(result.stdout)) }
 }
 

@@ -1,8 +1,8 @@
 // One ICMP echo with the system's ping: no raw sockets of our own.
 
-import { execa } from 'execa'
 import { type Family, familyOf } from '../../shared/addresses.ts'
 import { onPath } from '../runtime/executables.ts'
+import { run } from '../runtime/run.ts'
 
 /** CentOS 7's ping speaks IPv4 only and ships ping6; newer iputils take -6. */
 function pingCommand(family: Family, address: string): [string, string[]] {
@@ -14,9 +14,12 @@ function pingCommand(family: Family, address: string): [string, string[]] {
 /** Waits up to one second for an answer; the error text is ping's own. */
 export async function pingOnce(address: string): Promise<{ ok: boolean; error: string }> {
   const [command, args] = pingCommand(familyOf(address), address)
-  const result = await execa(command, args, { reject: false, stdin: 'ignore', timeout: 3000 })
+  const result = await run(command, args, { timeoutMs: 3000 })
   if (result.exitCode === 0) return { ok: true, error: '' }
   // ping exits 1 when no reply came; other codes carry a reason on stderr.
   if (result.exitCode === 1) return { ok: false, error: `no reply from ${address}` }
-  return { ok: false, error: String(result.stderr || result.stdout).trim() || `ping exited ${result.exitCode}` }
+  return {
+    ok: false,
+    error: (result.stderr || result.stdout || result.error || '').trim() || `ping exited ${result.exitCode}`,
+  }
 }
