@@ -156,6 +156,10 @@ export interface PbdOutcome {
 export interface SrOutcome {
   sr: string
   name: string
+  /** What its device_config says: a network server to wait for, local, or a shape not known here. */
+  storage: 'network' | 'local' | 'unknown'
+  /** Why an unknown shape could not be probed as its driver would reach it. */
+  problem?: string
   ok: boolean
   probe: ProbeOutcome | null
   pbds: PbdOutcome[]

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { parsePlugSrsArgs } from '../../shared/plugin-args.ts'
-import { parseProbe, probeFromDeviceConfig, probeText } from '../../shared/probes.ts'
+import { parseProbe, probeText } from '../../shared/probes.ts'
 import { parseHotplugArgv, workerCommand } from '../../xapi-plugin/functions/hotplug.ts'
 import { XapiError, parseInventory } from '../../xapi-plugin/xapi/local-xapi.ts'
 import { probeDelayMs } from '../../xapi-plugin/functions/plug-srs.ts'
@@ -46,27 +46,6 @@ describe('probes', () => {
           e.code === 'VIF_IP_BINDER_INVALID_ARGUMENT' && e.message.includes(JSON.stringify(text)),
       ))
   }
-
-  test('derived from device_config by SR type', () => {
-    assert.deepEqual(probeFromDeviceConfig('nfs', { server: '10.0.0.5', serverpath: '/x' }), {
-      kind: 'tcp',
-      host: '10.0.0.5',
-      port: 2049,
-    })
-    assert.deepEqual(probeFromDeviceConfig('smb', { server: '\\\\nas\\vms' }), { kind: 'tcp', host: 'nas', port: 445 })
-    assert.deepEqual(probeFromDeviceConfig('cifs', { location: '//10.0.0.6/vms' }), {
-      kind: 'tcp',
-      host: '10.0.0.6',
-      port: 445,
-    })
-    assert.deepEqual(probeFromDeviceConfig('lvmoiscsi', { target: '10.0.0.7,10.0.0.8', port: '3261' }), {
-      kind: 'tcp',
-      host: '10.0.0.7',
-      port: 3261,
-    })
-    assert.equal(probeFromDeviceConfig('lvm', { device: '/dev/sda3' }), undefined, 'local storage has no server')
-    assert.equal(probeFromDeviceConfig('nfs', { server: 'bad host' }), undefined)
-  })
 })
 
 describe('plug-srs arguments', () => {

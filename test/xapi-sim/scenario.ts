@@ -98,7 +98,7 @@ export interface VmDefinition {
 export interface SrDefinition {
   name: string
   /** nfs (port 2049), smb/cifs (445), lvmoiscsi/iscsi (3260). */
-  type: 'nfs' | 'smb' | 'cifs' | 'lvmoiscsi' | 'iscsi'
+  type: 'nfs' | 'smb' | 'cifs' | 'iso' | 'lvmoiscsi' | 'iscsi'
   device_config: Record<string, string>
   shared?: boolean
   /** Try PBD.plug on every host at boot (failures leave it unplugged). */

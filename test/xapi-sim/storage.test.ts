@@ -10,13 +10,17 @@ import { storageTarget } from './storage.ts'
 import { login, rpc } from './test-helpers.ts'
 
 describe('storage targets from device_config', () => {
-  it('NFS 2049, SMB 445 (\\\\host\\share or //host/share), iSCSI 3260 (first target)', () => {
-    assert.deepEqual(storageTarget('nfs', { server: '10.0.0.1', serverpath: '/x' }).port, 2049)
-    assert.equal(storageTarget('smb', { server: '\\\\files\\vms' }).host, 'files')
-    assert.equal(storageTarget('cifs', { location: '//10.0.0.2/iso' }).host, '10.0.0.2')
-    assert.equal(storageTarget('smb', { server: '\\\\files\\vms' }).port, 445)
-    const iscsi = storageTarget('lvmoiscsi', { target: '10.0.0.3,10.0.0.4', targetIQN: 'iqn.x' })
-    assert.deepEqual([iscsi.host, iscsi.port], ['10.0.0.3', 3260])
+  it('NFS 2049, SMB 445 (\\\\host\\share or //host/share), ISO by location and type, iSCSI portals', () => {
+    const servers = (type: string, config: Record<string, string>) => storageTarget(type, config).servers
+    assert.deepEqual(servers('nfs', { server: '10.0.0.1', serverpath: '/x' }), [{ host: '10.0.0.1', port: 2049 }])
+    assert.deepEqual(servers('smb', { server: '\\\\files\\vms' }), [{ host: 'files', port: 445 }])
+    assert.deepEqual(servers('iso', { location: '//10.0.0.2/iso', type: 'cifs' }), [{ host: '10.0.0.2', port: 445 }])
+    assert.deepEqual(servers('iso', { location: '10.0.0.2:/iso', type: 'nfs_iso' }), [{ host: '10.0.0.2', port: 2049 }])
+    assert.deepEqual(servers('lvmoiscsi', { target: '10.0.0.3,10.0.0.4', port: '3261', targetIQN: 'iqn.x' }), [
+      { host: '10.0.0.3', port: 3261 },
+      { host: '10.0.0.4', port: 3261 },
+    ])
+    assert.throws(() => storageTarget('nfs', { serverpath: '/x' }), { code: 'SR_BACKEND_FAILURE_1' })
     assert.throws(() => storageTarget('zfs', {}), { code: 'SR_UNKNOWN_DRIVER' })
   })
 })

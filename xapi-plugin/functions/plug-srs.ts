@@ -5,10 +5,10 @@
 
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { type PlugSrsRequest, encodePlugSrsArgs, parsePlugSrsArgs } from '../../shared/plugin-args.ts'
-import { type Probe, probeFromDeviceConfig, probeText } from '../../shared/probes.ts'
+import { type Probe, type SrProbe, probeText, srProbe } from '../../shared/probes.ts'
 import type { CallContext } from './context.ts'
 import { type HostIdentity, type LocalXapi, XapiError, refByUuid, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
-import { probeOnce } from '../kernel/probe.ts'
+import { probeAny } from '../kernel/probe.ts'
 import type { ProbeOutcome, SrOutcome } from '../../shared/results.ts'
 
 /** Probes that may wait for an answer at the same time (each gives up after its timeout). */
@@ -32,7 +32,7 @@ interface Target {
   uuid: string
   name: string
   type: string
-  probe: Probe | undefined
+  probe: SrProbe
   pbds: (PbdRecord & { ref: string })[]
 }
 
@@ -54,7 +54,8 @@ async function resolveTarget(
     const pbd = await xapi.call<PbdRecord>('PBD.get_record', pbdRef)
     if (pbd.host === hostRef) pbds.push({ ...pbd, ref: pbdRef })
   }
-  const probe = probes[uuid] ?? probeFromDeviceConfig(sr.type, pbds[0]?.device_config ?? {})
+  const given = probes[uuid]
+  const probe: SrProbe = given ? { kind: 'network', probes: [given] } : srProbe(sr.type, pbds[0]?.device_config ?? {})
   return { uuid, name: sr.name_label, type: sr.type, probe, pbds }
 }
 
@@ -63,9 +64,9 @@ async function resolveTarget(
  * firewall that silently drops makes each probe wait out its timeout, and sequential
  * probes would then run only every 1.25 s. At most PROBES_IN_FLIGHT at once.
  */
-async function waitForServer(probe: Probe, deadline: number): Promise<ProbeOutcome> {
+async function waitForServer(probes: Probe[], deadline: number): Promise<ProbeOutcome> {
   const started = Date.now()
-  const target = probeText(probe)
+  const target = probes.map(probeText).join(', ')
   return new Promise(resolve => {
     let attempts = 0
     let inFlight = 0
@@ -88,7 +89,7 @@ async function waitForServer(probe: Probe, deadline: number): Promise<ProbeOutco
       if (inFlight < PROBES_IN_FLIGHT) {
         attempts++
         inFlight++
-        void probeOnce(probe).then(answer => {
+        void probeAny(probes).then(answer => {
           inFlight--
           if (answer.ok) return finish(true)
           lastError = answer.error
@@ -102,14 +103,24 @@ async function waitForServer(probe: Probe, deadline: number): Promise<ProbeOutco
 }
 
 async function plugTarget(xapi: LocalXapi, target: Target, deadline: number): Promise<SrOutcome> {
-  const result: SrOutcome = { sr: target.uuid, name: target.name, ok: true, probe: null, pbds: [] }
+  const result: SrOutcome = {
+    sr: target.uuid,
+    name: target.name,
+    storage: target.probe.kind,
+    ok: true,
+    probe: null,
+    pbds: [],
+  }
   const detached = target.pbds.filter(p => !p.currently_attached)
   for (const pbd of target.pbds.filter(p => p.currently_attached)) {
     result.pbds.push({ pbd: pbd.uuid, outcome: 'already-attached', elapsedMs: 0 })
   }
+  if (target.probe.kind === 'unknown')
+    result.problem = `${target.probe.reason}: tell plug-srs how to probe it (probes=<sr>=tcp:<host>:<port>)`
   if (detached.length === 0) return result
-  if (target.probe) {
-    result.probe = await waitForServer(target.probe, deadline)
+  const probes = target.probe.kind === 'local' ? [] : target.probe.probes
+  if (probes.length) {
+    result.probe = await waitForServer(probes, deadline)
     if (!result.probe.reachable) {
       result.ok = false
       for (const pbd of detached) result.pbds.push({ pbd: pbd.uuid, outcome: 'unreachable', elapsedMs: 0 })
@@ -147,7 +158,13 @@ export async function plugSrsWith(
   for (const uuid of request.srs) targets.push(await resolveTarget(xapi, host.ref, uuid, request.probes))
   const srs = await Promise.all(targets.map(target => plugTarget(xapi, target, deadline)))
   for (const sr of srs)
-    ctx.log.log(sr.ok ? 'info' : 'warning', 'plug-srs', { sr: sr.sr, name: sr.name, probe: sr.probe, pbds: sr.pbds })
+    ctx.log.log(sr.ok && !sr.problem ? 'info' : 'warning', 'plug-srs', {
+      sr: sr.sr,
+      name: sr.name,
+      probe: sr.probe,
+      pbds: sr.pbds,
+      problem: sr.problem,
+    })
   return srs
 }
 

@@ -22,3 +22,10 @@ function tcpOpens(host: string, port: number): Promise<{ ok: boolean; error: str
 export function probeOnce(probe: Probe): Promise<{ ok: boolean; error: string }> {
   return probe.kind === 'icmp' ? pingOnce(probe.address) : tcpOpens(probe.host, probe.port)
 }
+
+/** One round over an SR's servers (an iSCSI target list): answered when any of them answers. */
+export async function probeAny(probes: Probe[]): Promise<{ ok: boolean; error: string }> {
+  const answers = await Promise.all(probes.map(probeOnce))
+  if (answers.some(a => a.ok)) return { ok: true, error: '' }
+  return { ok: false, error: answers.map(a => a.error).join('; ') }
+}
