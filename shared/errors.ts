@@ -8,7 +8,7 @@ export const ErrorCode = {
   NO_SUCH_DEVICE: 'VIF_IP_BINDER_NO_SUCH_DEVICE',
   /** An `ip` or sysctl step failed; what this call had done was undone. */
   COMMAND_FAILED: 'VIF_IP_BINDER_COMMAND_FAILED',
-  /** The new gateway did not answer in time; the previous default route was restored. */
+  /** The new gateway did not answer on its bridge in time; the default route was not switched to it. */
   GATEWAY_UNREACHABLE: 'VIF_IP_BINDER_GATEWAY_UNREACHABLE',
   /** Another call held the host's lock for longer than the wait allows. */
   BUSY: 'VIF_IP_BINDER_BUSY',

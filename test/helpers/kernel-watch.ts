@@ -12,7 +12,10 @@ export class KernelWatch {
   private readonly waiters: { pattern: RegExp; resolve: (at: number) => void }[] = []
 
   /** `objects`: what to watch, as `ip monitor` names them (link too, to see a VIF appear). */
-  constructor(ns: string, objects = ['address', 'route']) {
+  constructor(
+    private readonly ns: string,
+    objects = ['address', 'route'],
+  ) {
     this.process = execa('ip', ['netns', 'exec', ns, 'ip', 'monitor', ...objects], {
       buffer: false,
       reject: false,
@@ -34,6 +37,23 @@ export class KernelWatch {
     const past = this.seen.find(e => pattern.test(e.text))
     if (past) return Promise.resolve(past.at)
     return new Promise(resolve => this.waiters.push({ pattern, resolve }))
+  }
+
+  /** Resolves once the monitor reports changes: a marker route (TEST-NET-2 benchmark range) seen coming and going. */
+  async ready(): Promise<void> {
+    const marker = '198.18.255.254'
+    const seen = this.when(new RegExp(`^blackhole ${marker.replace(/\./g, '\\.')}`))
+    for (let i = 0; i < 50 && !this.lines(new RegExp(`^blackhole ${marker}`)).length; i++) {
+      await execa('ip', ['-n', this.ns, 'route', 'replace', 'blackhole', `${marker}/32`])
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    await seen
+    await execa('ip', ['-n', this.ns, 'route', 'del', 'blackhole', `${marker}/32`])
+  }
+
+  /** Every line seen so far that matches. */
+  lines(pattern: RegExp): string[] {
+    return this.seen.filter(e => pattern.test(e.text)).map(e => e.text)
   }
 
   stop(): void {

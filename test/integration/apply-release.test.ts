@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { callOk, callPlugin } from '../helpers/host-plugin.ts'
 import { BRIDGE_KINDS, BRIDGE_LABELS } from '../helpers/bridges.ts'
+import { KernelWatch } from '../helpers/kernel-watch.ts'
 import { ip } from '../helpers/netns.ts'
 import {
   DOM0_4,
@@ -128,20 +129,28 @@ for (const kind of BRIDGE_KINDS) {
         assert.deepEqual(await kernelSnapshot(dom0), before)
       }))
 
-    test('an unreachable gateway is rolled back to the previous default route; the addresses stay', () =>
+    test('an unreachable gateway never gets the default route; the addresses stay', () =>
       withTopology(async ({ dom0, root }) => {
-        const reply = await callPlugin(dom0, root, 'apply', {
-          bridge: 'xapi1',
-          addresses: DOM0_4,
-          gateway: '192.0.2.254',
-          'gateway-check': '2',
-        })
-        assert.equal(reply.status, 'Failure')
-        assert.equal(reply.status === 'Failure' && reply.errorDescription[0], 'VIF_IP_BINDER_GATEWAY_UNREACHABLE')
-        assert.match(
-          reply.status === 'Failure' ? reply.errorDescription[1]! : '',
-          /192\.0\.2\.254.*previous default route was restored/,
-        )
+        const watch = new KernelWatch(dom0)
+        try {
+          await watch.ready()
+          const reply = await callPlugin(dom0, root, 'apply', {
+            bridge: 'xapi1',
+            addresses: DOM0_4,
+            gateway: '192.0.2.254',
+            'gateway-check': '2',
+          })
+          assert.equal(reply.status, 'Failure')
+          assert.equal(reply.status === 'Failure' && reply.errorDescription[0], 'VIF_IP_BINDER_GATEWAY_UNREACHABLE')
+          assert.match(
+            reply.status === 'Failure' ? reply.errorDescription[1]! : '',
+            /192\.0\.2\.254.*the default route was left as it was/,
+          )
+          await watch.when(new RegExp(DOM0_4.replace('/', '\\/').replace(/\./g, '\\.')))
+          assert.deepEqual(watch.lines(/^(Deleted )?default /), [], 'the default route never changed')
+        } finally {
+          watch.stop()
+        }
         assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
         assert.deepEqual(await addressesOf(dom0, 'xapi1'), [DOM0_4])
         assert.equal(await ping(dom0, FW4), true, 'the bound address still reaches the firewall on-link')

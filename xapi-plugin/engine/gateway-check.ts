@@ -1,7 +1,8 @@
 // Does the new gateway answer? Asked with the system's ping (no raw sockets without
 // privileges we do not want to depend on), after our fresh IPv6 addresses have left
 // duplicate address detection: until then the kernel will not source traffic from them,
-// and a check would fail for a reason that fixes itself a second later.
+// and a check would fail for a reason that fixes itself a second later. The echo is bound to
+// the bridge, so the gateway is asked before any default route points at it.
 
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Family } from '../../shared/addresses.ts'
@@ -40,7 +41,7 @@ export async function checkGateway(
   do {
     attempts++
     const attemptStarted = Date.now()
-    const answer = await pingOnce(gateway)
+    const answer = await pingOnce(gateway, bridge)
     if (answer.ok) return { reachable: true, attempts, elapsedMs: Date.now() - started }
     lastError = answer.error
     // ping fails at once (no route, no neighbour yet) as well as after its 1 s wait.

@@ -10,6 +10,8 @@ import { runSteps, undoSteps } from '../engine/execute.ts'
 import { checkGateway } from '../engine/gateway-check.ts'
 import { withHostLock } from '../engine/lock.ts'
 import type { KernelRead } from '../kernel/ip-batch.ts'
+import { type Observed, defaultInSlot } from '../engine/observe.ts'
+import { describeDefaultRoute } from '../kernel/ip.ts'
 import { type Plan, planApply } from '../engine/plan.ts'
 import { type State, emptyRecord } from '../engine/state.ts'
 import type { CallContext } from './context.ts'
@@ -59,23 +61,26 @@ export async function applyHeld(
   // it might have added and still knows which default route to give back.
   state.bridges[bridge] = plan.intent
   store.save(state)
-  const make = options.prepareOnly ? plan.make.filter(s => s.action !== 'switch-default-route') : plan.make
-  if (options.prepareOnly) result.changes = make
-  try {
-    await runSteps(make, log)
-  } catch (error) {
+  const restoreRecord = () => {
     if (previousRecord) state.bridges[bridge] = previousRecord
     else delete state.bridges[bridge]
     store.save(state)
-    throw error
   }
-  if (options.prepareOnly) return result
-
-  const switches = plan.make.filter((s): s is Switch => s.action === 'switch-default-route')
-  if (request.gatewayCheckSeconds > 0) {
-    result.gatewayChecks = await checkGateways(request, switches)
-    const failed = result.gatewayChecks.filter(c => !c.reachable)
-    if (failed.length) await rollBackGateways(failed, switches, plan, record, state, ctx, bridge)
+  if (options.prepareOnly) {
+    result.changes = plan.make.filter(s => s.action !== 'switch-default-route')
+    try {
+      await runSteps(result.changes, log)
+    } catch (error) {
+      restoreRecord()
+      throw error
+    }
+    return result
+  }
+  result.gatewayChecks = await makeThenSwitch(plan.make, request, ctx, restoreRecord)
+  const silent = result.gatewayChecks.filter(c => !c.reachable)
+  if (silent.length) {
+    await runSteps(wayOut(switchesOf(plan.make), silent, observed), log)
+    keepDefaultRoutes(silent, plan, record, state, ctx, bridge)
   }
 
   // If a removal fails, what was added stays in place and owned (plan.intent is on disk);
@@ -87,6 +92,58 @@ export async function applyHeld(
   return result
 }
 
+const switchesOf = (steps: Step[]) => steps.filter((s): s is Switch => s.action === 'switch-default-route')
+
+/**
+ * Runs the plan's make steps, but switches a default route only to a gateway that answered
+ * on the bridge. The switches come last in a plan: everything before them makes the gateway
+ * reachable on the bridge, where it is asked before any route points at it. So a firewall
+ * still booting never gets the default route, however many times a caller retries.
+ */
+async function makeThenSwitch(
+  make: Step[],
+  request: ApplyRequest,
+  ctx: CallContext,
+  restoreRecord: () => void,
+): Promise<Checked[]> {
+  const switches = switchesOf(make)
+  const prepare = make.filter(s => s.action !== 'switch-default-route')
+  try {
+    await runSteps(prepare, ctx.log)
+  } catch (error) {
+    restoreRecord()
+    throw error
+  }
+  const checks = request.gatewayCheckSeconds > 0 ? await checkGateways(request, switches) : []
+  const answered = switches.filter(s => !checks.some(c => c.family === s.family && !c.reachable))
+  try {
+    await runSteps(answered, ctx.log)
+  } catch (error) {
+    await undoSteps(prepare, ctx.log)
+    restoreRecord()
+    throw error
+  }
+  return checks
+}
+
+/**
+ * A silent gateway's slot left empty (the bridge went, and our route with it) gets the
+ * route we first displaced back: never no way out. The only default-route change made
+ * while the gateway is silent, and only when there was none.
+ */
+function wayOut(switches: Switch[], silent: Checked[], observed: Observed): Step[] {
+  return switches
+    .filter(s => silent.some(c => c.family === s.family) && s.from && !defaultInSlot(observed, s.family, s.to.metric))
+    .map(s => ({
+      action: 'switch-default-route',
+      family: s.family,
+      to: s.from!,
+      from: null,
+      description: `none -> ${describeDefaultRoute(s.from!)}`,
+    }))
+}
+
+/** Asks each new gateway from the bridge itself, so the check needs no default route through it. */
 function checkGateways(request: ApplyRequest, switches: Switch[]): Promise<Checked[]> {
   return Promise.all(
     switches.map(async s => ({
@@ -98,37 +155,32 @@ function checkGateways(request: ApplyRequest, switches: Switch[]): Promise<Check
 }
 
 /**
- * Never lock the admin out: the default routes whose new gateway did not answer go back to
- * what they displaced, the record says so, and the call fails. The addresses stay (they
+ * Never lock the admin out: the default routes whose new gateway did not answer were never
+ * switched; the record keeps what they were, and the call fails. The addresses stay (they
  * harm nothing, and a later apply converges from them).
  */
-async function rollBackGateways(
-  failed: Checked[],
-  switches: Switch[],
+function keepDefaultRoutes(
+  silent: Checked[],
   plan: Plan,
   record: BridgeRecord,
   state: State,
   ctx: CallContext,
   bridge: string,
-): Promise<never> {
-  const isFailed = (family: number) => failed.some(f => f.family === family)
-  await undoSteps(
-    switches.filter(s => isFailed(s.family)),
-    ctx.log,
-  )
+): never {
+  const isSilent = (family: number) => silent.some(f => f.family === family)
   state.bridges[bridge] = {
     ...plan.intent,
     defaultRoutes: [
-      ...plan.intent.defaultRoutes.filter(d => !isFailed(d.family)),
-      ...record.defaultRoutes.filter(d => isFailed(d.family)),
+      ...plan.intent.defaultRoutes.filter(d => !isSilent(d.family)),
+      ...record.defaultRoutes.filter(d => isSilent(d.family)),
     ],
   }
   ctx.store.save(state)
-  const words = failed.map(f => `${familyName(f.family)} gateway ${f.gateway}: ${f.reason}`).join('; ')
-  ctx.log.log('warning', 'gateway check failed, previous default route restored', { bridge, failed })
+  const words = silent.map(f => `${familyName(f.family)} gateway ${f.gateway}: ${f.reason}`).join('; ')
+  ctx.log.log('warning', 'gateway did not answer, default route left as it was', { bridge, failed: silent })
   throw new BinderError(
     ErrorCode.GATEWAY_UNREACHABLE,
-    `${words}; the previous default route was restored`,
-    failed.map(f => f.gateway),
+    `${words}; the default route was left as it was`,
+    silent.map(f => f.gateway),
   )
 }
