@@ -52,6 +52,8 @@ export interface PluginConfig {
   gatewayCheckSeconds?: number
   /** Let a host that booted disabled enable itself and start the bound VMs first. */
   rescue?: boolean
+  /** Start the auto_poweron VMs that storage held back once plug-srs attaches their SRs (default on). */
+  autoStart?: boolean
 }
 
 export interface Binding {
@@ -226,15 +228,18 @@ export function parsePluginConfig(config: PluginConfig): {
   bindings: Binding[]
   gatewayCheckSeconds: number
   rescue: boolean
+  autoStart: boolean
 } {
   if (typeof config !== 'object' || config === null || !Array.isArray(config.bindings)) {
     throw invalidArgument('bindings: a list of bindings is required', 'bindings')
   }
   const gatewayCheckSeconds = parseGatewayCheckSeconds(config.gatewayCheckSeconds)
   const rescue = booleanField(config.rescue, 'rescue', 'settings')
+  // On unless turned off: it only does what auto_poweron already asks for.
+  const autoStart = config.autoStart === undefined || booleanField(config.autoStart, 'autoStart', 'settings')
   const bindings = config.bindings.map(parseBinding)
   rejectClaimedTwice(bindings)
-  return { bindings, gatewayCheckSeconds, rescue }
+  return { bindings, gatewayCheckSeconds, rescue, autoStart }
 }
 
 /** Both identities are compared as given; the XO side calls it again with resolved UUIDs. */
@@ -330,6 +335,8 @@ export interface PoolConfig {
   gatewayCheckSeconds: number
   /** The host may enable itself and start the bound VMs first when it booted disabled. */
   rescue: boolean
+  /** plug-srs starts the auto_poweron VMs it brought storage back for; absent means on. */
+  autoStart?: boolean
   bindings: PoolBinding[]
 }
 
@@ -356,6 +363,7 @@ export function encodePoolConfig(config: PoolConfig): string {
     ...(config.writtenBy ? { writtenBy: config.writtenBy } : {}),
     gatewayCheckSeconds: config.gatewayCheckSeconds,
     rescue: config.rescue,
+    ...(config.autoStart === false ? { autoStart: false } : {}),
     bindings: config.bindings.map(b => ({
       vm: b.vm,
       network: b.network,
@@ -387,7 +395,7 @@ export function decodePoolConfig(text: string): { config: PoolConfig; bindings: 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidArgument(`pool other_config ${POOL_CONFIG_KEY}: expected a JSON object`, text.slice(0, 80))
   }
-  const { version, gatewayCheckSeconds, rescue, bindings } = value as Partial<PoolConfig>
+  const { version, gatewayCheckSeconds, rescue, autoStart, bindings } = value as Partial<PoolConfig>
   if (version !== POOL_CONFIG_VERSION) {
     throw invalidArgument(
       `pool other_config ${POOL_CONFIG_KEY}: version ${JSON.stringify(version)} is not ${POOL_CONFIG_VERSION} (written by another release of the XO plugin?)`,
@@ -406,12 +414,18 @@ export function decodePoolConfig(text: string): { config: PoolConfig; bindings: 
       }
     }
   }
-  const parsed = parsePluginConfig({ bindings: bindings as BindingConfig[], gatewayCheckSeconds, rescue })
+  const parsed = parsePluginConfig({
+    bindings: bindings as BindingConfig[],
+    gatewayCheckSeconds,
+    rescue,
+    autoStart,
+  })
   return {
     config: {
       version: POOL_CONFIG_VERSION,
       gatewayCheckSeconds: parsed.gatewayCheckSeconds,
       rescue: parsed.rescue,
+      ...(parsed.autoStart ? {} : { autoStart: false }),
       bindings: parsed.bindings.map((b, i) => toPoolBinding(b, bindings[i]!.vm, bindings[i]!.network)),
     },
     bindings: parsed.bindings,

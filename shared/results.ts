@@ -184,12 +184,41 @@ export interface RescueStep {
   attempts?: number
 }
 
+/**
+ * Why the host is (or is not) disabled, as xapi's own re-enable rule sees it
+ * (xapi_host_helpers.ml consider_enabling_host): only `network-missing` is a host xapi
+ * itself would have enabled once its network came back, and the only one rescue enables.
+ */
+export type RescueCase =
+  | 'rescue-off'
+  | 'enabled'
+  | 'disabled-until-reboot'
+  | 'pending-guidances'
+  | 'disabled-persistently'
+  | 'maintenance-mode'
+  | 'ha-storage-missing'
+  | 'network-missing'
+
 export interface RescueResult {
   host: string
+  case: RescueCase
   acted: boolean
   reason: string
   enabled?: boolean
   steps: RescueStep[]
+}
+
+/** One auto_poweron VM that storage held back: what starting it did. */
+export interface AutoStartStep {
+  vm: string
+  name: string
+  order: number
+  outcome: 'started' | 'failed' | 'skipped'
+  reason?: string
+  /** xapi's error for a failed start: code then parameters. */
+  error?: string[]
+  /** When its VM.start was sent (ISO time); xapi waits the VM's start_delay inside that call. */
+  startedAt?: string
 }
 
 export interface BootResult {

@@ -52,6 +52,7 @@ interface ActiveConfig {
   bindings: Binding[]
   gatewayCheckSeconds: number
   rescue: boolean
+  autoStart: boolean
 }
 
 /** xo-server's config.toml may set these: a bad value is said once and replaced by the default. */
@@ -401,7 +402,8 @@ export class VifIpBinderPlugin {
 
   private async writePoolConfigs(xapis: XapiConnection[], explicit: boolean): Promise<void> {
     if (!this.config) return
-    const settings = { gatewayCheckSeconds: this.config.gatewayCheckSeconds, rescue: this.config.rescue }
+    const { gatewayCheckSeconds, rescue, autoStart } = this.config
+    const settings = { gatewayCheckSeconds, rescue, autoStart }
     await Promise.all(
       xapis.map(async xapi => {
         const poolId = xapi.pool?.uuid

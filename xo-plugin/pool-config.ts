@@ -25,13 +25,15 @@ import type { XapiConnection } from './xapi-types.ts'
 export interface PoolSettings {
   gatewayCheckSeconds: number
   rescue: boolean
+  /** Hosts start the auto_poweron VMs their late SRs held back (on unless turned off). */
+  autoStart?: boolean
 }
 
 /** The canonical pool form for one pool (no `writtenBy`), or undefined when it has no binding (the key is then removed). */
 export function poolConfigText(
   poolId: string,
   bindings: ResolvedBinding[],
-  { gatewayCheckSeconds, rescue }: PoolSettings,
+  { gatewayCheckSeconds, rescue, autoStart }: PoolSettings,
 ): string | undefined {
   const mine = bindings.filter(b => b.poolId === poolId)
   if (mine.length === 0) return undefined
@@ -39,6 +41,7 @@ export function poolConfigText(
     version: POOL_CONFIG_VERSION,
     gatewayCheckSeconds,
     rescue,
+    ...(autoStart === false ? { autoStart: false } : {}),
     bindings: mine.map(b => toPoolBinding(b.binding, b.vmUuid, b.networkUuid)),
   }
   return encodePoolConfig(config)

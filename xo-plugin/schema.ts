@@ -34,11 +34,18 @@ export const configurationSchema = {
       type: 'boolean',
       title: 'Rescue a host that boots disabled',
       description: [
-        'A host that comes up **disabled** (maintenance mode) starts no VM, not even the firewall its own network depends on, and Xen Orchestra cannot reach it to help.',
+        'A host that comes up **disabled** starts no VM, not even the firewall its own network depends on, and Xen Orchestra cannot reach it to help.',
         '',
-        "When on, such a host enables itself at boot, starts the bound firewall VMs first, then the VMs marked for auto-start, in their **start order**, waiting each one's start delay, and retries a start that fails only because storage is not back yet. Off by default: it overrides a disable that was on purpose.",
+        "When on, such a host first reads **why** it is disabled, and enables itself only when xapi itself would have once its network came back: never a host disabled on purpose (automatic re-enable off, as Xen Orchestra's maintenance mode and `xe host-disable` request it, or `MAINTENANCE_MODE`), one with pending mandatory update guidances, or one HA keeps disabled because an SR failed. It then starts the bound firewall VMs first, then the VMs marked for auto-start whose storage is attached, in their **start order**. Its result says which case applied.",
       ].join('\n'),
       default: false,
+    },
+    autoStart: {
+      type: 'boolean',
+      title: 'Start the VMs that late storage held back',
+      description:
+        'xapi auto-starts `auto_poweron` VMs once, early, while the firewall still boots: VMs on NFS, SMB or iSCSI fail and nothing retries. When on, a host that re-attaches an SR starts its halted `auto_poweron` VMs (pool and VM `other_config:auto_poweron=true`, as xapi reads them) in **start order** with their **start delay**, once per boot, never one an admin stopped since the host booted.',
+      default: true,
     },
   },
   required: ['bindings'],

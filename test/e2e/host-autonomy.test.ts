@@ -12,6 +12,7 @@ import { POOL_CONFIG_KEY, encodePoolConfig, parseBinding, toPoolBinding } from '
 import { XAPI_PATH } from '../helpers/host-plugin.ts'
 import { KernelWatch } from '../helpers/kernel-watch.ts'
 import { FIREWALL_POOL as F, firewallPool } from '../xapi-sim/scenarios/firewall-pool.ts'
+import { putLocalDb } from '../xapi-sim/local-db.ts'
 import { type Simulator, startSimulator } from '../xapi-sim/simulator.ts'
 import { login, rpc } from '../xapi-sim/test-helpers.ts'
 import { ip, ipJson } from '../helpers/netns.ts'
@@ -21,13 +22,16 @@ import { hostLog, installHostPlugin } from './standalone-hosts.ts'
 interface PoolSettings {
   rescue?: boolean
   srs?: boolean
+  /** SRs (by name) the binding re-attaches; default the scenario's NFS SR. */
+  srNames?: string[]
+  autoStart?: boolean
   gatewayCheckSeconds?: number
 }
 
 /** What the XO plugin would write: the firewall binding, its SR, and the rescue switch. */
 async function writePoolBindings(sim: Simulator, session: string, settings: PoolSettings): Promise<void> {
   const network = sim.record('network', F.privateNetwork).uuid as string
-  const sr = sim.record('SR', F.srName).uuid as string
+  const srs = (settings.srNames ?? [F.srName]).map(name => ({ sr: sim.record('SR', name).uuid as string }))
   const binding = parseBinding(
     {
       vm: sim.vm(F.firewallVm).uuid,
@@ -35,7 +39,7 @@ async function writePoolBindings(sim: Simulator, session: string, settings: Pool
       addresses: [`${F.hostAddresses[0]}/24`],
       gateways: [F.firewallPrivateAddress],
       managementAddress: F.hostAddresses[0],
-      srs: settings.srs === false ? [] : [{ sr }],
+      srs: settings.srs === false ? [] : srs,
     },
     0,
   )
@@ -43,6 +47,7 @@ async function writePoolBindings(sim: Simulator, session: string, settings: Pool
     version: 1,
     gatewayCheckSeconds: settings.gatewayCheckSeconds ?? 10,
     rescue: settings.rescue ?? false,
+    ...(settings.autoStart === false ? { autoStart: false } : {}),
     bindings: [toPoolBinding(binding, sim.vm(F.firewallVm).uuid, network)],
   })
   const pool = (await rpc(sim, 'pool.get_all', session))[0] as string
@@ -339,7 +344,7 @@ describe('boot with rescue on: a host that came up disabled', () => {
       result.rescue.steps.map(s => [s.name, s.role, s.outcome]),
       [
         [F.firewallVm, 'bound', 'started'],
-        ['on-host2', 'auto-start', 'skipped'], // order 0, but its home is host2
+        // on-host2 (order 0) is host2's to start
         ['db', 'auto-start', 'started'],
         ['app', 'auto-start', 'started'],
       ],
@@ -482,5 +487,170 @@ describe('Xen Orchestra and the vif-hotplug hook at once', () => {
     } finally {
       ;(globalThis as Record<symbol, unknown>)[transport] = previous
     }
+  })
+})
+
+describe('with no Xen Orchestra: VMs on late storage start once their SRs are back', () => {
+  const ISO = 'ISO library'
+  let sim: Simulator
+  let session: string
+  before(async () => {
+    const scenario = firewallPool()
+    scenario.externals![0]!.listen = [2049, 445]
+    scenario.srs!.push({ name: ISO, type: 'iso', device_config: { location: `//${F.nfsServer}/isos`, type: 'cifs' } })
+    const nfs = [{ sr: F.srName }]
+    scenario.vms!.push(
+      { name: 'db', affinity: 'host1', order: 1, start_delay: 4, disks: nfs, other_config: { auto_poweron: 'true' } },
+      { name: 'web', affinity: 'host1', order: 2, disks: nfs, other_config: { auto_poweron: 'true' } },
+      { name: 'stopped-by-hand', affinity: 'host1', order: 2, disks: nfs, other_config: { auto_poweron: 'true' } },
+      {
+        name: 'installer',
+        affinity: 'host1',
+        order: 3,
+        disks: [{ sr: ISO, type: 'CD' }],
+        other_config: { auto_poweron: 'true' },
+      },
+      { name: 'not-auto', affinity: 'host1', disks: nfs },
+    )
+    scenario.pool = { ...scenario.pool, other_config: { auto_poweron: 'true' } }
+    sim = await startSimulator({ scenario, hostPlugin: false })
+    session = await login(sim)
+    await installHostPlugin(sim)
+    await writePoolBindings(sim, session, { srNames: [F.srName, ISO] })
+  })
+  after(() => sim?.stop())
+
+  test('xapi auto-start fails on them; after the firewall routes they start in order with start_delay', async () => {
+    const atBoot = await sim.xapiAutostart()
+    for (const name of ['db', 'web', 'stopped-by-hand', 'installer']) assert.equal(atBoot[name], 'VM_REQUIRES_SR')
+
+    await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, sim.host('host1').ref, false, false)
+    // While db's start_delay runs, an admin starts and stops a VM by hand: it must stay stopped.
+    const started = (name: string) => sim.timeline.entries({ kind: 'vm.started', vm: sim.vm(name).uuid })
+    await waitFor('db started', () => started('db').length === 1, 60_000)
+    await rpc(sim, 'VM.start', session, sim.vm('stopped-by-hand').ref, false, false)
+    await rpc(sim, 'VM.clean_shutdown', session, sim.vm('stopped-by-hand').ref)
+    await waitFor('installer started', () => started('installer').length === 1, 60_000)
+
+    const auto = sim.timeline
+      .entries({ kind: 'vm.started' })
+      .map(e => ({ name: sim.record('VM', e.vm!).name_label as string, at: e.at }))
+      .filter(e => e.name !== F.firewallVm)
+    assert.deepEqual(
+      auto.map(e => e.name),
+      ['db', 'stopped-by-hand', 'web', 'installer'],
+      'in order; the VM started by hand appears once',
+    )
+    const at = Object.fromEntries(auto.map(e => [e.name, e.at]))
+    assert.ok(at.web! - at.db! >= 4000, `web started ${at.web! - at.db!} ms after db, whose start_delay is 4 s`)
+    assert.ok(at.installer! >= at.web!, 'order 3 after order 2')
+    assert.equal(sim.record('VM', 'stopped-by-hand').power_state, 'Halted', 'left as the admin left it')
+    assert.equal(sim.record('VM', 'not-auto').power_state, 'Halted', 'not auto_poweron: never started')
+    assert.match(hostLog(sim, 'host1'), /auto-start: started a VM storage held back.*"name":"installer"/)
+  })
+
+  test('once per boot: a later plug-srs starts none of them again', async () => {
+    await rpc(sim, 'VM.clean_shutdown', session, sim.vm('web').ref)
+    await rpc(sim, 'PBD.unplug', session, sim.pbds(F.srName).host1!)
+    const answer = JSON.parse(
+      (await rpc(sim, 'host.call_plugin', session, sim.host('host1').ref, 'vif-ip-binder', 'plug-srs', {
+        srs: sim.record('SR', F.srName).uuid as string,
+        timeout: '20',
+      })) as string,
+    ) as { autoStarted: { name: string; outcome: string; reason?: string }[] }
+    assert.deepEqual(
+      answer.autoStarted.map(s => [s.name, s.outcome, s.reason]),
+      [
+        ['stopped-by-hand', 'skipped', 'it ran since this boot and was stopped: left as the admin left it'],
+        ['web', 'skipped', 'it ran since this boot and was stopped: left as the admin left it'],
+      ],
+    )
+    assert.equal(sim.record('VM', 'web').power_state, 'Halted')
+  })
+})
+
+describe('rescue reads why the host is disabled', () => {
+  let sim: Simulator
+  let session: string
+  const host1 = () => sim.host('host1')
+  const rescueNow = async () =>
+    JSON.parse((await rpc(sim, 'host.call_plugin', session, host1().ref, 'vif-ip-binder', 'rescue', {})) as string) as {
+      case: string
+      acted: boolean
+      reason: string
+      steps: { name: string; outcome: string }[]
+    }
+  const enabled = () => sim.record('host', 'host1').enabled
+
+  before(async () => {
+    sim = await startSimulator({ scenario: firewallPool({ hostsEnabled: false }), hostPlugin: false })
+    session = await login(sim)
+    await installHostPlugin(sim)
+    await writePoolBindings(sim, session, { rescue: true })
+  })
+  after(() => sim?.stop())
+
+  test('deliberately disabled with automatic re-enable off: left disabled', async () => {
+    await rpc(sim, 'host.enable', session, host1().ref)
+    await rpc(sim, 'host.disable', session, host1().ref, false)
+    const result = await rescueNow()
+    assert.equal(enabled(), false)
+    assert.deepEqual([result.case, result.acted], ['disabled-persistently', false])
+    assert.match(result.reason, /automatic re-enable off/)
+    putLocalDb(host1().root, 'host_auto_enable', 'true')
+  })
+
+  test("Xen Orchestra's maintenance mode (host.disable with auto_enable=false, then evacuate): left disabled", async () => {
+    await rpc(sim, 'host.enable', session, host1().ref)
+    await rpc(sim, 'host.disable', session, host1().ref, false)
+    await rpc(sim, 'host.evacuate', session, host1().ref)
+    const result = await rescueNow()
+    assert.equal(enabled(), false)
+    assert.equal(result.case, 'disabled-persistently')
+    assert.match(result.reason, /Xen Orchestra's maintenance mode/)
+    putLocalDb(host1().root, 'host_auto_enable', 'true')
+  })
+
+  test('XenCenter-style maintenance mode (other_config:MAINTENANCE_MODE): left disabled', async () => {
+    sim.store.update(
+      'host',
+      host1().ref,
+      r => void ((r.other_config as Record<string, string>).MAINTENANCE_MODE = 'true'),
+    )
+    const result = await rescueNow()
+    assert.equal(enabled(), false)
+    assert.equal(result.case, 'maintenance-mode')
+    sim.store.update('host', host1().ref, r => void delete (r.other_config as Record<string, string>).MAINTENANCE_MODE)
+  })
+
+  test('HA armed and a PBD failed: left disabled, naming the SR', async () => {
+    sim.store.update('pool', sim.poolRef, { ha_enabled: true })
+    putLocalDb(host1().root, 'ha.armed', 'true')
+    const result = await rescueNow()
+    assert.equal(enabled(), false)
+    assert.equal(result.case, 'ha-storage-missing')
+    assert.match(result.reason, new RegExp(`HA is armed and "${F.srName}" not attached`))
+    sim.store.update('pool', sim.poolRef, { ha_enabled: false })
+    putLocalDb(host1().root, 'ha.armed', 'false')
+  })
+
+  test('pending mandatory guidance: left disabled', async () => {
+    sim.store.update('host', host1().ref, { pending_guidances: ['reboot_host'] })
+    const result = await rescueNow()
+    assert.equal(enabled(), false)
+    assert.equal(result.case, 'pending-guidances')
+    assert.match(result.reason, /"reboot_host"/)
+    sim.store.update('host', host1().ref, { pending_guidances: [] })
+  })
+
+  test('disabled only because the network was missing: enabled, the firewall started', async () => {
+    const result = await rescueNow()
+    assert.equal(enabled(), true)
+    assert.deepEqual([result.case, result.acted], ['network-missing', true])
+    assert.match(result.reason, /xapi re-enables such a host once its management network comes back/)
+    assert.deepEqual(
+      result.steps.map(s => [s.name, s.outcome]),
+      [[F.firewallVm, 'started']],
+    )
   })
 })

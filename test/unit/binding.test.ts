@@ -181,6 +181,17 @@ describe('pool form', () => {
     assert.equal(encodePoolConfig(decoded.config), text)
   })
 
+  it('auto-start is on unless the pool form says false', () => {
+    const bindings = [toPoolBinding(parseBinding(base, 0), VM, NET)]
+    const on = encodePoolConfig({ version: 1, gatewayCheckSeconds: 10, rescue: false, bindings })
+    assert.equal(JSON.parse(on).autoStart, undefined, 'the default is not written')
+    assert.notEqual(decodePoolConfig(on).config.autoStart, false)
+    const off = encodePoolConfig({ version: 1, gatewayCheckSeconds: 10, rescue: false, autoStart: false, bindings })
+    assert.equal(decodePoolConfig(off).config.autoStart, false)
+    assert.equal(encodePoolConfig(decodePoolConfig(off).config), off)
+    assert.throws(() => decodePoolConfig(off.replace('"autoStart":false', '"autoStart":"no"')), /autoStart: "no"/)
+  })
+
   it('refuses unknown versions, non-UUID references and bad values by name', () => {
     const b = parseBinding(base, 0)
     const good = JSON.parse(

@@ -21,6 +21,8 @@ const TEMPLATES: Record<XapiClass, () => XapiRecord> = {
   VIF: R.vifRecord,
   SR: R.srRecord,
   PBD: R.pbdRecord,
+  VDI: R.vdiRecord,
+  VBD: R.vbdRecord,
   console: R.consoleRecord,
   task: R.taskRecord,
   message: R.messageRecord,

@@ -59,6 +59,17 @@ export class Lifecycle {
     if (this.store.get('host', hostRef).enabled !== true) throw new XapiFailure('HOST_DISABLED', [hostRef])
   }
 
+  /** xapi starts a VM only where every SR holding one of its disks is attached. */
+  private requireStorage(vmRef: string, hostRef: string): void {
+    for (const vbd of (this.store.get('VM', vmRef).VBDs as string[] | undefined) ?? []) {
+      const { VDI: vdi, empty } = this.store.get('VBD', vbd)
+      if (empty === true || vdi === NULL_REF) continue
+      const sr = this.store.get('VDI', vdi as string).SR as string
+      const attached = this.store.where('PBD', p => p.SR === sr && p.host === hostRef && p.currently_attached === true)
+      if (attached.length === 0) throw new XapiFailure('VM_REQUIRES_SR', [vmRef, sr])
+    }
+  }
+
   private chooseHost(vmRef: string): string {
     const affinity = this.store.get('VM', vmRef).affinity as string
     if (affinity !== NULL_REF && this.store.find('host', affinity)?.enabled === true) return affinity
@@ -74,6 +85,7 @@ export class Lifecycle {
       const target = hostRef ?? this.chooseHost(vmRef)
       const host = this.hostRuntime(target)
       this.requireEnabled(target)
+      this.requireStorage(vmRef, target)
       const domid = host.nextDomid++
       this.store.update('VM', vmRef, {
         power_state: 'Running',

@@ -2,11 +2,13 @@
 // events, VM/VIF lifecycle, host enable/disable and call_plugin, PBD plug/unplug, tasks
 // and messages. Arity counts include the session parameter, as xapi's own check does.
 
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Api, CallContext } from './api.ts'
 import { XapiFailure } from './errors.ts'
 import type { EventService } from './events.ts'
 import type { FaultController } from './faults.ts'
 import type { Lifecycle } from './lifecycle.ts'
+import { registerHostState } from './host-state.ts'
 import { runPlugin } from './plugin-runner.ts'
 import { messageRecord, taskRecord } from './records.ts'
 import type { SessionStore } from './sessions.ts'
@@ -55,8 +57,18 @@ export function registerMethods(d: MethodDeps): void {
 
   const vm = (name: string, arity: number, fn: (ctx: CallContext, args: unknown[]) => Promise<void>) =>
     api.register(`VM.${name}`, arity, fn, { async: true })
-  vm('start', 4, (_c, [ref]) => lifecycle.start(str(ref)))
-  vm('start_on', 5, (_c, [ref, host]) => lifecycle.start(str(ref), str(host)))
+  // xapi sleeps the VM's start_delay inside VM.start, once the guest runs; VM.start_on
+  // sleeps it twice (xapi_vm.ml start, and again in message_forwarding.ml start_on).
+  const startDelay = (ref: unknown) => sleep(Number(store.get('VM', str(ref)).start_delay ?? 0) * 1000)
+  vm('start', 4, async (_c, [ref]) => {
+    await lifecycle.start(str(ref))
+    await startDelay(ref)
+  })
+  vm('start_on', 5, async (_c, [ref, host]) => {
+    await lifecycle.start(str(ref), str(host))
+    await startDelay(ref)
+    await startDelay(ref)
+  })
   vm('clean_shutdown', 2, (_c, [ref]) => lifecycle.shutdown(str(ref)))
   vm('hard_shutdown', 2, (_c, [ref]) => lifecycle.shutdown(str(ref)))
   vm('shutdown', 2, (_c, [ref]) => lifecycle.shutdown(str(ref)))
@@ -73,13 +85,7 @@ export function registerMethods(d: MethodDeps): void {
   api.register('VIF.unplug', 2, (_c, [ref]) => lifecycle.unplugVif(str(ref)), { async: true })
   api.register('VIF.unplug_force', 2, (_c, [ref]) => lifecycle.unplugVif(str(ref)), { async: true })
 
-  const setEnabled = (ref: string, enabled: boolean) => {
-    const host = store.get('host', ref)
-    if (host.enabled !== enabled) store.update('host', ref, { enabled })
-    timeline.record(enabled ? 'host.enabled' : 'host.disabled', { host: host.uuid as string })
-  }
-  api.register('host.enable', 2, (_c, [ref]) => setEnabled(str(ref), true), { async: true })
-  api.register('host.disable', 2, (_c, [ref]) => setEnabled(str(ref), false), { async: true })
+  registerHostState(d)
   api.register(
     'host.call_plugin',
     5,

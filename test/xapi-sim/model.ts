@@ -99,7 +99,14 @@ export function buildModel(store: ObjectStore, def: ScenarioDefinition): Model {
     const metrics = store.create('VM_metrics', R.vmMetricsRecord())
     const vm = store.create(
       'VM',
-      R.vmRecord({ name_label: v.name, affinity: affinity ?? NULL_REF, metrics, other_config: { ...v.other_config } }),
+      R.vmRecord({
+        name_label: v.name,
+        affinity: affinity ?? NULL_REF,
+        metrics,
+        other_config: { ...v.other_config },
+        order: v.order ?? 0,
+        start_delay: v.start_delay ?? 0,
+      }),
     )
     model.vms.set(v.name, vm)
     ;(v.vifs ?? []).forEach((vifDef, index) => {
@@ -132,5 +139,23 @@ export function buildModel(store: ObjectStore, def: ScenarioDefinition): Model {
       store.update('host', host, r => void (r.PBDs as string[]).push(pbd))
     }
   }
+  for (const v of def.vms ?? []) addDisks(store, model, v)
   return model
+}
+
+/** A VDI on each named SR and the VBD plugging it into the VM. */
+function addDisks(store: ObjectStore, model: Model, v: NonNullable<ScenarioDefinition['vms']>[number]): void {
+  const vm = model.vms.get(v.name)!
+  ;(v.disks ?? []).forEach((disk, index) => {
+    const sr = model.srs.get(disk.sr)
+    if (!sr) throw new Error(`VM ${v.name}: unknown SR ${disk.sr}`)
+    const vdi = store.create('VDI', R.vdiRecord({ name_label: `${v.name} disk ${index}`, SR: sr }))
+    const vbd = store.create(
+      'VBD',
+      R.vbdRecord({ VM: vm, VDI: vdi, userdevice: String(index), type: disk.type ?? 'Disk' }),
+    )
+    store.update('VDI', vdi, r => void (r.VBDs as string[]).push(vbd))
+    store.update('SR', sr, r => void (r.VDIs as string[]).push(vdi))
+    store.update('VM', vm, r => void (r.VBDs as string[]).push(vbd))
+  })
 }

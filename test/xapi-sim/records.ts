@@ -3,6 +3,7 @@
 // generic code finds the shapes it expects). Callers override what a scenario decides.
 
 import { randomBytes, randomUUID } from 'node:crypto'
+import { uptime } from 'node:os'
 import { NULL_REF, type XapiRecord } from './store.ts'
 
 const EMPTY_MAP = (): Record<string, string> => ({})
@@ -67,7 +68,7 @@ export function hostRecord(o: Partial<XapiRecord> = {}): XapiRecord {
       hostname: 'localhost',
       build_number: 'release/yangtze/master/58',
     },
-    other_config: { agent_start_time: String(Date.now() / 1000), iscsi_iqn: '' },
+    other_config: { agent_start_time: String(Date.now() / 1000), boot_time: String(bootTime()), iscsi_iqn: '' },
     capabilities: [],
     cpu_configuration: EMPTY_MAP(),
     sched_policy: 'credit',
@@ -465,6 +466,49 @@ export function consoleRecord(o: Partial<XapiRecord> = {}): XapiRecord {
     protocol: 'rfb',
     location: '',
     VM: NULL_REF,
+    other_config: EMPTY_MAP(),
+    ...o,
+  }
+}
+
+/** When the machine booted, in seconds: what xapi writes to host.other_config:boot_time. */
+function bootTime(): number {
+  return Math.floor(Date.now() / 1000 - uptime())
+}
+
+export function vdiRecord(o: Partial<XapiRecord> = {}): XapiRecord {
+  return {
+    uuid: randomUUID(),
+    name_label: 'disk',
+    name_description: '',
+    SR: NULL_REF,
+    VBDs: [],
+    virtual_size: 10 * 2 ** 30,
+    type: 'user',
+    sharable: false,
+    read_only: false,
+    managed: true,
+    missing: false,
+    location: '',
+    other_config: EMPTY_MAP(),
+    sm_config: EMPTY_MAP(),
+    tags: [],
+    ...o,
+  }
+}
+
+export function vbdRecord(o: Partial<XapiRecord> = {}): XapiRecord {
+  return {
+    uuid: randomUUID(),
+    VM: NULL_REF,
+    VDI: NULL_REF,
+    device: '',
+    userdevice: '0',
+    bootable: false,
+    mode: 'RW',
+    type: 'Disk',
+    empty: false,
+    currently_attached: false,
     other_config: EMPTY_MAP(),
     ...o,
   }

@@ -21,7 +21,7 @@ export interface HostDefinition {
   name: string
   /** host.address (the management IP xapi hands out for consoles). */
   address: string
-  /** Boot the host disabled ("maintenance mode"). */
+  /** Boot the host disabled (as xapi leaves it until its startup re-enables it). */
   enabled?: boolean
   other_config?: Record<string, string>
 }
@@ -93,6 +93,10 @@ export interface VmDefinition {
   running?: boolean
   other_config?: Record<string, string>
   guest?: GuestDefinition
+  /** Virtual disks (a VDI on the named SR, plugged through a VBD); xapi starts the VM only where each SR is attached. */
+  disks?: { sr: string; type?: 'Disk' | 'CD' }[]
+  order?: number
+  start_delay?: number
 }
 
 export interface SrDefinition {

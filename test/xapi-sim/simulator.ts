@@ -370,6 +370,32 @@ export class Simulator {
     return this.lifecycle.unplugVif(vif)
   }
 
+  /**
+   * What xapi-autostart-vms does once xapi's init completes: with the pool's
+   * other_config:auto_poweron=true, `xe vm-start` every halted auto_poweron VM, in no
+   * particular order, errors swallowed. Returns what each start did.
+   */
+  async xapiAutostart(): Promise<Record<string, string>> {
+    const outcome: Record<string, string> = {}
+    if ((this.poolRecord().other_config as Record<string, string>).auto_poweron !== 'true') return outcome
+    const vms = this.store.where(
+      'VM',
+      vm =>
+        (vm.other_config as Record<string, string>).auto_poweron === 'true' &&
+        vm.power_state === 'Halted' &&
+        vm.is_a_template !== true &&
+        vm.is_a_snapshot !== true,
+    )
+    for (const ref of vms) {
+      const name = this.store.get('VM', ref).name_label as string
+      outcome[name] = await this.lifecycle.start(ref).then(
+        () => 'started',
+        (error: XapiFailure) => error.code,
+      )
+    }
+    return outcome
+  }
+
   setHostEnabled(host: string, enabled: boolean): void {
     const ref = this.host(host).ref
     this.store.update('host', ref, { enabled })

@@ -24,6 +24,8 @@ export const CLASSES = [
   'VIF',
   'SR',
   'PBD',
+  'VDI',
+  'VBD',
   'console',
   'task',
   'message',

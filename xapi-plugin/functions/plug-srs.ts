@@ -9,7 +9,9 @@ import { type Probe, type SrProbe, probeText, srProbe } from '../../shared/probe
 import type { CallContext } from './context.ts'
 import { type HostIdentity, type LocalXapi, XapiError, refByUuid, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { probeAny } from '../kernel/probe.ts'
-import type { ProbeOutcome, SrOutcome } from '../../shared/results.ts'
+import type { AutoStartStep, ProbeOutcome, SrOutcome } from '../../shared/results.ts'
+import { readPoolBindings } from '../xapi/pool-bindings.ts'
+import { startHeldBack } from './auto-start.ts'
 
 /** Probes that may wait for an answer at the same time (each gives up after its timeout). */
 export const PROBES_IN_FLIGHT = 4
@@ -168,11 +170,33 @@ export async function plugSrsWith(
   return srs
 }
 
-export async function plugSrs(request: PlugSrsRequest, ctx: CallContext): Promise<{ host: string; srs: SrOutcome[] }> {
+export async function plugSrs(
+  request: PlugSrsRequest,
+  ctx: CallContext,
+): Promise<{ host: string; srs: SrOutcome[]; autoStarted: AutoStartStep[] }> {
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     const host = await thisHost(ctx.env.root, xapi)
-    return { host: host.uuid, srs: await plugSrsWith(xapi, host, request, ctx) }
+    const srs = await plugSrsWith(xapi, host, request, ctx)
+    return { host: host.uuid, srs, autoStarted: await startWhatStorageHeldBack(xapi, host, srs, ctx) }
   })
+}
+
+/**
+ * After SRs came back, the auto_poweron VMs on them that xapi could not start at boot,
+ * unless the pool's configuration turned auto-start off.
+ */
+export async function startWhatStorageHeldBack(
+  xapi: LocalXapi,
+  host: HostIdentity,
+  srs: SrOutcome[],
+  ctx: CallContext,
+): Promise<AutoStartStep[]> {
+  const plugged = srs.filter(sr => sr.pbds.some(p => p.outcome === 'plugged'))
+  if (plugged.length === 0) return []
+  const pool = await readPoolBindings(xapi).catch(() => undefined)
+  if (pool?.config.autoStart === false) return []
+  const refs = new Set(await Promise.all(plugged.map(sr => xapi.call<string>('SR.get_by_uuid', sr.sr))))
+  return startHeldBack(xapi, host, ctx, refs)
 }
 
 /** plug-srs for bindings' SRs, with the probes the admin configured. */
@@ -184,5 +208,7 @@ export async function plugSrsFor(
   timeoutSeconds = 120,
 ): Promise<SrOutcome[]> {
   const unique = [...new Map(srs.map(s => [s.sr, s])).values()]
-  return plugSrsWith(xapi, host, parsePlugSrsArgs(encodePlugSrsArgs(unique, timeoutSeconds)), ctx)
+  const outcomes = await plugSrsWith(xapi, host, parsePlugSrsArgs(encodePlugSrsArgs(unique, timeoutSeconds)), ctx)
+  await startWhatStorageHeldBack(xapi, host, outcomes, ctx)
+  return outcomes
 }

@@ -1,8 +1,9 @@
-// rescue: a host that came up disabled ("maintenance mode") starts nothing, not even the
-// firewall VM that its own management network depends on. When the pool's configuration
-// opts in, rescue enables the host, starts the bound (firewall) VMs first, then the
-// auto-start VMs in `order`, waiting each one's `start_delay` (xapi's own auto-start
-// ignores `order`), and retries a start that fails only because storage is not back yet.
+// rescue: a host that came up disabled starts nothing, not even the firewall VM its own
+// management network depends on. When the pool's configuration opts in, rescue reads why
+// the host is disabled (rescue-policy.ts) and enables it only when xapi itself would have
+// once its network came back; then it starts the bound (firewall) VMs first, retrying a
+// start that fails only because storage is not back yet, then the auto_poweron VMs whose
+// storage is attached (auto-start.ts). The result says which case applied.
 
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CallContext } from './context.ts'
@@ -10,6 +11,9 @@ import { type LocalXapi, XapiError, thisHost, withLocalXapi } from '../xapi/loca
 import { readPoolBindings } from '../xapi/pool-bindings.ts'
 import type { RescueResult, RescueStep } from '../../shared/results.ts'
 import { NULL_REF } from '../../shared/xapi-ids.ts'
+import { readLocalDb } from '../xapi/local-db.ts'
+import { startHeldBack } from './auto-start.ts'
+import { type DisabledHostFacts, type RescueVerdict, judgeDisabledHost } from './rescue-policy.ts'
 
 export interface RescueTiming {
   /** How long host.enable may keep answering HOST_STILL_BOOTING. */
@@ -29,9 +33,13 @@ interface VmRecord {
   is_a_template: boolean
   is_a_snapshot: boolean
   is_control_domain: boolean
+}
+
+interface HostRecord {
+  enabled: boolean
+  PBDs: string[]
   other_config: Record<string, string>
-  order: string | number
-  start_delay: string | number
+  pending_guidances?: string[]
 }
 
 /** Errors that mean "storage is not attached yet": worth retrying while plug-srs works. */
@@ -41,18 +49,6 @@ export function isStorageNotReady(error: unknown): boolean {
     /^(SR_|VDI_|PBD_)/.test(error.code) ||
     ['VM_REQUIRES_SR', 'VM_REQUIRES_VDI', 'SR_BACKEND_FAILURE'].includes(error.code)
   )
-}
-
-async function enableHost(xapi: LocalXapi, hostRef: string, timing: RescueTiming): Promise<void> {
-  const deadline = Date.now() + timing.enableSeconds * 1000
-  for (;;) {
-    try {
-      return await xapi.call('host.enable', hostRef)
-    } catch (error) {
-      if (!(error instanceof XapiError && error.code === 'HOST_STILL_BOOTING') || Date.now() > deadline) throw error
-      await sleep(timing.retryMs)
-    }
-  }
 }
 
 async function startHere(
@@ -83,76 +79,114 @@ function startableHere(vm: VmRecord, hostRef: string): string | undefined {
   return undefined
 }
 
-export async function rescue(ctx: CallContext, timing: RescueTiming = DEFAULT_RESCUE_TIMING): Promise<RescueResult> {
-  return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
-    const host = await thisHost(ctx.env.root, xapi)
-    const result: RescueResult = { host: host.uuid, acted: false, reason: '', steps: [] }
-    const pool = await readPoolBindings(xapi)
-    if (!pool?.config.rescue) {
-      result.reason = 'rescue is off (turn it on in the XO plugin settings)'
-      return result
-    }
-    if (await xapi.call<boolean>('host.get_enabled', host.ref)) {
-      result.reason = 'the host is enabled: nothing to rescue'
-      return result
-    }
-    result.acted = true
-    result.reason = 'the host came up disabled'
-    await enableHost(xapi, host.ref, timing)
-    result.enabled = true
-    ctx.log.log('warning', 'rescue: host was disabled, enabled it', { host: host.uuid })
-
-    const records = await xapi.call<Record<string, VmRecord>>('VM.get_all_records')
-    const byUuid = new Map(Object.entries(records).map(([ref, vm]) => [vm.uuid, { ref, vm }]))
-    const boundUuids = [...new Set(pool.bindings.map(b => b.vm))]
-
-    const start = async (ref: string, vm: VmRecord, role: RescueStep['role']): Promise<boolean> => {
-      const skip = startableHere(vm, host.ref)
-      if (skip) {
-        result.steps.push({ vm: vm.uuid, name: vm.name_label, role, outcome: 'skipped', reason: skip })
-        return false
-      }
-      const started = await startHere(xapi, ref, host.ref, timing)
-      result.steps.push({
-        vm: vm.uuid,
-        name: vm.name_label,
-        role,
+/** The firewall first: everything else (storage, XO, the admin) is behind it. */
+async function startBound(
+  xapi: LocalXapi,
+  hostRef: string,
+  vmUuids: string[],
+  result: RescueResult,
+  ctx: CallContext,
+  timing: RescueTiming,
+): Promise<void> {
+  for (const uuid of vmUuids) {
+    const ref = await xapi.call<string>('VM.get_by_uuid', uuid).catch(() => undefined)
+    if (!ref) continue
+    const vm = await xapi.call<VmRecord>('VM.get_record', ref)
+    const step: RescueStep = { vm: vm.uuid, name: vm.name_label, role: 'bound', outcome: 'skipped' }
+    step.reason = startableHere(vm, hostRef)
+    if (!step.reason) {
+      const started = await startHere(xapi, ref, hostRef, timing)
+      Object.assign(step, {
         outcome: started.ok ? 'started' : 'failed',
         attempts: started.attempts,
         reason: started.reason,
       })
-      ctx.log.log(started.ok ? 'info' : 'err', `rescue: ${role} VM ${started.ok ? 'started' : 'failed to start'}`, {
+      ctx.log.log(started.ok ? 'info' : 'err', `rescue: bound VM ${started.ok ? 'started' : 'failed to start'}`, {
         vm: vm.uuid,
         name: vm.name_label,
         reason: started.reason,
       })
-      return started.ok
     }
+    result.steps.push(step)
+  }
+}
 
-    // The firewall first: everything else (storage, XO, the admin) is behind it.
-    for (const uuid of boundUuids) {
-      const found = byUuid.get(uuid)
-      if (found) await start(found.ref, found.vm, 'bound')
+/** What decides whether this host may be enabled, read from xapi and local.db. */
+async function disabledHostFacts(xapi: LocalXapi, root: string, hostRef: string): Promise<DisabledHostFacts> {
+  const host = await xapi.call<HostRecord>('host.get_record', hostRef)
+  const poolRef = (await xapi.call<string[]>('pool.get_all'))[0]!
+  const detachedSrs: string[] = []
+  for (const pbd of host.PBDs) {
+    const record = await xapi.call<{ SR: string; currently_attached: boolean }>('PBD.get_record', pbd)
+    if (!record.currently_attached) detachedSrs.push(await xapi.call<string>('SR.get_name_label', record.SR))
+  }
+  return {
+    enabled: host.enabled,
+    localDb: readLocalDb(root),
+    pendingGuidances: host.pending_guidances ?? [],
+    hostOtherConfig: host.other_config,
+    haEnabled: await xapi.call<boolean>('pool.get_ha_enabled', poolRef),
+    detachedSrs,
+  }
+}
+
+/**
+ * host.enable, retried while xapi is still starting (HOST_STILL_BOOTING), each time after
+ * asking again whether xapi's own rule still lets the host be enabled.
+ */
+async function enableHost(
+  xapi: LocalXapi,
+  root: string,
+  hostRef: string,
+  timing: RescueTiming,
+): Promise<RescueVerdict> {
+  const deadline = Date.now() + timing.enableSeconds * 1000
+  for (;;) {
+    const verdict = judgeDisabledHost(await disabledHostFacts(xapi, root, hostRef))
+    if (!verdict.enable) return verdict
+    try {
+      await xapi.call('host.enable', hostRef)
+      return verdict
+    } catch (error) {
+      if (!(error instanceof XapiError && error.code === 'HOST_STILL_BOOTING') || Date.now() > deadline) throw error
+      await sleep(timing.retryMs)
     }
+  }
+}
 
-    const poolRef = (await xapi.call<string[]>('pool.get_all'))[0]!
-    const poolAutoStart =
-      (await xapi.call<Record<string, string>>('pool.get_other_config', poolRef)).auto_poweron === 'true'
-    const autoStart = [...byUuid.values()]
-      .filter(({ vm }) => vm.other_config.auto_poweron === 'true' && !boundUuids.includes(vm.uuid))
-      .sort((a, b) => Number(a.vm.order) - Number(b.vm.order) || a.vm.name_label.localeCompare(b.vm.name_label))
-    for (const { ref, vm } of autoStart) {
-      if (!poolAutoStart) {
-        result.steps.push({
-          vm: vm.uuid,
-          name: vm.name_label,
-          role: 'auto-start',
-          outcome: 'skipped',
-          reason: 'the pool has auto_poweron off',
-        })
-        continue
-      }
-      if ((await start(ref, vm, 'auto-start')) && Number(vm.start_delay) > 0) await sleep(Number(vm.start_delay) * 1000)
+export async function rescue(ctx: CallContext, timing: RescueTiming = DEFAULT_RESCUE_TIMING): Promise<RescueResult> {
+  return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
+    const host = await thisHost(ctx.env.root, xapi)
+    const result: RescueResult = { host: host.uuid, case: 'rescue-off', acted: false, reason: '', steps: [] }
+    const pool = await readPoolBindings(xapi)
+    const verdict = judgeDisabledHost(await disabledHostFacts(xapi, ctx.env.root, host.ref))
+    if (!pool?.config.rescue) {
+      result.reason = `rescue is off (turn it on in the XO plugin settings); ${verdict.reason}`
+      return result
+    }
+    Object.assign(result, { case: verdict.case, reason: verdict.reason })
+    if (!verdict.enable) {
+      if (verdict.case !== 'enabled') ctx.log.log('warning', `rescue: left disabled: ${verdict.reason}`)
+      return result
+    }
+    const enabled = await enableHost(xapi, ctx.env.root, host.ref, timing)
+    Object.assign(result, {
+      case: enabled.case,
+      reason: enabled.reason,
+      acted: enabled.enable,
+      enabled: enabled.enable,
+    })
+    if (!enabled.enable) return result
+    ctx.log.log('warning', 'rescue: host was disabled, enabled it', { host: host.uuid, reason: enabled.reason })
+    await startBound(xapi, host.ref, [...new Set(pool.bindings.map(b => b.vm))], result, ctx, timing)
+    for (const step of await startHeldBack(xapi, host, ctx)) {
+      result.steps.push({
+        vm: step.vm,
+        name: step.name,
+        role: 'auto-start',
+        outcome: step.outcome,
+        reason: step.reason,
+      })
     }
     return result
   })
