@@ -54,6 +54,8 @@ export interface PluginConfig {
   rescue?: boolean
   /** Start the auto_poweron VMs that storage held back once plug-srs attaches their SRs (default on). */
   autoStart?: boolean
+  /** Xen Orchestra sets other-config:ethtool-tx=off on the bound firewall VIFs (default off). */
+  fixVifChecksum?: boolean
 }
 
 export interface Binding {
@@ -229,6 +231,7 @@ export function parsePluginConfig(config: PluginConfig): {
   gatewayCheckSeconds: number
   rescue: boolean
   autoStart: boolean
+  fixVifChecksum: boolean
 } {
   if (typeof config !== 'object' || config === null || !Array.isArray(config.bindings)) {
     throw invalidArgument('bindings: a list of bindings is required', 'bindings')
@@ -237,9 +240,10 @@ export function parsePluginConfig(config: PluginConfig): {
   const rescue = booleanField(config.rescue, 'rescue', 'settings')
   // On unless turned off: it only does what auto_poweron already asks for.
   const autoStart = config.autoStart === undefined || booleanField(config.autoStart, 'autoStart', 'settings')
+  const fixVifChecksum = booleanField(config.fixVifChecksum, 'fixVifChecksum', 'settings')
   const bindings = config.bindings.map(parseBinding)
   rejectClaimedTwice(bindings)
-  return { bindings, gatewayCheckSeconds, rescue, autoStart }
+  return { bindings, gatewayCheckSeconds, rescue, autoStart, fixVifChecksum }
 }
 
 /** Both identities are compared as given; the XO side calls it again with resolved UUIDs. */

@@ -5,6 +5,7 @@
 import type { Family } from './addresses.ts'
 import type { Pause } from './pause.ts'
 import type { PluginArgs } from './plugin-args.ts'
+import type { VifProblem } from './vif-health.ts'
 
 /** The kernel's words for a default route's identity: ip route replace matches on these. */
 export interface DefaultRoute {
@@ -127,6 +128,10 @@ export interface StatusResult {
   bridges: Record<string, BridgeStatus>
   paused?: Pause
   installed: InstalledParts
+  /** The bound firewall VIFs attached here, checked (read from the local xapi). */
+  firewallVifs: FirewallVifHealth[]
+  /** Why they could not be checked. */
+  firewallVifsProblem?: string
 }
 
 export interface VersionResult {
@@ -135,6 +140,15 @@ export interface VersionResult {
   protocol: number
   paused?: Pause
   installed: InstalledParts
+}
+
+/** A bound firewall VIF on this host and what would make it drop or corrupt dom0's traffic. */
+export interface FirewallVifHealth {
+  vif: string
+  vm: string
+  device: string
+  bridge: string
+  problems: VifProblem[]
 }
 
 export interface ProbeOutcome {
@@ -191,6 +205,8 @@ export interface RescueStep {
  */
 export type RescueCase =
   | 'rescue-off'
+  /** The host's automatic actions are paused (configure pause): nothing was looked at. */
+  | 'paused'
   | 'enabled'
   | 'disabled-until-reboot'
   | 'pending-guidances'

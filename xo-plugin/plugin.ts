@@ -9,6 +9,7 @@ import { CallQueue, type CallQueueOptions, DEFAULT_CALL_QUEUE_OPTIONS } from './
 import { Converger } from './converger.ts'
 import { desiredForPool } from './desired.ts'
 import { type EffectiveConfig, effectiveConfig, hostDocumentKept, hostPause } from './effective-config.ts'
+import { TX_OFF_NOTE, turnTxChecksumOff } from './firewall-vifs.ts'
 import { HostPluginClient, describeError, isTransient } from './host-plugin.ts'
 import { type Logger, OnceLogger } from './log.ts'
 import { poolConfigText, writePoolConfig } from './pool-config.ts'
@@ -53,6 +54,7 @@ interface ActiveConfig {
   gatewayCheckSeconds: number
   rescue: boolean
   autoStart: boolean
+  fixVifChecksum: boolean
 }
 
 /** xo-server's config.toml may set these: a bad value is said once and replaced by the default. */
@@ -400,6 +402,23 @@ export class VifIpBinderPlugin {
     this.converger.setTargets(pool.poolId, desired.bindings)
   }
 
+  /** The opt-in fix for pfSense/OPNsense VIFs; takes effect at each VIF's next plug. */
+  private async turnTxChecksumOff(xapi: XapiConnection): Promise<void> {
+    try {
+      for (const vif of await turnTxChecksumOff(xapi, this.resolution.resolved)) {
+        this.log.info(`VIF ${vif.uuid}: ${TX_OFF_NOTE}`)
+      }
+    } catch (error) {
+      this.log.warn(
+        `could not set ethtool-tx=off on the firewall VIFs of pool ${JSON.stringify(xapi.pool?.name_label)}`,
+        {
+          error,
+          reason: describeError(error),
+        },
+      )
+    }
+  }
+
   private async writePoolConfigs(xapis: XapiConnection[], explicit: boolean): Promise<void> {
     if (!this.config) return
     const { gatewayCheckSeconds, rescue, autoStart } = this.config
@@ -415,6 +434,7 @@ export class VifIpBinderPlugin {
         ) {
           if (xapi.pool?.other_config?.[POOL_CONFIG_KEY] !== undefined) return
         }
+        if (this.config?.fixVifChecksum) await this.turnTxChecksumOff(xapi)
         const text = poolConfigText(poolId, this.resolution.resolved, settings)
         const current = xapi.pool?.other_config?.[POOL_CONFIG_KEY]
         const kept = explicit ? undefined : hostDocumentKept(xapi, text)

@@ -47,6 +47,13 @@ export const configurationSchema = {
         'xapi auto-starts `auto_poweron` VMs once, early, while the firewall still boots: VMs on NFS, SMB or iSCSI fail and nothing retries. When on, a host that re-attaches an SR starts its halted `auto_poweron` VMs (pool and VM `other_config:auto_poweron=true`, as xapi reads them) in **start order** with their **start delay**, once per boot, never one an admin stopped since the host booted.',
       default: true,
     },
+    fixVifChecksum: {
+      type: 'boolean',
+      title: "Turn TX checksum offload off on the firewall's VIFs",
+      description:
+        "pfSense and OPNsense on Xen need TX checksum offload off on their VIFs, or traffic between dom0 and the firewall fails in subtle ways (XCP-ng's pfSense guide calls it the most important step). When on, Xen Orchestra sets `other-config:ethtool-tx=off` on each bound VM's VIF on the bound network, as `xe vif-param-set uuid=… other-config:ethtool-tx=\"off\"` does. It takes effect at the VIF's **next plug** (restart the firewall VM). **Test** flags a VIF without it either way.",
+      default: false,
+    },
   },
   required: ['bindings'],
 } as const

@@ -8,6 +8,7 @@ import { canonicalArgs, desiredForPool } from './desired.ts'
 import { describePause } from '../shared/pause.ts'
 import { type HostPluginClient, type VersionResult, checkHostPlugin, describeError } from './host-plugin.ts'
 import type { ResolvedBinding, Resolution } from './resolve.ts'
+import { vifReportLines } from './firewall-vifs.ts'
 import { type SrPlugger, type SrState, summarizeAttempt } from './sr-plugger.ts'
 import { type HostRecord, PoolIndex, type VmRecord, type XapiConnection, type XapiRecord } from './xapi-types.ts'
 
@@ -154,6 +155,7 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
     report.lines.push(`PROBLEM: VM ${resolved.vmUuid} no longer exists`)
     return report
   }
+  report.lines.push(...vifReportLines(index_, resolved))
   const desired = [...desiredForPool(index_, [resolved], input.gatewayCheckSeconds).bindings.values()][0]
   if (!desired) {
     report.lines.push(

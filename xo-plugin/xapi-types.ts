@@ -29,12 +29,17 @@ export interface VifRecord extends XapiRecord {
   readonly network: string
   readonly device: string
   readonly currently_attached: boolean
+  readonly other_config?: Readonly<Record<string, string>>
+  readonly locking_mode?: string
+  readonly ipv4_allowed?: readonly string[]
+  readonly ipv6_allowed?: readonly string[]
 }
 
 export interface NetworkRecord extends XapiRecord {
   readonly name_label: string
   readonly bridge: string
   readonly PIFs: readonly string[]
+  readonly default_locking_mode?: string
 }
 
 export interface HostRecord extends XapiRecord {

@@ -654,3 +654,50 @@ describe('rescue reads why the host is disabled', () => {
     )
   })
 })
+
+describe("with no Xen Orchestra: status checks the firewall's VIF", () => {
+  let sim: Simulator
+  let session: string
+  before(async () => {
+    sim = await startSimulator({ scenario: firewallPool(), hostPlugin: false })
+    session = await login(sim)
+    await installHostPlugin(sim)
+    await writePoolBindings(sim, session, { srs: false })
+  })
+  after(() => sim?.stop())
+
+  const status = async () =>
+    JSON.parse(
+      (await rpc(sim, 'host.call_plugin', session, sim.host('host1').ref, 'vif-ip-binder', 'status', {})) as string,
+    ) as { firewallVifs: { vif: string; problems: { code: string; message: string; fix: string }[] }[] }
+
+  test('flags TX checksum offload and a locking mode that drops traffic, each with its xe fix', async () => {
+    const vif = sim.vifs(F.firewallVm)['0']!
+    const uuid = sim.record('VIF', vif).uuid as string
+    await rpc(sim, 'VIF.set_locking_mode', session, vif, 'locked')
+    await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, sim.host('host1').ref, false, false)
+    await waitFor('host1 bound', async () => (await defaultRoute(sim.host('host1').netns)).startsWith('via'))
+
+    const flagged = await status()
+    assert.deepEqual(
+      flagged.firewallVifs.map(v => v.vif),
+      [uuid],
+    )
+    assert.deepEqual(
+      flagged.firewallVifs[0]!.problems.map(p => [p.code, p.fix]),
+      [
+        ['TX_CHECKSUM_OFFLOAD_ON', `xe vif-param-set uuid=${uuid} other-config:ethtool-tx="off"`],
+        ['LOCKING_MODE_DROPS_TRAFFIC', `xe vif-param-set uuid=${uuid} locking-mode=unlocked`],
+      ],
+    )
+    assert.match(flagged.firewallVifs[0]!.problems[0]!.message, /next plug/)
+    assert.match(
+      flagged.firewallVifs[0]!.problems[1]!.message,
+      new RegExp(`not even the gateway ${F.firewallPrivateAddress}`),
+    )
+
+    await rpc(sim, 'VIF.add_to_other_config', session, vif, 'ethtool-tx', 'off')
+    await rpc(sim, 'VIF.set_locking_mode', session, vif, 'unlocked')
+    assert.deepEqual((await status()).firewallVifs[0]!.problems, [])
+  })
+})

@@ -219,6 +219,37 @@ describe('XO plugin end to end', { timeout: 120_000 }, () => {
     assert.equal(report.ok, true)
   })
 
+  it("flags the firewall VIF's TX checksum offload in test(), and the opt-in setting turns it off", async () => {
+    h = await startHarness()
+    const { sim, plugin, binding } = h
+    const vif = sim.vifs(F.firewallVm)['0']!
+    const uuid = sim.record('VIF', vif).uuid as string
+    await plugin.configure({ bindings: [binding] })
+    await plugin.load()
+    await sim.startVm(F.firewallVm, 'host1')
+    await waitFor('the binding on host1', () => bound(sim.host('host1').netns))
+    const before = (await plugin.test({})) as { ok: boolean; text: string }
+    assert.match(
+      before.text,
+      new RegExp(
+        `WARNING: VIF 0 of the firewall VM: TX checksum offload is not turned off .*next plug.*Fix: xe vif-param-set uuid=${uuid} other-config:ethtool-tx="off"`,
+      ),
+    )
+    assert.equal(
+      (sim.record('VIF', vif).other_config as Record<string, string>)['ethtool-tx'],
+      undefined,
+      'nothing set without the opt-in',
+    )
+
+    await plugin.configure({ bindings: [binding], fixVifChecksum: true })
+    await waitFor(
+      'ethtool-tx=off on the VIF',
+      () => (sim.record('VIF', vif).other_config as Record<string, string>)['ethtool-tx'] === 'off',
+    )
+    const after = (await plugin.test({})) as { ok: boolean; text: string }
+    assert.doesNotMatch(after.text, /TX checksum offload/)
+  })
+
   it('leaves the binding in place when unloaded', async () => {
     h = await startHarness()
     const { sim, plugin, binding } = h

@@ -48,7 +48,7 @@ const WRITABLE: Partial<Record<XapiClass, string[]>> = {
     'platform',
     'ha_always_run',
   ],
-  VIF: ['other_config', 'qos_algorithm_type', 'qos_algorithm_params'],
+  VIF: ['other_config', 'qos_algorithm_type', 'qos_algorithm_params', 'locking_mode'],
   SR: ['name_label', 'name_description', 'other_config', 'tags', 'sm_config'],
   PBD: ['other_config'],
   host_metrics: ['other_config'],

@@ -54,7 +54,7 @@ function pausedBoot(ctx: CallContext): BootResult | undefined {
   return {
     waitedMs: 0,
     paused,
-    rescue: { host, acted: false, reason: describePause(paused), steps: [] },
+    rescue: { host, case: 'paused', acted: false, reason: describePause(paused), steps: [] },
     reconcile: { host, configured: false, paused, applied: [], released: [], srs: [] },
   }
 }

@@ -12,6 +12,7 @@ import { sysctlPathsFor } from '../engine/bridge-view.ts'
 import type { BridgeRecord, BridgeStatus, StatusResult } from '../../shared/results.ts'
 import { readPause } from '../runtime/pause-file.ts'
 import { installedParts } from './install.ts'
+import { firewallVifHealth } from './vif-health.ts'
 
 async function bridgeStatus(bridge: string, record: BridgeRecord | undefined): Promise<BridgeStatus> {
   const desired = record ? parseApplyArgs(record.desired) : undefined
@@ -57,5 +58,10 @@ export async function status(request: StatusRequest, ctx: CallContext): Promise<
   const bridges: Record<string, BridgeStatus> = {}
   for (const name of names) bridges[name] = await bridgeStatus(name, state.bridges[name])
   const paused = readPause(ctx.env.stateDir)
-  return { bridges, ...(paused ? { paused } : {}), installed: installedParts(ctx.env.root) }
+  return {
+    bridges,
+    ...(paused ? { paused } : {}),
+    installed: installedParts(ctx.env.root),
+    ...(await firewallVifHealth(ctx)),
+  }
 }
