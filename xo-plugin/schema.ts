@@ -36,7 +36,7 @@ export const configurationSchema = {
       description: [
         'A host that comes up **disabled** starts no VM, not even the firewall its own network depends on, and Xen Orchestra cannot reach it to help.',
         '',
-        "When on, such a host first reads **why** it is disabled, and enables itself only when xapi itself would have once its network came back: never a host disabled on purpose (automatic re-enable off, as Xen Orchestra's maintenance mode and `xe host-disable` request it, or `MAINTENANCE_MODE`), one with pending mandatory update guidances, or one HA keeps disabled because an SR failed. It then starts the bound firewall VMs first, then the VMs marked for auto-start whose storage is attached, in their **start order**. Its result says which case applied.",
+        "When on, such a host first reads **why** it is disabled, and enables itself only when xapi itself would have once its network came back: never a host disabled on purpose (automatic re-enable off, as `xe host-disable auto-enable=false` and Xen Orchestra's REST API disable request it, or `MAINTENANCE_MODE`), one with pending mandatory update guidances, or one HA keeps disabled because an SR failed. It then starts the bound firewall VMs first, then the VMs marked for auto-start whose storage is attached, in their **start order**. Its result says which case applied.",
       ].join('\n'),
       default: false,
     },

@@ -55,6 +55,15 @@ async function writePoolBindings(sim: Simulator, session: string, settings: Pool
   await rpc(sim, 'pool.add_to_other_config', session, pool, POOL_CONFIG_KEY, text)
 }
 
+/** A simulated pool with the host plugin installed and the bindings the XO plugin would write. */
+async function autonomousPool(settings: PoolSettings, scenario = firewallPool()) {
+  const sim = await startSimulator({ scenario, hostPlugin: false })
+  const session = await login(sim)
+  await installHostPlugin(sim)
+  await writePoolBindings(sim, session, settings)
+  return { sim, session }
+}
+
 function pbdAttached(sim: Simulator, host: string): boolean {
   const pbd = sim.pbds(F.srName)[host]!
   return sim.record('PBD', pbd).currently_attached === true
@@ -63,12 +72,7 @@ function pbdAttached(sim: Simulator, host: string): boolean {
 describe('with no Xen Orchestra: the vif-hotplug hook', () => {
   let sim: Simulator
   let session: string
-  before(async () => {
-    sim = await startSimulator({ scenario: firewallPool(), hostPlugin: false })
-    session = await login(sim)
-    await installHostPlugin(sim)
-    await writePoolBindings(sim, session, {})
-  })
+  before(async () => ({ sim, session } = await autonomousPool({})))
   after(() => sim?.stop())
 
   test('binds the addresses, switches the gateway and plugs the NFS SR once it becomes reachable', async () => {
@@ -513,10 +517,7 @@ describe('with no Xen Orchestra: VMs on late storage start once their SRs are ba
       { name: 'not-auto', affinity: 'host1', disks: nfs },
     )
     scenario.pool = { ...scenario.pool, other_config: { auto_poweron: 'true' } }
-    sim = await startSimulator({ scenario, hostPlugin: false })
-    session = await login(sim)
-    await installHostPlugin(sim)
-    await writePoolBindings(sim, session, { srNames: [F.srName, ISO] })
+    ;({ sim, session } = await autonomousPool({ srNames: [F.srName, ISO] }, scenario))
   })
   after(() => sim?.stop())
 
@@ -582,12 +583,7 @@ describe('rescue reads why the host is disabled', () => {
     }
   const enabled = () => sim.record('host', 'host1').enabled
 
-  before(async () => {
-    sim = await startSimulator({ scenario: firewallPool({ hostsEnabled: false }), hostPlugin: false })
-    session = await login(sim)
-    await installHostPlugin(sim)
-    await writePoolBindings(sim, session, { rescue: true })
-  })
+  before(async () => ({ sim, session } = await autonomousPool({ rescue: true }, firewallPool({ hostsEnabled: false }))))
   after(() => sim?.stop())
 
   test('deliberately disabled with automatic re-enable off: left disabled', async () => {
@@ -600,14 +596,14 @@ describe('rescue reads why the host is disabled', () => {
     putLocalDb(host1().root, 'host_auto_enable', 'true')
   })
 
-  test("Xen Orchestra's maintenance mode (host.disable with auto_enable=false, then evacuate): left disabled", async () => {
+  test("Xen Orchestra's maintenance through its REST API (host.disable with auto_enable=false, then evacuate): left disabled", async () => {
     await rpc(sim, 'host.enable', session, host1().ref)
     await rpc(sim, 'host.disable', session, host1().ref, false)
     await rpc(sim, 'host.evacuate', session, host1().ref)
     const result = await rescueNow()
     assert.equal(enabled(), false)
     assert.equal(result.case, 'disabled-persistently')
-    assert.match(result.reason, /Xen Orchestra's maintenance mode/)
+    assert.match(result.reason, /Xen Orchestra's REST API/)
     putLocalDb(host1().root, 'host_auto_enable', 'true')
   })
 
@@ -658,12 +654,7 @@ describe('rescue reads why the host is disabled', () => {
 describe("with no Xen Orchestra: status checks the firewall's VIF", () => {
   let sim: Simulator
   let session: string
-  before(async () => {
-    sim = await startSimulator({ scenario: firewallPool(), hostPlugin: false })
-    session = await login(sim)
-    await installHostPlugin(sim)
-    await writePoolBindings(sim, session, { srs: false })
-  })
+  before(async () => ({ sim, session } = await autonomousPool({ srs: false })))
   after(() => sim?.stop())
 
   const status = async () =>

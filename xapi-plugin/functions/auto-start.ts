@@ -13,7 +13,7 @@ import { NULL_REF } from '../../shared/xapi-ids.ts'
 import { type HostIdentity, type LocalXapi, XapiError } from '../xapi/local-xapi.ts'
 import type { CallContext } from './context.ts'
 
-interface VmRecord {
+export interface VmRecord {
   uuid: string
   name_label: string
   power_state: string

@@ -45,7 +45,7 @@ function keptDisabled(facts: DisabledHostFacts): RescueVerdict | undefined {
   if (localDb.host_auto_enable === 'false') {
     return leave(
       'disabled-persistently',
-      "disabled on purpose with automatic re-enable off (host.disable auto_enable=false, as `xe host-disable` and Xen Orchestra's maintenance mode request it): xapi keeps it disabled across reboots until someone runs host.enable",
+      "disabled on purpose with automatic re-enable off (host.disable auto_enable=false: `xe host-disable auto-enable=false`, or Xen Orchestra's REST API disable and maintenance, whose autoEnable defaults to false): xapi keeps it disabled across reboots until someone runs host.enable",
     )
   }
   if (facts.hostOtherConfig.MAINTENANCE_MODE === 'true') {

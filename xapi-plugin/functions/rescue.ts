@@ -12,7 +12,7 @@ import { readPoolBindings } from '../xapi/pool-bindings.ts'
 import type { RescueResult, RescueStep } from '../../shared/results.ts'
 import { NULL_REF } from '../../shared/xapi-ids.ts'
 import { readLocalDb } from '../xapi/local-db.ts'
-import { startHeldBack } from './auto-start.ts'
+import { type VmRecord as AutoStartVm, startHeldBack } from './auto-start.ts'
 import { type DisabledHostFacts, type RescueVerdict, judgeDisabledHost } from './rescue-policy.ts'
 
 export interface RescueTiming {
@@ -25,15 +25,10 @@ export interface RescueTiming {
 
 export const DEFAULT_RESCUE_TIMING: RescueTiming = { enableSeconds: 300, startSeconds: 180, retryMs: 2000 }
 
-interface VmRecord {
-  uuid: string
-  name_label: string
-  power_state: string
-  affinity: string
-  is_a_template: boolean
-  is_a_snapshot: boolean
-  is_control_domain: boolean
-}
+type VmRecord = Pick<
+  AutoStartVm,
+  'uuid' | 'name_label' | 'power_state' | 'affinity' | 'is_a_template' | 'is_a_snapshot' | 'is_control_domain'
+>
 
 interface HostRecord {
   enabled: boolean
