@@ -148,7 +148,6 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
   const index_ = new PoolIndex(xapi)
   report.lines.push(`pool ${JSON.stringify(xapi.pool?.name_label ?? '?')}: connected`)
   await hostLines(client, xapi, index_.all<HostRecord>('host'), report)
-
   const vm = index_.uuid<VmRecord>(resolved.vmUuid, 'VM')
   if (!vm) {
     report.ok = false
