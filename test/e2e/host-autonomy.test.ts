@@ -504,6 +504,7 @@ describe('with no Xen Orchestra: VMs on late storage start once their SRs are ba
     scenario.srs!.push({ name: ISO, type: 'iso', device_config: { location: `//${F.nfsServer}/isos`, type: 'cifs' } })
     const nfs = [{ sr: F.srName }]
     scenario.vms!.push(
+      { name: 'broken', affinity: 'host1', order: 0, disks: nfs, other_config: { auto_poweron: 'true' } },
       { name: 'db', affinity: 'host1', order: 1, start_delay: 4, disks: nfs, other_config: { auto_poweron: 'true' } },
       { name: 'web', affinity: 'host1', order: 2, disks: nfs, other_config: { auto_poweron: 'true' } },
       { name: 'stopped-by-hand', affinity: 'host1', order: 2, disks: nfs, other_config: { auto_poweron: 'true' } },
@@ -525,6 +526,8 @@ describe('with no Xen Orchestra: VMs on late storage start once their SRs are ba
     const atBoot = await sim.xapiAutostart()
     for (const name of ['db', 'web', 'stopped-by-hand', 'installer']) assert.equal(atBoot[name], 'VM_REQUIRES_SR')
 
+    // The first VM.start the host sends (broken's, order 0) loses its connection.
+    sim.faults.addConnectionFault({ match: { method: 'VM.start', via: 'unix' }, action: 'drop', times: 1 })
     await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, sim.host('host1').ref, false, false)
     // While db's start_delay runs, an admin starts and stops a VM by hand: it must stay stopped.
     const started = (name: string) => sim.timeline.entries({ kind: 'vm.started', vm: sim.vm(name).uuid })
@@ -548,6 +551,13 @@ describe('with no Xen Orchestra: VMs on late storage start once their SRs are ba
     assert.equal(sim.record('VM', 'stopped-by-hand').power_state, 'Halted', 'left as the admin left it')
     assert.equal(sim.record('VM', 'not-auto').power_state, 'Halted', 'not auto_poweron: never started')
     assert.match(hostLog(sim, 'host1'), /auto-start: started a VM storage held back.*"name":"installer"/)
+    assert.equal(sim.record('VM', 'broken').power_state, 'Halted')
+    const messages = Object.values(sim.records('message')).filter(m => m.name === 'VIF_IP_BINDER_AUTO_START_FAILED')
+    assert.deepEqual(
+      messages.map(m => m.obj_uuid),
+      [sim.vm('broken').uuid],
+      'the failed start is reported where admins look',
+    )
   })
 
   test('once per boot: a later plug-srs starts none of them again', async () => {
@@ -562,6 +572,7 @@ describe('with no Xen Orchestra: VMs on late storage start once their SRs are ba
     assert.deepEqual(
       answer.autoStarted.map(s => [s.name, s.outcome, s.reason]),
       [
+        ['broken', 'skipped', 'already tried once this boot'],
         ['stopped-by-hand', 'skipped', 'it ran since this boot and was stopped: left as the admin left it'],
         ['web', 'skipped', 'it ran since this boot and was stopped: left as the admin left it'],
       ],

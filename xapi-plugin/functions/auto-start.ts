@@ -34,6 +34,9 @@ interface Candidate {
   srs: string[]
 }
 
+/** The xapi message a failed start leaves on its VM. */
+export const AUTO_START_FAILED = 'VIF_IP_BINDER_AUTO_START_FAILED'
+
 /** Where "started once this boot" is remembered: /var/run is emptied at every boot. */
 export const AUTO_STARTED_DIR = 'var/run/vif-ip-binder/auto-started'
 
@@ -138,6 +141,9 @@ async function startOne(xapi: LocalXapi, candidate: Candidate, ctx: CallContext)
     step.error = error instanceof XapiError ? [error.code, ...error.params] : [(error as Error).message]
     step.reason = `VM.start failed: ${step.error.join(' ')}`
     ctx.log.log('warning', 'auto-start: a VM failed to start', { vm: vm.uuid, name: vm.name_label, error: step.error })
+    // Where admins look (XO's alerts, xe message-list); it is not tried again this boot.
+    const body = `auto_poweron VM ${JSON.stringify(vm.name_label)} did not start once its storage was back: ${step.reason}`
+    await xapi.call('message.create', AUTO_START_FAILED, 3, 'VM', vm.uuid, body).catch(() => undefined)
   }
   return step
 }
@@ -161,7 +167,7 @@ export async function startHeldBack(
     const { vm } = candidate
     const skip = await reasonToSkip(xapi, candidate.ref, bootedAt)
     if (skip || !claimOncePerBoot(ctx.env.root, vm.uuid)) {
-      const reason = skip ?? 'already started once this boot'
+      const reason = skip ?? 'already tried once this boot'
       steps.push({ vm: vm.uuid, name: vm.name_label, order: Number(vm.order), outcome: 'skipped', reason })
       continue
     }
