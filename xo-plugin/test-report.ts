@@ -4,7 +4,7 @@
 // re-attachment of the binding's SRs went.
 
 import { PLUGIN_NAME } from '../shared/version.ts'
-import { canonicalArgs, desiredForPool } from './desired.ts'
+import { type DesiredBinding, canonicalArgs, desiredForPool } from './desired.ts'
 import { describePause } from '../shared/pause.ts'
 import { type HostPluginClient, type VersionResult, checkHostPlugin, describeError } from './host-plugin.ts'
 import type { ResolvedBinding, Resolution } from './resolve.ts'
@@ -171,20 +171,31 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
       `host ${JSON.stringify(desired.hostName)} has no management PIF: the management address is not mirrored`,
     )
   srLines(input, index_, resolved, index_.uuid<HostRecord>(desired.hostUuid, 'host'), report)
+  await statusLines(client, xapi, desired, report)
+  return report
+}
+
+/** What the host holds for the binding, against what Xen Orchestra wants there. */
+async function statusLines(
+  client: ReportInput['client'],
+  xapi: XapiConnection,
+  desired: DesiredBinding,
+  report: BindingReport,
+): Promise<void> {
   let status
   try {
     status = (await client.status(xapi, desired.hostRef, desired.bridge)).bridges[desired.bridge]
   } catch (error) {
     report.ok = false
     report.lines.push(`PROBLEM: status on host ${JSON.stringify(desired.hostName)} failed: ${describeError(error)}`)
-    return report
+    return
   }
   if (!status?.recorded) {
     report.ok = false
     report.lines.push(
       `PROBLEM: nothing is applied on host ${JSON.stringify(desired.hostName)} for ${desired.bridge} yet`,
     )
-    return report
+    return
   }
   if (canonicalArgs(status.recorded.desired) !== canonicalArgs(desired.args)) {
     report.ok = false
@@ -203,7 +214,6 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
     if (status.problem) report.lines.push(`PROBLEM: ${status.problem}`)
     report.lines.push(`kernel: ${kernel}`)
   }
-  return report
 }
 
 export async function buildTestReport(input: ReportInput): Promise<TestReport> {
