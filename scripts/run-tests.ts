@@ -51,6 +51,9 @@ const result = await execa(
     'tsx',
     '--test',
     '--test-concurrency=1',
+    // Node 20 times each file as a whole: a file that hangs fails, named in the summary (its
+    // last test is the last one printed), instead of holding CI. The longest takes 2 min alone.
+    '--test-timeout=420000',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     '--test-reporter=tap',
