@@ -142,8 +142,11 @@ export function registerMethods(d: MethodDeps): void {
     store.update('task', str(ref), { progress: Number(progress) }),
   )
 
-  api.register('message.create', 6, (_c, [name, priority, cls, objUuid, body]) =>
-    store.create(
+  api.register('message.create', 6, (_c, [name, priority, cls, objUuid, body]) => {
+    // xapi_message.ml check_uuid: the object must exist in the class the message names.
+    const klass = ['VM', 'Host', 'SR', 'Pool', 'VDI'].includes(str(cls)) ? classFromName(str(cls)) : undefined
+    if (!klass || !store.byUuid(klass, str(objUuid))) throw new XapiFailure('UUID_INVALID', [str(cls), str(objUuid)])
+    return store.create(
       'message',
       messageRecord({
         name: str(name),
@@ -152,7 +155,7 @@ export function registerMethods(d: MethodDeps): void {
         obj_uuid: str(objUuid),
         body: str(body),
       }),
-    ),
-  )
+    )
+  })
   api.register('message.destroy', 2, (_c, [ref]) => store.destroy('message', str(ref)))
 }

@@ -52,6 +52,9 @@ export type RaiseOutcome = 'created' | 'counted' | 'superseded' | 'failed'
 
 export const ALERTS_FILE = 'alerts.json'
 
+/** What a bridge that binds now, gateway included, is no longer failing at. */
+export const BINDING_FAILURES: AlertCause[] = ['bind-failed', 'gateway-unreachable']
+
 /** A repeat within the window is counted; after it, the message is replaced. */
 export function decide(open: OpenAlert | undefined, nowMs: number, windowSeconds = ALERT_REPEAT_SECONDS): Decision {
   if (!open) return { action: 'create' }

@@ -11,6 +11,7 @@ import { type ApplyManyResult, MAX_APPLY_MANY as MAX_REQUESTS, type Step } from 
 import { withHostLock } from '../engine/lock.ts'
 import { type KernelRead, readKernel } from '../kernel/ip-batch.ts'
 import { applyHeld } from './apply.ts'
+import { BINDING_FAILURES, clearAlerts } from '../engine/alerts.ts'
 import type { CallContext } from './context.ts'
 import { resolveXapiArgs } from './resolve-args.ts'
 
@@ -66,6 +67,13 @@ function reachesBeyond(step: Step, bridge: string): boolean {
 }
 
 export async function applyMany(requests: ApplyRequest[], ctx: CallContext): Promise<ApplyManyResult> {
+  const many = await applyManyHeld(requests, ctx)
+  for (const result of many.results)
+    if (result.ok && !result.dryRun) await clearAlerts(ctx, BINDING_FAILURES, result.bridge)
+  return many
+}
+
+function applyManyHeld(requests: ApplyRequest[], ctx: CallContext): Promise<ApplyManyResult> {
   return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
     const devs = new Set(requests.flatMap(r => (r.management ? [r.bridge, r.management.bridge] : [r.bridge])))
     // Still true for the next bridge unless a request changed more than its own bridge.

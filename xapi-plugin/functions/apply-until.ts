@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import type { ApplyRequest } from '../../shared/plugin-args.ts'
+import { clearAlerts, raiseAlert } from '../engine/alerts.ts'
 import { apply } from './apply.ts'
 import type { CallContext } from './context.ts'
 import type { LocalXapi } from '../xapi/local-xapi.ts'
@@ -19,14 +20,29 @@ export async function applyUntilGatewayAnswers(
   request: ApplyRequest,
   ctx: CallContext,
   stillWanted: () => Promise<boolean>,
-  budgetSeconds = GATEWAY_WAIT_BUDGET_S,
+  budgetSeconds = ctx.env.gatewayWaitSeconds ?? GATEWAY_WAIT_BUDGET_S,
+): Promise<ApplyResult> {
+  try {
+    return await keepApplying(request, ctx, stillWanted, budgetSeconds)
+  } catch (error) {
+    // Nobody called us to read the error: it goes where admins look, unless the VIF left.
+    if (await stillWanted().catch(() => true)) await raiseBindFailure(request.bridge, error, ctx)
+    throw error
+  }
+}
+
+async function keepApplying(
+  request: ApplyRequest,
+  ctx: CallContext,
+  stillWanted: () => Promise<boolean>,
+  budgetSeconds: number,
 ): Promise<ApplyResult> {
   const deadline = Date.now() + budgetSeconds * 1000
   for (let attempt = 0; ; attempt++) {
     try {
       return await apply(request, ctx)
     } catch (error) {
-      if (!(error instanceof BinderError && error.code === ErrorCode.GATEWAY_UNREACHABLE)) throw error
+      if (!isGatewayUnreachable(error)) throw error
       const delay = RETRY_DELAYS_S[Math.min(attempt, RETRY_DELAYS_S.length - 1)]!
       if (Date.now() + delay * 1000 > deadline || !(await stillWanted())) throw error
       ctx.log.log('warning', `gateway not answering yet, trying again in ${delay} s`, {
@@ -37,6 +53,24 @@ export async function applyUntilGatewayAnswers(
       if (!(await stillWanted())) throw error
     }
   }
+}
+
+function isGatewayUnreachable(error: unknown): error is BinderError {
+  return error instanceof BinderError && error.code === ErrorCode.GATEWAY_UNREACHABLE
+}
+
+/** The bridge's latest failure is the one shown: it supersedes the other kind. */
+async function raiseBindFailure(bridge: string, error: unknown, ctx: CallContext): Promise<void> {
+  const what = (error as Error)?.message ?? String(error)
+  const gateway = isGatewayUnreachable(error)
+  await clearAlerts(ctx, [gateway ? 'bind-failed' : 'gateway-unreachable'], bridge)
+  await raiseAlert(ctx, {
+    cause: gateway ? 'gateway-unreachable' : 'bind-failed',
+    subject: bridge,
+    body: gateway
+      ? `bridge ${bridge}: the gateway never answered, so dom0 kept its previous default route: ${what}`
+      : `bridge ${bridge} could not be bound, and dom0 may be out of reach on it: ${what}`,
+  })
 }
 
 /** Is this VIF plugged on this host right now (not as some earlier event said)? */

@@ -7,6 +7,7 @@ import type { ApplyRequest } from '../../shared/plugin-args.ts'
 import type { ApplyResult, BridgeRecord, Step } from '../../shared/results.ts'
 import { viewBridge } from '../engine/bridge-view.ts'
 import { runSteps, undoSteps } from '../engine/execute.ts'
+import { BINDING_FAILURES, clearAlerts } from '../engine/alerts.ts'
 import { checkGateway } from '../engine/gateway-check.ts'
 import { withHostLock } from '../engine/lock.ts'
 import type { KernelRead } from '../kernel/ip-batch.ts'
@@ -30,8 +31,10 @@ export interface ApplyOptions {
   kernel?: KernelRead
 }
 
-export function apply(request: ApplyRequest, ctx: CallContext, options: ApplyOptions = {}): Promise<ApplyResult> {
-  return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, () => applyHeld(request, ctx, options))
+export async function apply(request: ApplyRequest, ctx: CallContext, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const result = await withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, () => applyHeld(request, ctx, options))
+  if (!request.dryRun && !options.prepareOnly) await clearAlerts(ctx, BINDING_FAILURES, request.bridge)
+  return result
 }
 
 /** apply, with the host lock already held. */

@@ -9,6 +9,7 @@
 import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AutoStartStep } from '../../shared/results.ts'
+import { clearAlerts, raiseAlert } from '../engine/alerts.ts'
 import { NULL_REF } from '../../shared/xapi-ids.ts'
 import { type HostIdentity, type LocalXapi, XapiError } from '../xapi/local-xapi.ts'
 import type { CallContext } from './context.ts'
@@ -33,9 +34,6 @@ interface Candidate {
   vm: VmRecord
   srs: string[]
 }
-
-/** The xapi message a failed start leaves on its VM. */
-export const AUTO_START_FAILED = 'VIF_IP_BINDER_AUTO_START_FAILED'
 
 /** Where "started once this boot" is remembered: /var/run is emptied at every boot. */
 export const AUTO_STARTED_DIR = 'var/run/vif-ip-binder/auto-started'
@@ -136,6 +134,7 @@ async function startOne(xapi: LocalXapi, candidate: Candidate, ctx: CallContext)
     // VM.start, as xapi-autostart-vms does: xapi picks the host and waits start_delay in the call.
     await xapi.callSlow(120_000 + Number(vm.start_delay) * 1000, 'VM.start', candidate.ref, false, false)
     ctx.log.log('info', 'auto-start: started a VM storage held back', { vm: vm.uuid, name: vm.name_label })
+    await clearAlerts(ctx, ['auto-start-failed'], vm.uuid, xapi)
   } catch (error) {
     step.outcome = 'failed'
     step.error = error instanceof XapiError ? [error.code, ...error.params] : [(error as Error).message]
@@ -143,7 +142,7 @@ async function startOne(xapi: LocalXapi, candidate: Candidate, ctx: CallContext)
     ctx.log.log('warning', 'auto-start: a VM failed to start', { vm: vm.uuid, name: vm.name_label, error: step.error })
     // Where admins look (XO's alerts, xe message-list); it is not tried again this boot.
     const body = `auto_poweron VM ${JSON.stringify(vm.name_label)} did not start once its storage was back: ${step.reason}`
-    await xapi.call('message.create', AUTO_START_FAILED, 3, 'VM', vm.uuid, body).catch(() => undefined)
+    await raiseAlert(ctx, { cause: 'auto-start-failed', subject: vm.uuid, objUuid: vm.uuid, body }, xapi)
   }
   return step
 }

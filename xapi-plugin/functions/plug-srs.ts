@@ -12,6 +12,7 @@ import { probeAny } from '../kernel/probe.ts'
 import type { AutoStartStep, ProbeOutcome, SrOutcome } from '../../shared/results.ts'
 import { readPoolBindings } from '../xapi/pool-bindings.ts'
 import { startHeldBack } from './auto-start.ts'
+import { clearAlerts, raiseAlert } from '../engine/alerts.ts'
 
 /** Probes that may wait for an answer at the same time (each gives up after its timeout). */
 export const PROBES_IN_FLIGHT = 4
@@ -159,7 +160,7 @@ export async function plugSrsWith(
   const targets: Target[] = []
   for (const uuid of request.srs) targets.push(await resolveTarget(xapi, host.ref, uuid, request.probes))
   const srs = await Promise.all(targets.map(target => plugTarget(xapi, target, deadline)))
-  for (const sr of srs)
+  for (const sr of srs) {
     ctx.log.log(sr.ok && !sr.problem ? 'info' : 'warning', 'plug-srs', {
       sr: sr.sr,
       name: sr.name,
@@ -167,7 +168,21 @@ export async function plugSrsWith(
       pbds: sr.pbds,
       problem: sr.problem,
     })
+    await alertDetached(xapi, sr, request.timeoutSeconds, ctx)
+  }
   return srs
+}
+
+/** An SR still detached after the wait goes where admins look; one attached again is cleared. */
+async function alertDetached(xapi: LocalXapi, sr: SrOutcome, waited: number, ctx: CallContext): Promise<void> {
+  const detached = sr.pbds.filter(p => p.outcome === 'unreachable' || p.outcome === 'failed')
+  if (detached.length === 0) {
+    await clearAlerts(ctx, ['srs-detached'], sr.sr, xapi)
+    return
+  }
+  const why = sr.probe && !sr.probe.reachable ? `${sr.probe.target} did not answer` : detached[0]!.error?.join(' ')
+  const body = `SR ${JSON.stringify(sr.name)} (${sr.sr}) is still detached from this host after ${waited} s: ${why}`
+  await raiseAlert(ctx, { cause: 'srs-detached', subject: sr.sr, body }, xapi)
 }
 
 export async function plugSrs(

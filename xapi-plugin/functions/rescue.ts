@@ -7,6 +7,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CallContext } from './context.ts'
+import { raiseAlert } from '../engine/alerts.ts'
 import { type LocalXapi, XapiError, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { readPoolBindings } from '../xapi/pool-bindings.ts'
 import type { RescueResult, RescueStep } from '../../shared/results.ts'
@@ -183,6 +184,20 @@ export async function rescue(ctx: CallContext, timing: RescueTiming = DEFAULT_RE
         reason: step.reason,
       })
     }
+    await raiseAlert(ctx, { cause: 'rescued', subject: host.uuid, body: rescueBody(result) }, xapi)
     return result
   })
+}
+
+/** What the rescue did, for the admin who finds the host enabled and wonders why. */
+function rescueBody(result: RescueResult): string {
+  const outcome = (outcome: string) =>
+    result.steps.filter(s => s.outcome === outcome).map(s => `${JSON.stringify(s.name)} (${s.role})`)
+  const started = outcome('started')
+  const failed = outcome('failed')
+  return [
+    `this host came up disabled and the rescue enabled it: ${result.reason}`,
+    started.length ? `started ${started.join(', ')}` : 'started no VM',
+    ...(failed.length ? [`failed to start ${failed.join(', ')}`] : []),
+  ].join('; ')
 }

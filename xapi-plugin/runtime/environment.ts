@@ -15,11 +15,14 @@ export interface Environment {
   lockWaitSeconds: number
   /** Read iproute's text output even where `ip -j` works (to test the reader dom0 may need). */
   ipTextOutput: boolean
+  /** How long the host's own paths (boot, hook) keep retrying a silent gateway; unset: their default. */
+  gatewayWaitSeconds?: number
 }
 
 export function environmentFrom(env: NodeJS.ProcessEnv): Environment {
   const root = env.VIF_IP_BINDER_ROOT || '/'
   const lockWait = Number(env.VIF_IP_BINDER_LOCK_WAIT_SECONDS)
+  const gatewayWait = Number(env.VIF_IP_BINDER_GATEWAY_WAIT_SECONDS)
   return {
     root,
     stateDir: env.VIF_IP_BINDER_STATE_DIR || join(root, 'var/lib/vif-ip-binder'),
@@ -28,5 +31,6 @@ export function environmentFrom(env: NodeJS.ProcessEnv): Environment {
     logFile: join(root, 'var/log/vif-ip-binder.log'),
     lockWaitSeconds: Number.isFinite(lockWait) && lockWait > 0 ? lockWait : 30,
     ipTextOutput: env.VIF_IP_BINDER_IP_OUTPUT === 'text',
+    ...(env.VIF_IP_BINDER_GATEWAY_WAIT_SECONDS && gatewayWait >= 0 ? { gatewayWaitSeconds: gatewayWait } : {}),
   }
 }
