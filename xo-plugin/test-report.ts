@@ -1,7 +1,7 @@
 // The Test button's report: per binding, is its pool connected, is the host plugin on
 // every host of the pool (and which version), for a running VM, does its host hold
 // what the configuration wants (the host plugin's `status` drift), and how the latest
-// re-attachment of the binding's SRs went.
+// re-attachment of the binding's SRs went, and the alerts the pool's hosts left in xapi.
 
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { type DesiredBinding, canonicalArgs, desiredForPool } from './desired.ts'
@@ -9,6 +9,7 @@ import { describePause } from '../shared/pause.ts'
 import { type HostPluginClient, type VersionResult, checkHostPlugin, describeError } from './host-plugin.ts'
 import type { ResolvedBinding, Resolution } from './resolve.ts'
 import { vifReportLines } from './firewall-vifs.ts'
+import { alertLines } from './alert-lines.ts'
 import { type SrPlugger, type SrState, summarizeAttempt } from './sr-plugger.ts'
 import { type HostRecord, PoolIndex, type VmRecord, type XapiConnection, type XapiRecord } from './xapi-types.ts'
 
@@ -148,6 +149,9 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
   const index_ = new PoolIndex(xapi)
   report.lines.push(`pool ${JSON.stringify(xapi.pool?.name_label ?? '?')}: connected`)
   await hostLines(client, xapi, index_.all<HostRecord>('host'), report)
+  const alerts = alertLines(index_)
+  report.lines.push(...alerts.lines)
+  if (!alerts.ok) report.ok = false
   const vm = index_.uuid<VmRecord>(resolved.vmUuid, 'VM')
   if (!vm) {
     report.ok = false
