@@ -10,6 +10,7 @@ import { describe, test } from 'node:test'
 import { ALERTS, ALERT_PREFIX } from '../../shared/alerts.ts'
 import { ALERTS_FILE, type OpenAlert, clearAlerts, decide, raiseAlert } from '../../xapi-plugin/engine/alerts.ts'
 import { environmentFrom } from '../../xapi-plugin/runtime/environment.ts'
+import { REPO } from '../helpers/host-plugin.ts'
 import type { Level, Logger } from '../../xapi-plugin/runtime/log.ts'
 
 const HOUR_MS = 3600_000
@@ -35,6 +36,14 @@ describe('alert catalogue', () => {
     }
     assert.equal(ALERTS['auto-start-failed'].name, 'VIF_IP_BINDER_AUTO_START_FAILED', 'the name it always had')
     assert.equal(ALERTS.reverted.name, 'VIF_IP_BINDER_REVERTED')
+  })
+
+  test('the README lists each message with its priority and where it goes', () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8')
+    for (const alert of Object.values(ALERTS)) {
+      const row = new RegExp(`^\\| \`${alert.name}\` \\| ${alert.priority} \\| ${alert.cls} \\|`, 'mi')
+      assert.ok(row.test(readme), `README: a row for ${alert.name}, priority ${alert.priority}, on ${alert.cls}`)
+    }
   })
 })
 
