@@ -118,6 +118,28 @@ describe('alerts of a host that binds alone: bridge, gateway, storage', () => {
   })
 })
 
+describe('alerts of the vif-hotplug hook', () => {
+  let sim: Simulator
+  let session: string
+  before(async () => ({ sim, session } = await autonomousPool({ srs: false })))
+  after(() => sim?.stop())
+
+  test('a bind that fails on the hook: one VIF_IP_BINDER_BIND_FAILED, destroyed once the next plug binds', async () => {
+    const { netns, ref } = sim.host('host1')
+    await ip(netns, 'link', 'del', 'xenbr0')
+    await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, ref, false, false)
+    await waitFor('the hook worker gave up', async () => (await messages(sim, session, 'bind-failed')).length > 0)
+    assert.match((await theMessage(sim, session, 'bind-failed')).body, /bridge xapi0 could not be bound.*xenbr0/)
+
+    await ip(netns, 'link', 'add', 'xenbr0', 'type', 'bridge')
+    await ip(netns, 'link', 'set', 'xenbr0', 'up')
+    await rpc(sim, 'VM.clean_shutdown', session, sim.vm(F.firewallVm).ref)
+    await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, ref, false, false)
+    await waitFor('the message destroyed', async () => (await messages(sim, session, 'bind-failed')).length === 0)
+    assert.equal(await defaultRoute(netns), `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`)
+  })
+})
+
 describe('alerts of a rescue', () => {
   let sim: Simulator
   let session: string
