@@ -84,7 +84,7 @@ describe('alerts of a host that binds alone: bridge, gateway, storage', () => {
     await boot()
     const after = await theMessage(sim, session, 'bind-failed')
     assert.notEqual(after.uuid, before.uuid)
-    assert.match(after.body, /it happened 2 times since/)
+    assert.match(after.body, /it happened 3 times since/)
   })
 
   test('a gateway that never answers supersedes it: one VIF_IP_BINDER_GATEWAY_UNREACHABLE', async () => {

@@ -38,7 +38,7 @@ export interface OpenAlert {
   /** The xapi message. */
   ref: string
   raisedAt: string
-  /** Occurrences since raisedAt that were counted, not sent. */
+  /** Occurrences after the one sent at raisedAt that were counted, not sent. */
   repeats: number
 }
 
@@ -100,7 +100,7 @@ async function destroyMessage(xapi: LocalXapi, ref: string): Promise<void> {
 
 function repeatedBody(body: string, open: OpenAlert | undefined): string {
   if (!open?.repeats) return body
-  return `${body} (it happened ${open.repeats + 1} times since ${open.raisedAt})`
+  return `${body} (it happened ${open.repeats + 2} times since ${open.raisedAt})`
 }
 
 /** Creates, counts or replaces the message for this occurrence. Never throws. */
