@@ -11,7 +11,13 @@ import { type LocalXapi, inventoryHostUuid, thisHost, withLocalXapi } from '../x
 import { describePause } from '../../shared/pause.ts'
 import { readPause } from '../runtime/pause-file.ts'
 import { plugSrsFor } from './plug-srs.ts'
-import { type BoundVif, boundVif, readPoolBindings } from '../xapi/pool-bindings.ts'
+import {
+  type BoundVif,
+  type PoolBindings,
+  boundVif,
+  managementBridge,
+  readPoolBindings,
+} from '../xapi/pool-bindings.ts'
 import { release } from './release.ts'
 import type { ApplyResult, ReconcileResult, ReleaseResult } from '../../shared/results.ts'
 import { refreshHookIndex } from './refresh-index.ts'
@@ -21,30 +27,42 @@ interface VifRecord {
   currently_attached: boolean
 }
 
-/** The bound VIFs attached on this host right now. */
+/** The bound VMs resident on this host (uuid → ref), asked of this host's VMs only. */
+async function boundVmsHere(xapi: LocalXapi, hostRef: string, pool: PoolBindings): Promise<Map<string, string>> {
+  const bound = new Set(pool.bindings.map(b => b.vm))
+  const resident = await xapi.call<string[]>('host.get_resident_VMs', hostRef)
+  const uuids = await Promise.all(resident.map(ref => xapi.call<string>('VM.get_uuid', ref)))
+  const here = new Map<string, string>()
+  uuids.forEach((uuid, i) => bound.has(uuid) && here.set(uuid, resident[i]!))
+  return here
+}
+
+/**
+ * The bound VIFs attached on this host right now, in the order of the pool's bindings.
+ * Found from the VMs resident here, not by asking xapi about every binding of the pool: a
+ * host's cost stays that of its own few VMs whatever the size of the pool.
+ */
 export async function boundVifsHere(
   xapi: LocalXapi,
   hostRef: string,
-  pool: NonNullable<Awaited<ReturnType<typeof readPoolBindings>>>,
+  pool: PoolBindings,
 ): Promise<(BoundVif & { vifRef: string })[]> {
+  const here = await boundVmsHere(xapi, hostRef, pool)
   const found: (BoundVif & { vifRef: string })[] = []
+  let management: Promise<string | undefined> | undefined
   for (const binding of pool.bindings) {
-    let vmRef: string
-    try {
-      vmRef = await xapi.call<string>('VM.get_by_uuid', binding.vm)
-    } catch {
-      continue // a VM deleted since XO wrote the bindings
-    }
-    const [powerState, residentOn, vifs] = await Promise.all([
+    const vmRef = here.get(binding.vm)
+    if (!vmRef) continue
+    const [powerState, vifs] = await Promise.all([
       xapi.call<string>('VM.get_power_state', vmRef),
-      xapi.call<string>('VM.get_resident_on', vmRef),
       xapi.call<string[]>('VM.get_VIFs', vmRef),
     ])
-    if (powerState !== 'Running' || residentOn !== hostRef) continue
+    if (powerState !== 'Running') continue
     for (const vif of vifs) {
       const record = await xapi.call<VifRecord>('VIF.get_record', vif)
       if (!record.currently_attached) continue
-      const bound = await boundVif(xapi, pool, binding.vm, record.network, hostRef)
+      management ??= managementBridge(xapi, hostRef)
+      const bound = await boundVif(xapi, pool, binding.vm, record.network, hostRef, { vmRef, management })
       if (bound && bound.binding === binding) found.push({ ...bound, vifRef: vif })
     }
   }

@@ -52,6 +52,12 @@ export interface BoundVif {
   request: ApplyRequest
 }
 
+/** What a caller looking at many VIFs of one host already knows, so as not to ask again. */
+export interface KnownHere {
+  vmRef?: string
+  management?: Promise<string | undefined>
+}
+
 /** Finds the binding of (VM, network) and builds its apply request for a host. */
 export async function boundVif(
   xapi: LocalXapi,
@@ -59,13 +65,15 @@ export async function boundVif(
   vmUuid: string,
   networkRef: string,
   hostRef: string,
+  known: KnownHere = {},
 ): Promise<BoundVif | undefined> {
   const networkUuid = await xapi.call<string>('network.get_uuid', networkRef)
   const index = pool.config.bindings.findIndex(b => b.vm === vmUuid && b.network === networkUuid)
   if (index < 0) return undefined
   const binding = pool.bindings[index]!
   const bridge = await xapi.call<string>('network.get_bridge', networkRef)
-  const mgmt = await managementBridge(xapi, hostRef)
+  const mgmt = await (known.management ?? managementBridge(xapi, hostRef))
   const request = parseApplyArgs(applyArgsFor(binding, bridge, mgmt, pool.config.gatewayCheckSeconds))
-  return { binding, bridge, vmRef: await xapi.call<string>('VM.get_by_uuid', vmUuid), request }
+  const vmRef = known.vmRef ?? (await xapi.call<string>('VM.get_by_uuid', vmUuid))
+  return { binding, bridge, vmRef, request }
 }
