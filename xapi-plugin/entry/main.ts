@@ -5,73 +5,20 @@
 //   the boot unit, the hook's detached worker:  vif-ip-binder boot | hotplug-worker …
 //   installation:             vif-ip-binder install|uninstall [--root DIR]
 //   help:                     vif-ip-binder help [FUNCTION] | FUNCTION --help | --version
+//
+// The hook runs for every VIF of every VM that plugs on the host, and most of them are no
+// business of ours: that answer comes from the hook index alone (quick-hook.ts), before
+// the rest of the program is even evaluated. Everything else is loaded on demand.
 
-import { runHook } from '../functions/hotplug.ts'
-import { install, reloadSystemd, uninstall } from '../functions/install.ts'
-import { environmentFrom } from '../runtime/environment.ts'
-import { createLogger } from '../runtime/log.ts'
-import { handMode, helpMode } from './by-hand.ts'
-import { call, write } from './call.ts'
-import { type Outcome, encodeOutcome, errorDescriptionOf, parsePluginCall } from './protocol.ts'
+import { nothingToDoForHook } from './quick-hook.ts'
 
-async function xapiMode(xml: string): Promise<number> {
-  let outcome: Outcome
-  try {
-    const { fn, session, args } = parsePluginCall(xml)
-    outcome = await call(fn, args, session)
-  } catch (error) {
-    outcome = { ok: false, errorDescription: errorDescriptionOf('?', error) }
-  }
-  await write(process.stdout, encodeOutcome(outcome))
-  return 0 // as XenAPIPlugin.py: failures travel in the response, not the exit code
-}
-
-/** `install|uninstall [--root DIR]`: files only, no xapi call; prints what it did. */
-async function installMode([verb, ...rest]: string[]): Promise<number> {
-  let root = '/'
-  if (rest.length === 2 && rest[0] === '--root' && rest[1]) root = rest[1]
-  else if (rest.length) {
-    await write(process.stderr, `usage: vif-ip-binder ${verb} [--root DIR]\n`)
-    return 2
-  }
-  try {
-    const result = verb === 'install' ? install(root, process.execPath) : uninstall(root)
-    if (root === '/') await reloadSystemd()
-    await write(process.stdout, JSON.stringify(result, null, 2) + '\n')
-    return 0
-  } catch (error) {
-    const [code, ...rest] = errorDescriptionOf(verb!, error)
-    await write(process.stderr, `${code}: ${rest.join(' | ')}\n`)
-    return 1
-  }
-}
-
-/** Run as /etc/xapi.d/vif-hotplug: returns at once, the work goes on in a worker. */
-async function hookMode(argv: string[]): Promise<number> {
-  const env = environmentFrom(process.env)
-  const log = createLogger(env.syslogSocket, 'vif-ip-binder-hotplug', env.logFile)
-  try {
-    return await runHook(argv, env, log)
-  } catch (error) {
-    log.log('err', 'vif-hotplug failed', { argv, error: errorDescriptionOf('vif-hotplug', error) })
-    return 1
-  } finally {
-    await log.close()
-  }
-}
-
-async function main(argv: string[]): Promise<number> {
-  const first = argv[0]
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help')
-    return helpMode(argv.slice(1), first === undefined)
-  if (first.trimStart().startsWith('<')) return xapiMode(first)
-  if (first === 'install' || first === 'uninstall') return installMode(argv)
-  if (first === '-action' || argv.includes('-action')) return hookMode(argv)
-  return handMode(argv)
-}
-
+const argv = process.argv.slice(2)
 // Bun's compiled executables and Node both put the script at argv[1]; our words follow.
 // No top-level await: the executable is compiled to bytecode, which takes CommonJS only.
-void main(process.argv.slice(2)).then(code => {
-  process.exitCode = code
-})
+if (!nothingToDoForHook(argv, process.env)) {
+  void import('./dispatch.ts')
+    .then(({ main }) => main(argv))
+    .then(code => {
+      process.exitCode = code
+    })
+}
