@@ -1,10 +1,10 @@
 // Every way into the executable but the hook's quick answer (see main.ts), by its first words.
 
-import { runHook } from '../functions/hotplug.ts'
-import { install, reloadSystemd, uninstall } from '../functions/install.ts'
+// Each mode loads what it needs when it runs (a dynamic import is a lazy initialisation in
+// the bundle): a call from xapi never evaluates the hook, install or help code.
+
 import { environmentFrom } from '../runtime/environment.ts'
 import { createLogger } from '../runtime/log.ts'
-import { handMode, helpMode } from './by-hand.ts'
 import { call, write } from './call.ts'
 import { type Outcome, encodeOutcome, errorDescriptionOf, parsePluginCall } from './protocol.ts'
 
@@ -29,6 +29,7 @@ async function installMode([verb, ...rest]: string[]): Promise<number> {
     return 2
   }
   try {
+    const { install, reloadSystemd, uninstall } = await import('../functions/install.ts')
     const result = verb === 'install' ? install(root, process.execPath) : uninstall(root)
     if (root === '/') await reloadSystemd()
     await write(process.stdout, JSON.stringify(result, null, 2) + '\n')
@@ -45,6 +46,7 @@ async function hookMode(argv: string[]): Promise<number> {
   const env = environmentFrom(process.env)
   const log = createLogger(env.syslogSocket, 'vif-ip-binder-hotplug', env.logFile)
   try {
+    const { runHook } = await import('../functions/hotplug.ts')
     return await runHook(argv, env, log)
   } catch (error) {
     log.log('err', 'vif-hotplug failed', { argv, error: errorDescriptionOf('vif-hotplug', error) })
@@ -57,9 +59,9 @@ async function hookMode(argv: string[]): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const first = argv[0]
   if (first === undefined || first === '--help' || first === '-h' || first === 'help')
-    return helpMode(argv.slice(1), first === undefined)
+    return (await import('./by-hand.ts')).helpMode(argv.slice(1), first === undefined)
   if (first.trimStart().startsWith('<')) return xapiMode(first)
   if (first === 'install' || first === 'uninstall') return installMode(argv)
   if (first === '-action' || argv.includes('-action')) return hookMode(argv)
-  return handMode(argv)
+  return (await import('./by-hand.ts')).handMode(argv)
 }

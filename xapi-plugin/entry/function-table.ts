@@ -1,5 +1,7 @@
 // The functions this plugin answers, by name. Each one validates all of its arguments
-// (names from FUNCTION_SPECS, the list `help` prints) before it touches anything.
+// (names from FUNCTION_SPECS, the list `help` prints) before it touches anything. Each
+// loads its own module when called (a lazy initialisation in the bundle): a call
+// evaluates the code of its own function, not that of all the others.
 
 import { invalidArgument } from '../../shared/errors.ts'
 import {
@@ -13,23 +15,10 @@ import {
   parseUuid,
   rejectUnknownKeys,
 } from '../../shared/plugin-args.ts'
-import { poolDocumentSchema } from '../../shared/pool-schema.ts'
 import type { VersionResult } from '../../shared/results.ts'
 import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../../shared/version.ts'
-import { apply } from '../functions/apply.ts'
-import { applyMany, parseApplyMany } from '../functions/apply-many.ts'
-import { DEFAULT_BOOT_WAIT_SECONDS, boot } from '../functions/boot.ts'
-import { configure, showConfig } from '../functions/configure.ts'
 import type { CallContext } from '../functions/context.ts'
-import { handleHotplug } from '../functions/hotplug.ts'
-import { installedParts } from '../functions/install.ts'
-import { pause, resume } from '../functions/pause.ts'
-import { plugSrs } from '../functions/plug-srs.ts'
-import { reconcile } from '../functions/reconcile.ts'
-import { release } from '../functions/release.ts'
-import { rescue } from '../functions/rescue.ts'
-import { resolveXapiArgs } from '../functions/resolve-args.ts'
-import { status } from '../functions/status.ts'
+import { installedParts } from '../functions/installed-parts.ts'
 import { readPause } from '../runtime/pause-file.ts'
 
 export type PluginFunction = (args: PluginArgs, ctx: CallContext) => Promise<unknown>
@@ -58,43 +47,59 @@ export const functions: Record<string, PluginFunction> = {
     }
     return paused ? { ...result, paused } : result
   }),
-  apply: async (args, ctx) =>
-    withPause(ctx, await apply(parseApplyArgs(await resolveXapiArgs('apply', args, ctx)), ctx)),
-  release: async (args, ctx) =>
-    withPause(ctx, await release(parseReleaseArgs(await resolveXapiArgs('release', args, ctx)), ctx)),
-  'apply-many': async (args, ctx) => withPause(ctx, await applyMany(await parseApplyMany(args, ctx), ctx)),
-  status: (args, ctx) => status(parseStatusArgs(args), ctx),
-  'plug-srs': (args, ctx) => plugSrs(parsePlugSrsArgs(args), ctx),
-  reconcile: noArgs('reconcile', reconcile),
-  rescue: noArgs('rescue', rescue),
-  configure: (args, ctx) => {
+  apply: async (args, ctx) => {
+    const [{ apply }, { resolveXapiArgs }] = await Promise.all([
+      import('../functions/apply.ts'),
+      import('../functions/resolve-args.ts'),
+    ])
+    return withPause(ctx, await apply(parseApplyArgs(await resolveXapiArgs('apply', args, ctx)), ctx))
+  },
+  release: async (args, ctx) => {
+    const [{ release }, { resolveXapiArgs }] = await Promise.all([
+      import('../functions/release.ts'),
+      import('../functions/resolve-args.ts'),
+    ])
+    return withPause(ctx, await release(parseReleaseArgs(await resolveXapiArgs('release', args, ctx)), ctx))
+  },
+  'apply-many': async (args, ctx) => {
+    const { applyMany, parseApplyMany } = await import('../functions/apply-many.ts')
+    return withPause(ctx, await applyMany(await parseApplyMany(args, ctx), ctx))
+  },
+  status: async (args, ctx) => (await import('../functions/status.ts')).status(parseStatusArgs(args), ctx),
+  'plug-srs': async (args, ctx) => (await import('../functions/plug-srs.ts')).plugSrs(parsePlugSrsArgs(args), ctx),
+  reconcile: noArgs('reconcile', async ctx => (await import('../functions/reconcile.ts')).reconcile(ctx)),
+  rescue: noArgs('rescue', async ctx => (await import('../functions/rescue.ts')).rescue(ctx)),
+  configure: async (args, ctx) => {
     rejectUnknownKeys('configure', args)
     if (!args.bindings?.trim())
       throw invalidArgument('configure: argument "bindings" is required (the JSON document)', 'bindings')
-    return configure({ text: args.bindings, dryRun: parseBoolean(args['dry-run'], 'dry-run', false) }, ctx)
+    const dryRun = parseBoolean(args['dry-run'], 'dry-run', false)
+    return (await import('../functions/configure.ts')).configure({ text: args.bindings, dryRun }, ctx)
   },
-  'show-config': noArgs('show-config', showConfig),
-  schema: noArgs('schema', async () => poolDocumentSchema),
-  pause: (args, ctx) => {
+  'show-config': noArgs('show-config', async ctx => (await import('../functions/configure.ts')).showConfig(ctx)),
+  schema: noArgs('schema', async () => (await import('../../shared/pool-schema.ts')).poolDocumentSchema),
+  pause: async (args, ctx) => {
     rejectUnknownKeys('pause', args)
-    return pause(args.reason, ctx)
+    return (await import('../functions/pause.ts')).pause(args.reason, ctx)
   },
-  resume: noArgs('resume', resume),
+  resume: noArgs('resume', async ctx => (await import('../functions/pause.ts')).resume(ctx)),
 }
 
 /** Run by the host itself (the boot unit, the hook's worker), not through xapi. */
 export const localFunctions: Record<string, PluginFunction> = {
-  boot: (args, ctx) => {
+  boot: async (args, ctx) => {
     rejectUnknownKeys('boot', args)
+    const { DEFAULT_BOOT_WAIT_SECONDS, boot } = await import('../functions/boot.ts')
     const wait = args.wait ?? String(DEFAULT_BOOT_WAIT_SECONDS)
     if (!/^\d{1,5}$/.test(wait))
       throw invalidArgument(`boot: wait ${JSON.stringify(wait)} is not a number of seconds`, wait)
     return boot(Number(wait), ctx)
   },
-  'hotplug-worker': (args, ctx) => {
+  'hotplug-worker': async (args, ctx) => {
     rejectUnknownKeys('hotplug-worker', args)
     if (args.action !== 'online' && args.action !== 'remove')
       throw invalidArgument(`hotplug-worker: action ${JSON.stringify(args.action)}`, String(args.action))
+    const { handleHotplug } = await import('../functions/hotplug.ts')
     return handleHotplug(
       { action: args.action, vif: parseUuid(args.vif ?? '', 'vif'), vm: parseUuid(args.vm ?? '', 'vm') },
       ctx,

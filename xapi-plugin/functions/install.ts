@@ -19,7 +19,6 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
-  readlinkSync,
   renameSync,
   rmSync,
   rmdirSync,
@@ -28,8 +27,6 @@ import {
 } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
-import type { InstalledParts } from '../../shared/results.ts'
-import { isExecutable } from '../runtime/executables.ts'
 import {
   CHAINED_HOOK,
   COMMAND_LINK,
@@ -42,6 +39,7 @@ import {
   VENDOR_UNIT,
 } from '../runtime/layout.ts'
 import { BOOT_START_TIMEOUT_SECONDS } from './boot.ts'
+import { exists, isOurLink } from './installed-parts.ts'
 import { run } from '../runtime/run.ts'
 
 export const UNIT_TEXT = `[Unit]
@@ -76,25 +74,6 @@ export interface InstallResult {
   created: string[]
   chainedHook: boolean
   upgraded: boolean
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** A link that resolves to our executable, however it is spelled. */
-function isOurLink(root: string, path: string): boolean {
-  const full = join(root, path)
-  try {
-    return lstatSync(full).isSymbolicLink() && join(dirname(full), readlinkSync(full)) === join(root, EXECUTABLE)
-  } catch {
-    return false
-  }
 }
 
 function readManifest(root: string): Manifest | undefined {
@@ -223,19 +202,4 @@ export function uninstall(root: string): UninstallResult {
 /** On a real host, systemd must re-read its units; under --root there is no systemd to tell. */
 export async function reloadSystemd(): Promise<void> {
   await run('systemctl', ['daemon-reload'])
-}
-
-/** Which parts are in place under `root`: what status and version report. */
-export function installedParts(root: string): InstalledParts {
-  const unit = [VENDOR_UNIT, UNIT].find(path => exists(join(root, path)))
-  const parts = {
-    plugin: isExecutable(join(root, PLUGIN_LINK)),
-    hook: isOurLink(root, HOOK),
-    'boot unit': unit !== undefined,
-    'boot unit enabled': exists(join(root, UNIT_WANTS)),
-  }
-  const { plugin: _, ...others } = parts
-  const complete = Object.values(parts).every(Boolean)
-  const half = !complete && Object.values(others).some(Boolean)
-  return { parts, complete, half, ...(unit ? { unit: `/${unit}` } : {}) }
 }

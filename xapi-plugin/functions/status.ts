@@ -11,7 +11,7 @@ import { planApply } from '../engine/plan.ts'
 import { sysctlPathsFor } from '../engine/bridge-view.ts'
 import type { BridgeRecord, BridgeStatus, StatusResult } from '../../shared/results.ts'
 import { readPause } from '../runtime/pause-file.ts'
-import { installedParts } from './install.ts'
+import { installedParts } from './installed-parts.ts'
 import { firewallVifHealth } from './vif-health.ts'
 
 async function bridgeStatus(bridge: string, record: BridgeRecord | undefined): Promise<BridgeStatus> {
