@@ -103,7 +103,14 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
   {
     name: 'status',
     summary: 'what is bound, the drift from it, the pause, what is installed',
-    args: [{ name: 'bridge', value: 'BRIDGE', doc: 'only this bridge (default: every recorded bridge)' }],
+    args: [
+      { name: 'bridge', value: 'BRIDGE', doc: 'only this bridge (default: every recorded bridge)' },
+      {
+        name: 'firewall-vifs',
+        value: 'true|false',
+        doc: 'check the bound firewall VIFs through the local xapi (default: true)',
+      },
+    ],
     example: ['bridge=xapi1'],
     viaXapi: true,
   },

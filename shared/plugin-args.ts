@@ -49,6 +49,8 @@ export interface ReleaseRequest {
 
 export interface StatusRequest {
   bridge?: string
+  /** false: leave out the firewall VIFs' check, the part that asks the local xapi. */
+  firewallVifs?: boolean
 }
 
 export const DEFAULT_GATEWAY_CHECK_SECONDS = 10
@@ -267,7 +269,9 @@ export function parseReleaseArgs(args: PluginArgs): ReleaseRequest {
 
 export function parseStatusArgs(args: PluginArgs): StatusRequest {
   rejectUnknownKeys('status', args)
-  return args.bridge ? { bridge: parseInterfaceName(args.bridge, 'bridge') } : {}
+  const request: StatusRequest = args.bridge ? { bridge: parseInterfaceName(args.bridge, 'bridge') } : {}
+  if (!parseBoolean(args['firewall-vifs'], 'firewall-vifs', true)) request.firewallVifs = false
+  return request
 }
 
 export function parseNoArgs(fn: string, args: PluginArgs): void {

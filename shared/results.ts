@@ -128,8 +128,8 @@ export interface StatusResult {
   bridges: Record<string, BridgeStatus>
   paused?: Pause
   installed: InstalledParts
-  /** The bound firewall VIFs attached here, checked (read from the local xapi). */
-  firewallVifs: FirewallVifHealth[]
+  /** The bound firewall VIFs attached here, checked (read from the local xapi); absent with firewall-vifs=false. */
+  firewallVifs?: FirewallVifHealth[]
   /** Why they could not be checked. */
   firewallVifsProblem?: string
 }

@@ -102,8 +102,9 @@ export class HostPluginClient {
     return this.call<ReleaseResult>(xapi, hostRef, 'release', { bridge })
   }
 
+  /** Without the firewall VIFs' check, which costs the host many questions to its xapi. */
   status(xapi: XapiConnection, hostRef: string, bridge?: string): Promise<{ bridges: Record<string, BridgeStatus> }> {
-    return this.call(xapi, hostRef, 'status', bridge ? { bridge } : {})
+    return this.call(xapi, hostRef, 'status', { ...(bridge ? { bridge } : {}), 'firewall-vifs': 'false' })
   }
 }
 

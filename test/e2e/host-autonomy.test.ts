@@ -601,4 +601,15 @@ describe("with no Xen Orchestra: status checks the firewall's VIF", () => {
     await rpc(sim, 'VIF.set_locking_mode', session, vif, 'unlocked')
     assert.deepEqual((await status()).firewallVifs[0]!.problems, [])
   })
+
+  test('firewall-vifs=false: what is recorded and in the kernel, without the check', async () => {
+    const args = { 'firewall-vifs': 'false' }
+    const text = await rpc(sim, 'host.call_plugin', session, sim.host('host1').ref, 'vif-ip-binder', 'status', args)
+    const answer = JSON.parse(text as string) as {
+      bridges: Record<string, { inSync: boolean }>
+      firewallVifs?: unknown
+    }
+    assert.equal(answer.firewallVifs, undefined)
+    assert.deepEqual(answer.bridges[F.privateBridge]?.inSync, true)
+  })
 })

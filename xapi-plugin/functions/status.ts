@@ -3,10 +3,11 @@
 // "apply would change nothing" can never disagree.
 
 import { BinderError } from '../../shared/errors.ts'
-import { type StatusRequest, parseApplyArgs } from '../../shared/plugin-args.ts'
+import { type ApplyRequest, type StatusRequest, parseApplyArgs } from '../../shared/plugin-args.ts'
 import type { CallContext } from './context.ts'
 import { describeDefaultRoute } from '../kernel/ip.ts'
 import { defaultInUse, observe } from '../engine/observe.ts'
+import { type KernelRead, readKernel } from '../kernel/ip-batch.ts'
 import { planApply } from '../engine/plan.ts'
 import { sysctlPathsFor } from '../engine/bridge-view.ts'
 import type { BridgeRecord, BridgeStatus, StatusResult } from '../../shared/results.ts'
@@ -14,9 +15,13 @@ import { readPause } from '../runtime/pause-file.ts'
 import { installedParts } from './installed-parts.ts'
 import { firewallVifHealth } from './vif-health.ts'
 
-async function bridgeStatus(bridge: string, record: BridgeRecord | undefined): Promise<BridgeStatus> {
-  const desired = record ? parseApplyArgs(record.desired) : undefined
-  const observed = await observe(bridge, desired?.management?.bridge, sysctlPathsFor(desired, record))
+async function bridgeStatus(
+  bridge: string,
+  record: BridgeRecord | undefined,
+  desired: ApplyRequest | undefined,
+  kernel: KernelRead,
+): Promise<BridgeStatus> {
+  const observed = await observe(bridge, desired?.management?.bridge, sysctlPathsFor(desired, record), kernel)
   const status: BridgeStatus = {
     recorded: record ?? null,
     kernel: {
@@ -55,13 +60,20 @@ async function bridgeStatus(bridge: string, record: BridgeRecord | undefined): P
 export async function status(request: StatusRequest, ctx: CallContext): Promise<StatusResult> {
   const state = ctx.store.load()
   const names = request.bridge ? [request.bridge] : Object.keys(state.bridges)
+  const records = names.map(name => state.bridges[name])
+  const desired = records.map(record => (record ? parseApplyArgs(record.desired) : undefined))
+  // One `ip` reads every bridge (and management bridge) at once.
+  const devs = new Set(
+    names.flatMap((name, i) => [name, ...(desired[i]?.management ? [desired[i].management.bridge] : [])]),
+  )
+  const kernel = devs.size ? await readKernel([...devs]) : undefined
   const bridges: Record<string, BridgeStatus> = {}
-  for (const name of names) bridges[name] = await bridgeStatus(name, state.bridges[name])
+  for (const [i, name] of names.entries()) bridges[name] = await bridgeStatus(name, records[i], desired[i], kernel!)
   const paused = readPause(ctx.env.stateDir)
   return {
     bridges,
     ...(paused ? { paused } : {}),
     installed: installedParts(ctx.env.root),
-    ...(await firewallVifHealth(ctx)),
+    ...(request.firewallVifs === false ? {} : await firewallVifHealth(ctx)),
   }
 }
