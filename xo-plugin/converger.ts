@@ -45,6 +45,8 @@ function targetText(target: DesiredBinding | null): string | null {
 export class Converger {
   private readonly entries = new Map<string, Entry>()
   private readonly hostChecks = new Map<string, Promise<HostPluginCheck>>()
+  /** Checks that found a host plugin of our protocol: kept across reconnections. */
+  private readonly compatible = new Set<string>()
   /** Hosts whose plugin predates apply-many. */
   private readonly singleApplyHosts = new Set<string>()
   private readonly once: OnceLogger
@@ -97,14 +99,19 @@ export class Converger {
     return [...this.entries.values()].filter(e => e.hostUuid === hostUuid && e.settled !== null).map(e => e.bridge)
   }
 
-  /** After a (re)connection: give failed targets and the host plugin checks another chance. */
+  /**
+   * After a (re)connection: give failed targets and failed host plugin checks another
+   * chance. A host plugin found compatible stays so (a reconnection is no news about the
+   * hosts' plugins, and asking again would cost every host one more call before its work).
+   */
   forgetFailures(poolId: string): void {
     for (const entry of this.entries.values()) {
       if (entry.poolId !== poolId) continue
       entry.failedFor = undefined
       this.singleApplyHosts.delete(entry.hostUuid) // the host plugin may have been upgraded
     }
-    for (const key of [...this.hostChecks.keys()]) if (key.startsWith(`${poolId}/`)) this.hostChecks.delete(key)
+    for (const key of [...this.hostChecks.keys()])
+      if (key.startsWith(`${poolId}/`) && !this.compatible.has(key)) this.hostChecks.delete(key)
   }
 
   /** Keys whose host state differs from the target, for reports and tests. */
@@ -121,10 +128,16 @@ export class Converger {
       // An unreachable host is asked again next time; missing or incompatible stays known
       // until the pool reconnects (or the plugin is reconfigured).
       void check.then(result => {
-        if (!result.ok && result.reason === 'unreachable') this.hostChecks.delete(cacheKey)
+        if (result.ok) this.compatible.add(cacheKey)
+        else if (result.reason === 'unreachable') this.hostChecks.delete(cacheKey)
       })
     }
     return check
+  }
+
+  private forgetCheck(cacheKey: string): void {
+    this.hostChecks.delete(cacheKey)
+    this.compatible.delete(cacheKey)
   }
 
   private createEntry(key: string, host: HostRef, bridge: string): Entry {
@@ -206,7 +219,7 @@ export class Converger {
     } catch (error) {
       // Removed since the check: forget the check, say what to do, wait for a change.
       if (!isMissingPlugin(error)) throw error
-      this.hostChecks.delete(`${entry.poolId}/${entry.hostUuid}`)
+      this.forgetCheck(`${entry.poolId}/${entry.hostUuid}`)
       this.hostUnusable(entry, 'missing', `host plugin ${PLUGIN_NAME} is not installed: ${INSTALL_HINT}`, want)
     }
   }
@@ -218,7 +231,7 @@ export class Converger {
     })
     entry.failedFor = want
     // Installing the host plugin needs no restart of anything: notice it by asking again.
-    this.retryLater(entry, want, () => this.hostChecks.delete(`${entry.poolId}/${entry.hostUuid}`))
+    this.retryLater(entry, want, () => this.forgetCheck(`${entry.poolId}/${entry.hostUuid}`))
   }
 
   private retryLater(entry: Entry, want: string | null, before?: () => void): void {

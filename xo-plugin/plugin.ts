@@ -337,7 +337,11 @@ export class VifIpBinderPlugin {
       await this.writePoolConfigs([xapi], false)
     }
     this.converger.forgetFailures(poolId)
-    await this.learnFromHosts(pool)
+    // What is plainly needed already queues behind each host's own status call, whose
+    // answer the job reads when its turn comes: no host waits for the slowest one's status.
+    const learning = this.learnFromHosts(pool)
+    if (this.pools.get(pool.id) === pool) this.reconcile(pool)
+    await learning
     if (this.pools.get(pool.id) === pool) this.reconcile(pool)
   }
 
