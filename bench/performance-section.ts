@@ -13,7 +13,7 @@ import type { ScaleResult, ScaleRun } from './xo-scale.ts'
 export interface BenchOutput {
   generatedAt: string
   durationMs: number
-  machine: { cpus: number; model?: string; node: string; kernel: string }
+  machine: { cpus: number; model?: string; node: string; kernel: string; loadAverage?: { start: number; end: number } }
   counts: { starts: number; calls: number; storageRuns: number; hosts: number; networks: number; updates: number }
   measurements: {
     eventToBound: {
@@ -64,7 +64,7 @@ ${table(
 )}
 
 For a VIF no binding names (another network's, another VM's), the hook decides from its local
-index and exits: ${ms(e.otherVif.cpuMs)} of CPU (median of ${e.otherVif.runs}), ${mib(e.otherVif.maxRssMiB)} peak,
+index before the rest of the executable is even evaluated, and exits: ${ms(e.otherVif.cpuMs)} of CPU (median of ${e.otherVif.runs}), ${mib(e.otherVif.maxRssMiB)} peak,
 no worker, ${e.otherVif.logins} xapi logins.`
 }
 
@@ -158,8 +158,9 @@ function reconcile(o: BenchOutput): string {
   return `**Reconciling after a reconnection.** ${r.bindings} bindings over ${r.hosts} simulated hosts (${r.bindings / r.hosts} per host),
 Xen Orchestra disconnected while every firewall VM started, then reconnected: all ${r.hostsInSync} of ${r.hosts} hosts
 correct (\`status\` in sync on ${r.bridgesInSync} of ${r.bindings} bridges) **${ms(r.totalMs)}** after the reconnection, with ${r.calls}
-\`host.call_plugin\` calls in all (${byFunction}): each host gets its bindings in one \`apply-many\`
-(one lock, one kernel read). At most ${r.maxInFlight} calls were in flight (the plugin's bound: ${r.concurrency}); an
+\`host.call_plugin\` calls in all (${byFunction}): each host is asked what it holds with one \`status\`
+(one kernel read, no xapi round trip: \`firewall-vifs=false\`), with no new \`version\` call for a host
+already found compatible, and gets its bindings in one \`apply-many\` (one lock, one kernel read). At most ${r.maxInFlight} calls were in flight (the plugin's bound: ${r.concurrency}); an
 \`apply-many\` took ${ms(r.applyMs.p50)} median under that load.`
 }
 
@@ -168,7 +169,7 @@ export function performanceSection(o: BenchOutput): string {
   return `## Performance
 
 Figures from one full run of \`npm run bench\` (as root, ${Math.round(o.durationMs / 1000)} s, ${o.generatedAt.slice(0, 10)}) on a shared,
-noisy ${m.cpus}-CPU machine (${m.model ?? 'unknown CPU'}, Node ${m.node}, Linux ${m.kernel}), on the XAPI
+noisy ${m.cpus}-CPU machine (${m.model ?? 'unknown CPU'}, Node ${m.node}, Linux ${m.kernel}${m.loadAverage ? `; load average ${m.loadAverage.start} at the start, ${m.loadAverage.end} at the end` : ''}), on the XAPI
 simulator: real network namespaces, the built host plugin, the XO plugin loaded through the
 xo-server facade. Absolute times on such a machine move from run to run; the medians,
 percentiles and ratios are what to read. This section is written by \`npm run bench\` from

@@ -5,7 +5,7 @@
 // and ratios of one run. --quick runs every measurement with tiny counts (npm test does,
 // so the benchmark never rots); its figures mean nothing and it writes no results.json.
 
-import { cpus, release } from 'node:os'
+import { cpus, loadavg, release } from 'node:os'
 import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -96,6 +96,8 @@ say(
   `vif-ip-binder benchmark${quick ? ' (--quick: tiny counts, figures meaningless)' : ''}: ${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, Linux ${release()}`,
 )
 say('Shared, noisy machine: read the medians, percentiles and ratios, not single absolute times.')
+const loadAtStart = loadavg()[0]!
+say(`Load average (1 min) at the start: ${loadAtStart.toFixed(2)}`)
 
 // A private copy: a rebuild of dist/ by anyone else during the run must not pull it away.
 const binary = await privateHostPlugin()
@@ -316,7 +318,13 @@ try {
     generatedAt: new Date().toISOString(),
     command,
     quick,
-    machine: { cpus: cpus().length, model: cpus()[0]?.model.trim(), node: process.version, kernel: release() },
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model.trim(),
+      node: process.version,
+      kernel: release(),
+      loadAverage: { start: round(loadAtStart, 2), end: round(loadavg()[0]!, 2) },
+    },
     durationMs: round(durationMs, 0),
     counts: COUNTS,
     measurements: results,
