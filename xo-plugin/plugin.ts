@@ -30,11 +30,10 @@ import {
 } from './xapi-types.ts'
 
 // Every reaction to a VM start waits this long after the last event of its burst (and at
-// most five times as long after its first). A recomputation costs 0.5 to 4 ms (bench,
-// 1,000 to 10,000 VMs) and a burst still costs at most the calls its final state needs
-// (one job per key, reading its target when it runs): waiting longer only delays the
-// binding. With 50 ms and no bound, the bench measured 572 ms from the VIF appearing to
-// dom0 bound (p50), with 10 ms 139 ms: each event restarted the wait for a pause.
+// most five times as long after its first): each event restarts the wait, so a pool whose
+// event stream seldom pauses would otherwise postpone every binding. A recomputation
+// costs 0.5 to 4 ms (bench, 1,000 to 10,000 VMs) and a burst still costs at most the calls
+// its final state needs (one job per key, reading its target when it runs).
 const DEBOUNCE_MS = 10
 
 export interface PluginOptions {
