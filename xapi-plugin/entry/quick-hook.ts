@@ -10,8 +10,7 @@ import { readHookIndex } from '../engine/hook-index.ts'
 import { environmentFrom } from '../runtime/environment.ts'
 import { CHAINED_HOOK } from '../runtime/layout.ts'
 import { pauseFile } from '../runtime/pause-file.ts'
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+import { isUuid } from '../../shared/xapi-ids.ts'
 
 /** `-action online|remove -vifuuid U -vmuuid V`, in any order; undefined if anything else. */
 function hookWords(argv: string[]): { vif: string; vm: string } | undefined {
@@ -21,7 +20,7 @@ function hookWords(argv: string[]): { vif: string; vm: string } | undefined {
   const action = values.get('-action')
   const vif = values.get('-vifuuid')
   const vm = values.get('-vmuuid')
-  if ((action !== 'online' && action !== 'remove') || !vif || !vm || !UUID.test(vif) || !UUID.test(vm)) return undefined
+  if ((action !== 'online' && action !== 'remove') || !vif || !vm || !isUuid(vif) || !isUuid(vm)) return undefined
   return { vif, vm }
 }
 
