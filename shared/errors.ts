@@ -22,6 +22,8 @@ export const ErrorCode = {
   NO_SUCH_VM: 'VIF_IP_BINDER_NO_SUCH_VM',
   /** A network (UUID or name) that this pool does not have. Nothing was changed. */
   NO_SUCH_NETWORK: 'VIF_IP_BINDER_NO_SUCH_NETWORK',
+  /** `confirm` with a token that is not the pending confirmation's: unknown, confirmed or reverted already. */
+  NO_SUCH_CONFIRMATION: 'VIF_IP_BINDER_NO_SUCH_CONFIRMATION',
 } as const
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -28,6 +28,12 @@ const DRY_RUN: ArgumentSpec = {
   default: 'false',
   doc: 'say what would change, change nothing',
 }
+const CONFIRM: ArgumentSpec = {
+  name: 'confirm',
+  value: 'SECONDS',
+  default: '0',
+  doc: 'revert by itself after this many seconds (at most 3600) unless `confirm token=…` comes first; 0: no revert',
+}
 const BRIDGE_OR_NETWORK: ArgumentSpec[] = [
   {
     name: 'bridge',
@@ -74,10 +80,20 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
         default: '10',
         doc: 'how long the new gateway has to answer before the old route comes back',
       },
+      CONFIRM,
       DRY_RUN,
     ],
     example: ['bridge=xapi1', 'addresses=192.0.2.2/24', 'gateway=192.0.2.1', 'management-address=192.0.2.2'],
     viaXapi: true,
+  },
+  {
+    name: 'confirm',
+    summary: 'keep a change applied with confirm=N: cancels its revert',
+    args: [{ name: 'token', value: 'TOKEN', required: true, doc: "the confirmation's token, from apply's result" }],
+    example: ['token=<token>'],
+    viaXapi: true,
+    notes:
+      'an unknown token, or one whose change was already confirmed or reverted, is refused (VIF_IP_BINDER_NO_SUCH_CONFIRMATION).',
   },
   {
     name: 'apply-many',
@@ -87,8 +103,9 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
         name: 'requests',
         value: 'JSON',
         required: true,
-        doc: 'a JSON array of apply argument objects, one per bridge, each as apply takes them',
+        doc: 'a JSON array of apply argument objects, one per bridge, each as apply takes them (confirm aside)',
       },
+      CONFIRM,
     ],
     example: ['requests=[{"bridge":"xapi1","addresses":"192.0.2.2/24","gateway":"192.0.2.1"}]'],
     viaXapi: true,
@@ -203,6 +220,13 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
     summary: 'what the boot unit runs: wait for xapi, rescue, reconcile',
     args: [{ name: 'wait', value: 'SECONDS', default: '600', doc: 'how long to wait for the local xapi' }],
     example: ['wait=600'],
+    viaXapi: false,
+  },
+  {
+    name: 'revert-worker',
+    summary: 'the detached process that reverts an unconfirmed change at its deadline (not for people)',
+    args: [{ name: 'token', value: 'TOKEN', required: true, doc: "the pending confirmation's token" }],
+    example: ['token=<token>'],
     viaXapi: false,
   },
   {

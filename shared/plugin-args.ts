@@ -15,6 +15,7 @@ import {
 import { invalidArgument } from './errors.ts'
 import { FUNCTION_SPECS, argumentNames, suggestion } from './function-spec.ts'
 import { type Probe, parseProbe } from './probes.ts'
+import { MAX_CONFIRM_SECONDS } from './results.ts'
 import { isUuid } from './xapi-ids.ts'
 
 export type PluginArgs = Record<string, string>
@@ -124,6 +125,17 @@ function parseSeconds(text: string | undefined, what: string, fallback: number, 
     throw invalidArgument(`${what}: ${JSON.stringify(text)} is not a whole number of seconds from 0 to ${max}`, text)
   }
   return Number(text)
+}
+
+/** `confirm=N`: seconds before an unconfirmed change reverts by itself; 0 (the default) arms nothing. */
+export function parseConfirmSeconds(text: string | undefined): number {
+  return parseSeconds(text, 'confirm', 0, MAX_CONFIRM_SECONDS)
+}
+
+/** `confirm token=T`. */
+export function parseConfirmArgs(args: PluginArgs): { token: string } {
+  rejectUnknownKeys('confirm', args)
+  return { token: parseUuid(required(args, 'token', 'confirm'), 'token') }
 }
 
 /** A route as the `routes` argument writes it: `dest` or `dest=via`; parseRoute reads it back. */

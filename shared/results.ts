@@ -79,6 +79,55 @@ export interface ApplyResult {
   changes: Step[]
   unchanged: Unchanged[]
   gatewayChecks: (GatewayCheck & { family: Family; gateway: string })[]
+  /** Armed by `confirm=N` (or joined while one is pending): `confirm token=…` before the deadline keeps the change. */
+  confirmation?: ConfirmationHandle
+  /** An earlier unconfirmed change whose deadline had passed, reverted by this call before it acted. */
+  reverted?: RevertOutcome
+}
+
+/** The upper bound of `confirm=N`, in seconds. */
+export const MAX_CONFIRM_SECONDS = 3600
+
+export interface ConfirmationHandle {
+  token: string
+  /** ISO 8601: the revert runs at this moment unless confirmed. */
+  deadline: string
+  /** The window this call asked for (0 when it joined a pending one without asking). */
+  seconds: number
+}
+
+/**
+ * Changes applied with a confirmation window and not confirmed yet. One per host: a change
+ * made while one is pending joins it (see README, `apply` with `confirm=`).
+ */
+export interface PendingConfirmation extends ConfirmationHandle {
+  armedAt: string
+  /** Each changed bridge's record before the first unconfirmed change (null: it had none). */
+  before: Record<string, BridgeRecord | null>
+  /** Every step of the unconfirmed changes, in the order they were to run: the revert undoes them in reverse. */
+  steps: Step[]
+  /** The detached process that reverts at the deadline. */
+  worker?: number
+}
+
+/** What a revert did, kept in the state until the next one. */
+export interface RevertOutcome {
+  token: string
+  deadline: string
+  revertedAt: string
+  /** Who ran it: the detached process at the deadline, a later call that found it overdue, or boot. */
+  by: 'deadline' | 'overdue' | 'boot'
+  bridges: string[]
+  /** Why it ran, in words for the admin. */
+  reason: string
+}
+
+export interface ConfirmResult {
+  confirmed: true
+  token: string
+  bridges: string[]
+  deadline: string
+  confirmedAt: string
 }
 
 /** The most requests one apply-many takes. */
@@ -132,6 +181,10 @@ export interface StatusResult {
   firewallVifs?: FirewallVifHealth[]
   /** Why they could not be checked. */
   firewallVifsProblem?: string
+  /** A change waiting for `confirm`, and whether its revert process is still running. */
+  confirmation?: PendingConfirmation & { workerRunning: boolean }
+  /** The last revert of an unconfirmed change. */
+  lastRevert?: RevertOutcome
 }
 
 export interface VersionResult {
@@ -241,6 +294,8 @@ export interface BootResult {
   waitedMs: number
   /** Set when the host is paused: then rescue and reconcile did nothing. */
   paused?: Pause
+  /** A change left unconfirmed when the host went down, reverted before anything else. */
+  reverted?: RevertOutcome
   rescue: RescueResult
   reconcile: ReconcileResult
 }

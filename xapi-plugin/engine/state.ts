@@ -6,11 +6,14 @@ import { readFileSync, renameSync } from 'node:fs'
 import { writeFileAtomically } from '../runtime/atomic-file.ts'
 import { join } from 'node:path'
 import type { Logger } from '../runtime/log.ts'
-import type { BridgeRecord } from '../../shared/results.ts'
+import type { BridgeRecord, PendingConfirmation, RevertOutcome } from '../../shared/results.ts'
 
 export interface State {
   version: 1
   bridges: Record<string, BridgeRecord>
+  /** Changes applied with `confirm=` and not confirmed yet (engine/confirmation.ts). */
+  confirmation?: PendingConfirmation
+  lastRevert?: RevertOutcome
 }
 
 export const emptyState = (): State => ({ version: 1, bridges: {} })

@@ -8,6 +8,8 @@ import {
   type PluginArgs,
   parseApplyArgs,
   parseBoolean,
+  parseConfirmArgs,
+  parseConfirmSeconds,
   parseNoArgs,
   parsePlugSrsArgs,
   parseReleaseArgs,
@@ -52,8 +54,12 @@ export const functions: Record<string, PluginFunction> = {
       import('../functions/apply.ts'),
       import('../functions/resolve-args.ts'),
     ])
-    return withPause(ctx, await apply(parseApplyArgs(await resolveXapiArgs('apply', args, ctx)), ctx))
+    const { confirm: window, ...rest } = args
+    const confirmSeconds = parseConfirmSeconds(window)
+    const request = parseApplyArgs(await resolveXapiArgs('apply', rest, ctx))
+    return withPause(ctx, await apply(request, ctx, { confirmSeconds }))
   },
+  confirm: async (args, ctx) => (await import('../functions/confirm.ts')).confirm(parseConfirmArgs(args).token, ctx),
   release: async (args, ctx) => {
     const [{ release }, { resolveXapiArgs }] = await Promise.all([
       import('../functions/release.ts'),
@@ -62,8 +68,9 @@ export const functions: Record<string, PluginFunction> = {
     return withPause(ctx, await release(parseReleaseArgs(await resolveXapiArgs('release', args, ctx)), ctx))
   },
   'apply-many': async (args, ctx) => {
+    const confirmSeconds = parseConfirmSeconds(args.confirm)
     const { applyMany, parseApplyMany } = await import('../functions/apply-many.ts')
-    return withPause(ctx, await applyMany(await parseApplyMany(args, ctx), ctx))
+    return withPause(ctx, await applyMany(await parseApplyMany(args, ctx), ctx, confirmSeconds))
   },
   status: async (args, ctx) => (await import('../functions/status.ts')).status(parseStatusArgs(args), ctx),
   'plug-srs': async (args, ctx) => (await import('../functions/plug-srs.ts')).plugSrs(parsePlugSrsArgs(args), ctx),
@@ -94,6 +101,11 @@ export const localFunctions: Record<string, PluginFunction> = {
     if (!/^\d{1,5}$/.test(wait))
       throw invalidArgument(`boot: wait ${JSON.stringify(wait)} is not a number of seconds`, wait)
     return boot(Number(wait), ctx)
+  },
+  'revert-worker': async (args, ctx) => {
+    rejectUnknownKeys('revert-worker', args)
+    const { revertWorker } = await import('../functions/confirm.ts')
+    return revertWorker(parseUuid(args.token ?? '', 'token'), ctx)
   },
   'hotplug-worker': async (args, ctx) => {
     rejectUnknownKeys('hotplug-worker', args)

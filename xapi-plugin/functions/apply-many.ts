@@ -38,6 +38,9 @@ function requestsOf(args: PluginArgs): PluginArgs[] {
       text,
     )
   }
+  const armed = (list as PluginArgs[]).find(item => item.confirm !== undefined)
+  if (armed)
+    throw invalidArgument('apply-many: confirm is one window for the whole call: give it beside requests', 'confirm')
   return list as PluginArgs[]
 }
 
@@ -66,14 +69,19 @@ function reachesBeyond(step: Step, bridge: string): boolean {
   return true
 }
 
-export async function applyMany(requests: ApplyRequest[], ctx: CallContext): Promise<ApplyManyResult> {
-  const many = await applyManyHeld(requests, ctx)
+/** `confirmSeconds`: one confirmation window for every bridge of the call (see apply). */
+export async function applyMany(
+  requests: ApplyRequest[],
+  ctx: CallContext,
+  confirmSeconds = 0,
+): Promise<ApplyManyResult> {
+  const many = await applyManyHeld(requests, ctx, confirmSeconds)
   for (const result of many.results)
     if (result.ok && !result.dryRun) await clearAlerts(ctx, BINDING_FAILURES, result.bridge)
   return many
 }
 
-function applyManyHeld(requests: ApplyRequest[], ctx: CallContext): Promise<ApplyManyResult> {
+function applyManyHeld(requests: ApplyRequest[], ctx: CallContext, confirmSeconds: number): Promise<ApplyManyResult> {
   return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
     const devs = new Set(requests.flatMap(r => (r.management ? [r.bridge, r.management.bridge] : [r.bridge])))
     // Still true for the next bridge unless a request changed more than its own bridge.
@@ -81,7 +89,7 @@ function applyManyHeld(requests: ApplyRequest[], ctx: CallContext): Promise<Appl
     const results: ApplyManyResult['results'] = []
     for (const request of requests) {
       try {
-        const result = await applyHeld(request, ctx, { kernel })
+        const result = await applyHeld(request, ctx, { kernel, confirmSeconds })
         if (!request.dryRun && result.changes.some(s => reachesBeyond(s, request.bridge))) kernel = undefined
         results.push({ ok: true, ...result })
       } catch (error) {

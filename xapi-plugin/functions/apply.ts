@@ -15,6 +15,8 @@ import { type Observed, defaultInSlot } from '../engine/observe.ts'
 import { describeDefaultRoute } from '../kernel/ip.ts'
 import { type Plan, planApply } from '../engine/plan.ts'
 import { type State, emptyRecord } from '../engine/state.ts'
+import { joinConfirmation, settleOverdue } from '../engine/confirmation.ts'
+import { ensureRevertWorker } from './confirm.ts'
 import type { CallContext } from './context.ts'
 
 type Switch = Extract<Step, { action: 'switch-default-route' }>
@@ -29,6 +31,8 @@ export interface ApplyOptions {
   prepareOnly?: boolean
   /** A kernel read that is still true (apply-many's, while nothing has changed since). */
   kernel?: KernelRead
+  /** Seconds before the change reverts by itself unless confirmed (0: none, unless one is pending). */
+  confirmSeconds?: number
 }
 
 export async function apply(request: ApplyRequest, ctx: CallContext, options: ApplyOptions = {}): Promise<ApplyResult> {
@@ -46,6 +50,7 @@ export async function applyHeld(
   const { log, store } = ctx
   const { bridge } = request
   const state = store.load()
+  const reverted = request.dryRun ? undefined : await settleOverdue(state, store, log)
   const view = await viewBridge(state, bridge, request.management?.bridge, request, options.kernel)
   const { record: previousRecord, observed } = view
   const record = previousRecord ?? emptyRecord(bridge)
@@ -57,28 +62,17 @@ export async function applyHeld(
     changes: [...plan.make, ...plan.break],
     unchanged: plan.unchanged,
     gatewayChecks: [],
+    ...(reverted ? { reverted } : {}),
   }
   if (request.dryRun) return result
 
-  // Written before acting, so a call killed half-way leaves a record that owns everything
-  // it might have added and still knows which default route to give back.
-  state.bridges[bridge] = plan.intent
-  store.save(state)
+  writeIntent(state, plan, previousRecord, ctx, options.confirmSeconds ?? 0, result)
   const restoreRecord = () => {
     if (previousRecord) state.bridges[bridge] = previousRecord
     else delete state.bridges[bridge]
     store.save(state)
   }
-  if (options.prepareOnly) {
-    result.changes = plan.make.filter(s => s.action !== 'switch-default-route')
-    try {
-      await runSteps(result.changes, log)
-    } catch (error) {
-      restoreRecord()
-      throw error
-    }
-    return result
-  }
+  if (options.prepareOnly) return prepareOnly(plan, result, ctx, restoreRecord)
   result.gatewayChecks = await makeThenSwitch(plan.make, request, ctx, restoreRecord)
   const silent = result.gatewayChecks.filter(c => !c.reachable)
   if (silent.length) {
@@ -92,6 +86,45 @@ export async function applyHeld(
   state.bridges[bridge] = plan.final
   store.save(state)
   if (result.changes.length) log.log('info', 'applied', { bridge, changes: result.changes.length })
+  return result
+}
+
+/**
+ * Written before acting, so a call killed half-way leaves a record that owns everything it
+ * might have added and still knows which default route to give back, and a revert armed
+ * (its process started) that undoes all of it.
+ */
+function writeIntent(
+  state: State,
+  plan: Plan,
+  previousRecord: BridgeRecord | undefined,
+  ctx: CallContext,
+  confirmSeconds: number,
+  result: ApplyResult,
+): void {
+  const { bridge } = plan.final
+  const confirmation = joinConfirmation(state, bridge, previousRecord, [...plan.make, ...plan.break], confirmSeconds)
+  if (confirmation) {
+    ensureRevertWorker(state, ctx.env)
+    result.confirmation = confirmation
+  }
+  state.bridges[bridge] = plan.intent
+  ctx.store.save(state)
+}
+
+async function prepareOnly(
+  plan: Plan,
+  result: ApplyResult,
+  ctx: CallContext,
+  restoreRecord: () => void,
+): Promise<ApplyResult> {
+  result.changes = plan.make.filter(s => s.action !== 'switch-default-route')
+  try {
+    await runSteps(result.changes, ctx.log)
+  } catch (error) {
+    restoreRecord()
+    throw error
+  }
   return result
 }
 

@@ -11,6 +11,7 @@ import { LocalXapi } from '../xapi/local-xapi.ts'
 import { GATEWAY_WAIT_BUDGET_S } from './apply-until.ts'
 import { reconcile } from './reconcile.ts'
 import { rescue } from './rescue.ts'
+import { revertAtBoot } from './confirm.ts'
 import type { BootResult } from '../../shared/results.ts'
 import { DEFAULT_PLUG_TIMEOUT_SECONDS } from '../../shared/plugin-args.ts'
 import { describePause } from '../../shared/pause.ts'
@@ -60,11 +61,14 @@ function pausedBoot(ctx: CallContext): BootResult | undefined {
 }
 
 export async function boot(waitSeconds: number, ctx: CallContext): Promise<BootResult> {
+  // First, paused or not: the reboot ended the window of an unconfirmed change, and what it
+  // recorded must not be taken for what the host holds.
+  const reverted = await revertAtBoot(ctx)
   const paused = pausedBoot(ctx)
-  if (paused) return paused
+  if (paused) return reverted ? { ...paused, reverted } : paused
   const waitedMs = await waitForXapi(ctx.env.root, waitSeconds)
   ctx.log.log('info', 'boot: xapi answers', { waitedMs })
   const rescued = await rescue(ctx)
   if (rescued.acted) ctx.log.log('warning', `boot: rescue: ${rescued.reason}`, { steps: rescued.steps })
-  return { waitedMs, rescue: rescued, reconcile: await reconcile(ctx) }
+  return { waitedMs, ...(reverted ? { reverted } : {}), rescue: rescued, reconcile: await reconcile(ctx) }
 }

@@ -137,9 +137,10 @@ export function workerCommand(
   executable: string,
   args: string[],
   systemdRun = onPath('systemd-run'),
+  unit = 'vif-ip-binder-hotplug',
 ): [string, string[]] {
   if (systemdRun && existsSync(join(root, 'run/systemd/system'))) {
-    return ['systemd-run', ['--scope', '--quiet', `--unit=vif-ip-binder-hotplug-${process.pid}`, executable, ...args]]
+    return ['systemd-run', ['--scope', '--quiet', `--unit=${unit}-${process.pid}`, executable, ...args]]
   }
   return [executable, args]
 }

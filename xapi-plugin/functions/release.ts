@@ -7,6 +7,7 @@ import type { ReleaseResult } from '../../shared/results.ts'
 import { viewBridge } from '../engine/bridge-view.ts'
 import { runSteps } from '../engine/execute.ts'
 import { withHostLock } from '../engine/lock.ts'
+import { settleOverdue } from '../engine/confirmation.ts'
 import { planRelease } from '../engine/plan.ts'
 import type { CallContext } from './context.ts'
 
@@ -15,6 +16,7 @@ export async function release(request: ReleaseRequest, ctx: CallContext): Promis
   const { bridge, dryRun } = request
   return withHostLock(env.lockPath, env.lockWaitSeconds, async () => {
     const state = store.load()
+    if (!dryRun) await settleOverdue(state, store, log)
     const record = state.bridges[bridge]
     if (!record) return { bridge, dryRun, released: false, changes: [] }
     const { observed } = await viewBridge(state, bridge, record.mirrors[0]?.dev)

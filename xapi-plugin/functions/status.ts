@@ -13,6 +13,8 @@ import { sysctlPathsFor } from '../engine/bridge-view.ts'
 import type { BridgeRecord, BridgeStatus, StatusResult } from '../../shared/results.ts'
 import { readPause } from '../runtime/pause-file.ts'
 import { installedParts } from './installed-parts.ts'
+import { isRunning } from '../engine/confirmation.ts'
+import { settle } from './confirm.ts'
 import { firewallVifHealth } from './vif-health.ts'
 
 async function bridgeStatus(
@@ -58,6 +60,7 @@ async function bridgeStatus(
 }
 
 export async function status(request: StatusRequest, ctx: CallContext): Promise<StatusResult> {
+  await settle(ctx)
   const state = ctx.store.load()
   const names = request.bridge ? [request.bridge] : Object.keys(state.bridges)
   const records = names.map(name => state.bridges[name])
@@ -75,5 +78,9 @@ export async function status(request: StatusRequest, ctx: CallContext): Promise<
     ...(paused ? { paused } : {}),
     installed: installedParts(ctx.env.root),
     ...(request.firewallVifs === false ? {} : await firewallVifHealth(ctx)),
+    ...(state.confirmation
+      ? { confirmation: { ...state.confirmation, workerRunning: isRunning(state.confirmation.worker) } }
+      : {}),
+    ...(state.lastRevert ? { lastRevert: state.lastRevert } : {}),
   }
 }

@@ -1,0 +1,95 @@
+// Confirm or revert (like `netplan try`): a change applied with a confirmation window is
+// undone unless confirmed in time. The pending confirmation lives in the state file with
+// everything the revert needs (each bridge's record before the change, every step the
+// change was to run), so whoever finds it overdue can revert it: the detached process at
+// the deadline, the next call if that process was killed, or boot after a reboot.
+
+import { randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import type { BridgeRecord, ConfirmationHandle, RevertOutcome, Step } from '../../shared/results.ts'
+import type { Logger } from '../runtime/log.ts'
+import { undoSteps } from './execute.ts'
+import type { State, StateStore } from './state.ts'
+
+/**
+ * Adds a change to the pending confirmation, arming one when `seconds` > 0. A change made
+ * while one is pending joins it whatever it asked: the revert goes back to the state before
+ * the first unconfirmed change, with the same token; a window asked for now moves the
+ * deadline later, never earlier. Returns the handle, or undefined when nothing is pending.
+ */
+export function joinConfirmation(
+  state: State,
+  bridge: string,
+  before: BridgeRecord | undefined,
+  steps: Step[],
+  seconds: number,
+  now = Date.now(),
+): ConfirmationHandle | undefined {
+  const pending = state.confirmation
+  if (!pending && seconds === 0) return undefined
+  const deadline = new Date(now + seconds * 1000).toISOString()
+  const joined = pending ?? {
+    token: randomUUID(),
+    deadline,
+    seconds,
+    armedAt: new Date(now).toISOString(),
+    before: {},
+    steps: [],
+  }
+  if (seconds > 0 && Date.parse(deadline) > Date.parse(joined.deadline)) joined.deadline = deadline
+  if (seconds > 0) joined.seconds = seconds
+  if (!Object.hasOwn(joined.before, bridge)) joined.before[bridge] = before ?? null
+  joined.steps.push(...steps)
+  state.confirmation = joined
+  return { token: joined.token, deadline: joined.deadline, seconds }
+}
+
+export const isRunning = (pid: number | undefined) => pid !== undefined && existsSync(`/proc/${pid}`)
+
+export function isOverdue(state: State, now = Date.now()): boolean {
+  return !!state.confirmation && Date.parse(state.confirmation.deadline) <= now
+}
+
+/**
+ * Undoes every unconfirmed step in reverse order (each tolerantly: what is already gone
+ * stays gone), gives each bridge its record from before, and remembers what it did. The
+ * caller holds the host lock.
+ */
+export async function revertPending(
+  state: State,
+  store: StateStore,
+  log: Logger,
+  by: RevertOutcome['by'],
+  reason: string,
+): Promise<RevertOutcome> {
+  const pending = state.confirmation!
+  await undoSteps(pending.steps, log)
+  for (const [bridge, record] of Object.entries(pending.before)) {
+    if (record) state.bridges[bridge] = record
+    else delete state.bridges[bridge]
+  }
+  const outcome: RevertOutcome = {
+    token: pending.token,
+    deadline: pending.deadline,
+    revertedAt: new Date().toISOString(),
+    by,
+    bridges: Object.keys(pending.before),
+    reason,
+  }
+  delete state.confirmation
+  state.lastRevert = outcome
+  store.save(state)
+  log.log('warning', `unconfirmed change reverted: ${reason}`, { ...outcome })
+  return outcome
+}
+
+/** With the lock held: reverts a pending confirmation whose deadline has passed. */
+export async function settleOverdue(state: State, store: StateStore, log: Logger): Promise<RevertOutcome | undefined> {
+  const pending = state.confirmation
+  if (!pending || !isOverdue(state)) return undefined
+  const worker = isRunning(pending.worker)
+    ? `before its revert process (pid ${pending.worker}) did`
+    : `its revert process (pid ${pending.worker ?? 'none'}) was not running`
+  const reason = `not confirmed by ${pending.deadline}; reverted by a later call: ${worker}`
+  return revertPending(state, store, log, 'overdue', reason)
+}

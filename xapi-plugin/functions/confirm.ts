@@ -1,0 +1,107 @@
+// confirm, and the revert it cancels. `apply confirm=N` arms a revert (engine/confirmation.ts)
+// and starts a detached process that sleeps until the deadline and reverts unless the
+// confirmation is gone by then. The process has its own session and, where systemd runs the
+// host, its own scope: it outlives the call, its caller and xapi. If it dies anyway, the
+// next call that finds the deadline passed reverts (settle), and boot reverts at once.
+
+import { spawn } from 'node:child_process'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { BinderError, ErrorCode } from '../../shared/errors.ts'
+import type { ConfirmResult, PendingConfirmation, RevertOutcome } from '../../shared/results.ts'
+import { isOverdue, isRunning, revertPending, settleOverdue } from '../engine/confirmation.ts'
+import { withHostLock } from '../engine/lock.ts'
+import type { State } from '../engine/state.ts'
+import type { Environment } from '../runtime/environment.ts'
+import type { CallContext } from './context.ts'
+import { workerCommand } from './hotplug.ts'
+
+/** Cancels the pending revert whose token this is. */
+export function confirm(token: string, ctx: CallContext): Promise<ConfirmResult> {
+  return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
+    const state = ctx.store.load()
+    const overdue = await settleOverdue(state, ctx.store, ctx.log)
+    const pending = state.confirmation
+    if (!pending || pending.token !== token) throw noSuchConfirmation(token, overdue ?? state.lastRevert)
+    delete state.confirmation
+    ctx.store.save(state)
+    const bridges = Object.keys(pending.before)
+    ctx.log.log('info', 'change confirmed, revert cancelled', { token, bridges })
+    return { confirmed: true, token, bridges, deadline: pending.deadline, confirmedAt: new Date().toISOString() }
+  })
+}
+
+function noSuchConfirmation(token: string, reverted: RevertOutcome | undefined): BinderError {
+  const why =
+    reverted?.token === token
+      ? `its change was not confirmed by ${reverted.deadline} and was reverted at ${reverted.revertedAt}`
+      : 'no change waits for a confirmation with this token (confirmed already, or never armed here)'
+  return new BinderError(ErrorCode.NO_SUCH_CONFIRMATION, `confirm: token ${token}: ${why}`, [token])
+}
+
+/** Starts the process that reverts `token`'s change at its deadline; returns its pid. */
+export function startRevertWorker(env: Environment, token: string): number | undefined {
+  const [command, args] = workerCommand(
+    env.root,
+    process.execPath,
+    ['revert-worker', `token=${token}`],
+    undefined,
+    'vif-ip-binder-revert',
+  )
+  const worker = spawn(command, args, { detached: true, stdio: 'ignore', env: process.env })
+  worker.unref()
+  return worker.pid
+}
+
+/** A pending confirmation always has a revert process: one is started unless it has a live one. */
+export function ensureRevertWorker(state: State, env: Environment): void {
+  const pending = state.confirmation
+  if (pending && !isRunning(pending.worker)) pending.worker = startRevertWorker(env, pending.token)
+}
+
+const stillPending = (state: State, token: string): PendingConfirmation | undefined =>
+  state.confirmation?.token === token ? state.confirmation : undefined
+
+/**
+ * The detached process: sleeps until the deadline (read again on waking: a later apply may
+ * have moved it), then reverts under the host lock unless the change was confirmed.
+ */
+export async function revertWorker(token: string, ctx: CallContext): Promise<RevertOutcome | undefined> {
+  for (;;) {
+    const pending = stillPending(ctx.store.load(), token)
+    if (!pending) return undefined
+    const wait = Date.parse(pending.deadline) - Date.now()
+    if (wait <= 0) break
+    await sleep(Math.min(wait, 60_000))
+  }
+  return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
+    const state = ctx.store.load()
+    const pending = stillPending(state, token)
+    if (!pending || !isOverdue(state)) return undefined
+    const reason = `not confirmed by ${pending.deadline}: reverted at the deadline`
+    return revertPending(state, ctx.store, ctx.log, 'deadline', reason)
+  })
+}
+
+/** For calls that do not otherwise take the lock (status): an overdue revert runs first. */
+export async function settle(ctx: CallContext): Promise<RevertOutcome | undefined> {
+  if (!isOverdue(ctx.store.load())) return undefined
+  return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
+    const state = ctx.store.load()
+    return settleOverdue(state, ctx.store, ctx.log)
+  })
+}
+
+/**
+ * Boot: the reboot undid the kernel's part of an unconfirmed change, not the records, and
+ * the deadline may still be ahead with no process left to honour it. Revert now, before
+ * anything binds again.
+ */
+export function revertAtBoot(ctx: CallContext): Promise<RevertOutcome | undefined> {
+  return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
+    const state = ctx.store.load()
+    const pending = state.confirmation
+    if (!pending) return undefined
+    const reason = `the host restarted before the change was confirmed (deadline ${pending.deadline})`
+    return revertPending(state, ctx.store, ctx.log, 'boot', reason)
+  })
+}
