@@ -91,7 +91,7 @@ test('apply confirm=3 and no confirm: every ip -j snapshot and sysctl is back as
 
 test('confirm in time: nothing reverts, and the token is spent', () =>
   withTopology(async ({ dom0, root }) => {
-    const value = await callOk<{ confirmation: Handle }>(dom0, root, 'apply', { ...FULL_APPLY, confirm: '3' })
+    const value = await callOk<{ confirmation: Handle }>(dom0, root, 'apply', { ...FULL_APPLY, confirm: '10' })
     const after = await snapshot(dom0)
     const worker = readState(root).confirmation?.worker
     assert.ok(running(worker), 'a revert process waits for the deadline')
