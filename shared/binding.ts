@@ -22,6 +22,7 @@ import {
 } from './plugin-args.ts'
 import { parseProbe, probeText } from './probes.ts'
 import { isUuid } from './xapi-ids.ts'
+import { MAX_CONFIRM_SECONDS } from './results.ts'
 
 export interface SrConfig {
   sr: string
@@ -56,6 +57,8 @@ export interface PluginConfig {
   autoStart?: boolean
   /** Xen Orchestra sets other-config:ethtool-tx=off on the bound firewall VIFs (default off). */
   fixVifChecksum?: boolean
+  /** A change from a new configuration reverts on its host unless confirmed within this many seconds (0: off). */
+  confirmSeconds?: number
 }
 
 export interface Binding {
@@ -210,16 +213,23 @@ function parseSrs(config: BindingConfig, label: string): SrConfig[] {
   return srs
 }
 
-export function parseGatewayCheckSeconds(value: unknown): number {
-  if (value === undefined || value === null) return DEFAULT_GATEWAY_CHECK_SECONDS
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_GATEWAY_CHECK_SECONDS) {
+function parseSecondsField(value: unknown, name: string, fallback: number, max: number): number {
+  if (value === undefined || value === null) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
     throw invalidArgument(
-      `gatewayCheckSeconds: ${JSON.stringify(value)} is not a whole number of seconds from 0 to ${MAX_GATEWAY_CHECK_SECONDS}`,
+      `${name}: ${JSON.stringify(value)} is not a whole number of seconds from 0 to ${max}`,
       String(value),
     )
   }
   return value
 }
+
+export function parseGatewayCheckSeconds(value: unknown): number {
+  return parseSecondsField(value, 'gatewayCheckSeconds', DEFAULT_GATEWAY_CHECK_SECONDS, MAX_GATEWAY_CHECK_SECONDS)
+}
+
+/** Xen Orchestra's confirmation window for changes it makes from a new configuration. */
+export const DEFAULT_CONFIRM_SECONDS = 60
 
 /**
  * Checks what can be checked without a pool: each binding parses, no address is claimed
@@ -232,6 +242,7 @@ export function parsePluginConfig(config: PluginConfig): {
   rescue: boolean
   autoStart: boolean
   fixVifChecksum: boolean
+  confirmSeconds: number
 } {
   if (typeof config !== 'object' || config === null || !Array.isArray(config.bindings)) {
     throw invalidArgument('bindings: a list of bindings is required', 'bindings')
@@ -241,9 +252,15 @@ export function parsePluginConfig(config: PluginConfig): {
   // On unless turned off: it only does what auto_poweron already asks for.
   const autoStart = config.autoStart === undefined || booleanField(config.autoStart, 'autoStart', 'settings')
   const fixVifChecksum = booleanField(config.fixVifChecksum, 'fixVifChecksum', 'settings')
+  const confirmSeconds = parseSecondsField(
+    config.confirmSeconds,
+    'confirmSeconds',
+    DEFAULT_CONFIRM_SECONDS,
+    MAX_CONFIRM_SECONDS,
+  )
   const bindings = config.bindings.map(parseBinding)
   rejectClaimedTwice(bindings)
-  return { bindings, gatewayCheckSeconds, rescue, autoStart, fixVifChecksum }
+  return { bindings, gatewayCheckSeconds, rescue, autoStart, fixVifChecksum, confirmSeconds }
 }
 
 /** Both identities are compared as given; the XO side calls it again with resolved UUIDs. */

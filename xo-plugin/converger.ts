@@ -28,7 +28,21 @@ interface Entry extends HostRef {
   settled: string | null
   /** A target whose call failed for good: not retried until it changes or the pool reconnects. */
   failedFor?: string | null
+  /** A target from a new configuration: applied with a confirmation window, then confirmed. */
+  confirmFor?: string
+  /** A target whose confirmation failed (the host reverted it): not applied again until it changes. */
+  revertedFor?: string
   scheduled: boolean
+}
+
+/** Why a host reverted a change Xen Orchestra made: it could not confirm it. */
+export interface RevertNote {
+  hostUuid: string
+  hostName: string
+  bridge: string
+  deadline: string
+  reason: string
+  at: string
 }
 
 // Spawning the plugin, reading the kernel, writing the state file, and the xapi round trip.
@@ -55,6 +69,12 @@ export class Converger {
   onApplied: (target: DesiredBinding) => void = () => undefined
   /** A host paused by its admin: its keys wait (a host event brings them back on resume). */
   isPaused: (poolId: string, hostRef: string) => boolean = () => false
+  /** The confirmation window for changes from a new configuration (0: none). */
+  confirmSeconds: () => number = () => 0
+  /** Confirms an applied change through a new connection to its host; throws if it cannot. */
+  confirmChange: (target: DesiredBinding, token: string, deadline: string) => Promise<void> = async () => undefined
+  /** Reverts by key (host/bridge), for the Test report. */
+  readonly reverts = new Map<string, RevertNote>()
 
   constructor(
     private readonly queue: CallQueue,
@@ -75,10 +95,16 @@ export class Converger {
     this.laterTimers.clear()
   }
 
-  /** The whole desired state of one pool: keys of that pool not in it go back to nothing. */
-  setTargets(poolId: string, desired: Map<string, DesiredBinding>): void {
+  /**
+   * The whole desired state of one pool: keys of that pool not in it go back to nothing.
+   * `fromConfiguration`: a saved configuration, whose changes are applied with a window.
+   */
+  setTargets(poolId: string, desired: Map<string, DesiredBinding>, fromConfiguration = false): void {
     for (const target of desired.values()) {
       const entry = this.entries.get(target.key) ?? this.createEntry(target.key, target, target.bridge)
+      const want = targetText(target)!
+      if (fromConfiguration && want !== targetText(entry.target) && want !== entry.settled) entry.confirmFor = want
+      if (entry.revertedFor !== undefined && entry.revertedFor !== want) entry.revertedFor = undefined
       entry.target = target
     }
     for (const entry of this.entries.values()) {
@@ -158,7 +184,7 @@ export class Converger {
 
   private needsWork(entry: Entry): boolean {
     const want = targetText(entry.target)
-    return want !== entry.settled && entry.failedFor !== want
+    return want !== entry.settled && entry.failedFor !== want && entry.revertedFor !== want
   }
 
   private kick(entry: Entry): void {
@@ -167,7 +193,7 @@ export class Converger {
     entry.scheduled = true
     const label = `${entry.hostName}/${entry.bridge}`
     this.queue
-      .run(entry.hostUuid, label, () => this.step(entry), this.timeoutFor(entry.target))
+      .run(entry.hostUuid, label, () => this.step(entry), this.timeoutFor(entry))
       .then(
         () => undefined,
         error => {
@@ -193,11 +219,16 @@ export class Converger {
       })
   }
 
-  /** An apply may wait for its gateway check on each family before answering. */
-  private timeoutFor(target: DesiredBinding | null): number | undefined {
+  /**
+   * An apply may wait for its gateway check on each family before answering; one from a new
+   * configuration then waits, at most until its deadline, to confirm it.
+   */
+  private timeoutFor(entry: Entry): number | undefined {
+    const { target } = entry
     if (!target) return undefined
     const check = Number(target.args['gateway-check'] ?? DEFAULT_GATEWAY_CHECK_SECONDS)
-    return Math.max(this.minimumTimeoutMs, (2 * check + CALL_OVERHEAD_SECONDS) * 1000)
+    const window = entry.confirmFor === targetText(target) ? this.confirmSeconds() : 0
+    return Math.max(this.minimumTimeoutMs, (2 * check + window + CALL_OVERHEAD_SECONDS) * 1000)
   }
 
   /** One attempt; the queue retries it. Reads the target afresh each time. */
@@ -253,11 +284,47 @@ export class Converger {
   ): Promise<void> {
     if (!target) return this.release(xapi, entry)
     const started = Date.now()
+    const window = entry.confirmFor === want ? this.confirmSeconds() : 0
+    if (window > 0) return this.applyConfirmed(xapi, entry, target, window, started)
     const companions = this.companionsOf(entry, target)
     if (companions.length && !this.singleApplyHosts.has(entry.hostUuid)) {
       if (await this.applyMany(xapi, [entry, ...companions], started)) return
     }
     const result = await this.client.apply(xapi, target.hostRef, target.args)
+    this.applied(entry, target, want, result, started)
+  }
+
+  /**
+   * A change from a new configuration: applied with a window, then confirmed through a new
+   * connection to the host. If that fails the host reverts by itself; the target is not
+   * applied again until the configuration changes (it would cut the host off again).
+   */
+  private async applyConfirmed(
+    xapi: XapiConnection,
+    entry: Entry,
+    target: DesiredBinding,
+    window: number,
+    started: number,
+  ): Promise<void> {
+    const want = targetText(target)!
+    const result = await this.client.apply(xapi, target.hostRef, { ...target.args, confirm: String(window) })
+    const { token, deadline } = result.confirmation ?? { token: '', deadline: '' }
+    try {
+      if (token) await this.confirmChange(target, token, deadline)
+    } catch (error) {
+      entry.confirmFor = undefined
+      entry.revertedFor = want
+      const reason = describeError(error)
+      const note = { hostUuid: target.hostUuid, hostName: target.hostName, bridge: target.bridge, deadline, reason }
+      this.reverts.set(entry.key, { ...note, at: new Date().toISOString() })
+      this.log.error(
+        `host ${JSON.stringify(target.hostName)} could not be reached on a new connection after the change of bridge ${target.bridge}: it reverts the change by itself at ${deadline}`,
+        { error, reason, host: target.hostUuid, bridge: target.bridge },
+      )
+      return
+    }
+    entry.confirmFor = undefined
+    this.reverts.delete(entry.key)
     this.applied(entry, target, want, result, started)
   }
 

@@ -6,7 +6,14 @@ import type { PluginArgs } from '../shared/plugin-args.ts'
 import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../shared/version.ts'
 import type { XapiConnection } from './xapi-types.ts'
 import type { Pause } from '../shared/pause.ts'
-import type { ApplyManyResult, ApplyResult, BridgeStatus, InstalledParts, ReleaseResult } from '../shared/results.ts'
+import type {
+  ApplyManyResult,
+  ApplyResult,
+  BridgeStatus,
+  InstalledParts,
+  ReleaseResult,
+  StatusResult,
+} from '../shared/results.ts'
 
 export const MISSING_PLUGIN = 'XENAPI_MISSING_PLUGIN'
 
@@ -103,7 +110,11 @@ export class HostPluginClient {
   }
 
   /** Without the firewall VIFs' check, which costs the host many questions to its xapi. */
-  status(xapi: XapiConnection, hostRef: string, bridge?: string): Promise<{ bridges: Record<string, BridgeStatus> }> {
+  status(
+    xapi: XapiConnection,
+    hostRef: string,
+    bridge?: string,
+  ): Promise<Pick<StatusResult, 'bridges' | 'confirmation' | 'lastRevert'>> {
     return this.call(xapi, hostRef, 'status', { ...(bridge ? { bridge } : {}), 'firewall-vifs': 'false' })
   }
 }

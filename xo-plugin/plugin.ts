@@ -7,7 +7,8 @@ import { type Binding, POOL_CONFIG_KEY, type PluginConfig, parsePluginConfig } f
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { CallQueue, type CallQueueOptions, DEFAULT_CALL_QUEUE_OPTIONS } from './call-queue.ts'
 import { Converger } from './converger.ts'
-import { desiredForPool } from './desired.ts'
+import { type DesiredBinding, desiredForPool } from './desired.ts'
+import { confirmThroughHost } from './host-connection.ts'
 import { type EffectiveConfig, effectiveConfig, hostDocumentKept, hostPause } from './effective-config.ts'
 import { TX_OFF_NOTE, turnTxChecksumOff } from './firewall-vifs.ts'
 import { HostPluginClient, describeError, isTransient } from './host-plugin.ts'
@@ -47,6 +48,11 @@ export interface PluginOptions {
   retryLaterMs?: number
   /** plug-srs after an apply: how long the host waits for storage, and we for the host. */
   plugSrs?: Partial<PlugSrsOptions>
+  /**
+   * Where Xen Orchestra reaches a host's xapi when not at the host's address (NAT): host
+   * address → URL, for the new connection that confirms a change.
+   */
+  hostUrls?: Record<string, string>
 }
 
 interface AttachedPool {
@@ -63,6 +69,7 @@ interface ActiveConfig {
   rescue: boolean
   autoStart: boolean
   fixVifChecksum: boolean
+  confirmSeconds: number
 }
 
 /** xo-server's config.toml may set these: a bad value is said once and replaced by the default. */
@@ -157,7 +164,7 @@ export class VifIpBinderPlugin {
     // Saving the settings page is an explicit write: it replaces a document written on a host.
     await this.writePoolConfigs(xapis, !reapplied)
     if (this.loaded) for (const pool of this.pools.values()) if (pool.poolId) this.converger.forgetFailures(pool.poolId)
-    if (this.loaded) this.reconcileAll()
+    if (this.loaded) this.reconcileAll(true)
   }
 
   async load(): Promise<void> {
@@ -198,6 +205,7 @@ export class VifIpBinderPlugin {
           getXapi: poolId => this.xapiOfPool(poolId),
           client: this.client,
           srStates: this.plugger,
+          reverts: this.converger.reverts,
           only,
         })
         this.log.info(report.text)
@@ -263,6 +271,8 @@ export class VifIpBinderPlugin {
     this.converger.isPaused = (poolId, hostRef) => hostPause(this.xapiOfPool(poolId), hostRef) !== undefined
     // Only once the addresses and the default route are in place can the storage answer.
     this.converger.onApplied = target => this.plugger.start(target)
+    this.converger.confirmSeconds = () => this.config?.confirmSeconds ?? 0
+    this.converger.confirmChange = (target, token, deadline) => this.confirmChange(target, token, deadline)
   }
 
   private readonly onConnected = ({ server, xapi }: ServerEvent) => {
@@ -387,8 +397,21 @@ export class VifIpBinderPlugin {
     )
   }
 
-  private reconcileAll(): void {
-    for (const pool of this.pools.values()) if (pool.poolId) this.reconcile(pool)
+  /** `fromConfiguration`: a saved configuration; its changes are applied with a confirmation window. */
+  private reconcileAll(fromConfiguration = false): void {
+    for (const pool of this.pools.values()) if (pool.poolId) this.reconcile(pool, fromConfiguration)
+  }
+
+  /** Through a new connection to the host's own address, never the pool connection. */
+  private async confirmChange(target: DesiredBinding, token: string, deadline: string): Promise<void> {
+    const xapi = this.xapiOfPool(target.poolId)
+    const host = xapi && new PoolIndex(xapi).uuid<HostRecord>(target.hostUuid, 'host')
+    if (!xapi || !host) throw new Error(`host ${JSON.stringify(target.hostName)} is no longer in a connected pool`)
+    await confirmThroughHost(xapi, host, token, deadline, this.options.hostUrls)
+    this.log.info(`host ${JSON.stringify(target.hostName)} confirmed the change of bridge ${target.bridge}`, {
+      host: target.hostUuid,
+      bridge: target.bridge,
+    })
   }
 
   /** The configuration in effect for a pool (see effective-config.ts), and where it comes from. */
@@ -406,12 +429,12 @@ export class VifIpBinderPlugin {
     return effectiveConfig(pool.xapi, pool.poolId, xo)
   }
 
-  private reconcile(pool: AttachedPool): void {
+  private reconcile(pool: AttachedPool, fromConfiguration = false): void {
     const effective = this.effective(pool)
     if (!this.loaded || !effective || !pool.poolId || this.pools.get(pool.id) !== pool) return
     const desired = desiredForPool(new PoolIndex(pool.xapi), effective.resolved, effective.gatewayCheckSeconds)
     for (const conflict of desired.conflicts) this.once.warn(conflict, conflict)
-    this.converger.setTargets(pool.poolId, desired.bindings)
+    this.converger.setTargets(pool.poolId, desired.bindings, fromConfiguration)
   }
 
   /** The opt-in fix for pfSense/OPNsense VIFs; takes effect at each VIF's next plug. */

@@ -4,7 +4,8 @@
 // other keywords (minItems, pattern, oneOf…) would be validated by xo-server's ajv with
 // messages that name no binding, so `configure` checks those things itself.
 
-import { bindingSchema } from '../shared/binding.ts'
+import { DEFAULT_CONFIRM_SECONDS, bindingSchema } from '../shared/binding.ts'
+import { MAX_CONFIRM_SECONDS } from '../shared/results.ts'
 import { DEFAULT_GATEWAY_CHECK_SECONDS, MAX_GATEWAY_CHECK_SECONDS } from '../shared/plugin-args.ts'
 
 export const configurationSchema = {
@@ -29,6 +30,12 @@ export const configurationSchema = {
       title: 'Gateway check (seconds)',
       description: `After switching dom0's default route to a binding's gateway, how long to wait for the gateway to answer before restoring the previous route (0 = do not check, at most ${MAX_GATEWAY_CHECK_SECONDS}).`,
       default: DEFAULT_GATEWAY_CHECK_SECONDS,
+    },
+    confirmSeconds: {
+      type: 'integer',
+      title: 'Confirm a change within (seconds)',
+      description: `When a saved configuration changes a host's binding, the host applies it **with a confirmation window**: Xen Orchestra then confirms it through a **new connection** to that host's address. A change that cuts the host off from Xen Orchestra cannot be confirmed, and the host puts its previous state back by itself when the window ends; **Test** says which host reverted and why. 0 = apply without a window (at most ${MAX_CONFIRM_SECONDS}).`,
+      default: DEFAULT_CONFIRM_SECONDS,
     },
     rescue: {
       type: 'boolean',

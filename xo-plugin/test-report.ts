@@ -4,6 +4,8 @@
 // re-attachment of the binding's SRs went, and the alerts the pool's hosts left in xapi.
 
 import { PLUGIN_NAME } from '../shared/version.ts'
+import type { RevertOutcome } from '../shared/results.ts'
+import type { RevertNote } from './converger.ts'
 import { type DesiredBinding, canonicalArgs, desiredForPool } from './desired.ts'
 import { describePause } from '../shared/pause.ts'
 import { type HostPluginClient, type VersionResult, checkHostPlugin, describeError } from './host-plugin.ts'
@@ -32,6 +34,8 @@ export interface ReportInput {
   client: HostPluginClient
   /** The latest plug-srs outcomes, per host and SR. */
   srStates: Pick<SrPlugger, 'state' | 'statesOf'>
+  /** Changes Xen Orchestra could not confirm, by host/bridge key (the converger's). */
+  reverts?: ReadonlyMap<string, RevertNote>
   /** 0-based; undefined = every binding. */
   only?: number
 }
@@ -175,8 +179,29 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
       `host ${JSON.stringify(desired.hostName)} has no management PIF: the management address is not mirrored`,
     )
   srLines(input, index_, resolved, index_.uuid<HostRecord>(desired.hostUuid, 'host'), report)
-  await statusLines(client, xapi, desired, report)
+  await statusLines(client, xapi, desired, report, input.reverts?.get(desired.key))
   return report
+}
+
+/** A change of this binding that its host reverted, as the host and Xen Orchestra tell it. */
+function revertLines(
+  desired: DesiredBinding,
+  lastRevert: RevertOutcome | undefined,
+  note: RevertNote | undefined,
+  report: BindingReport,
+): void {
+  const host = JSON.stringify(desired.hostName)
+  const byHost = lastRevert?.bridges.includes(desired.bridge) ? lastRevert : undefined
+  if (!byHost && !note) return
+  report.ok = false
+  if (byHost)
+    report.lines.push(
+      `PROBLEM: host ${host} reverted an unconfirmed change of ${desired.bridge} at ${byHost.revertedAt}: ${byHost.reason}`,
+    )
+  if (note)
+    report.lines.push(
+      `PROBLEM: Xen Orchestra could not confirm the change of ${desired.bridge} on host ${host} through a new connection (${note.reason}), so the host reverted it${byHost ? '' : ` at ${note.deadline}`}: the configured binding cuts the host off from Xen Orchestra; correct it and save the configuration again`,
+    )
 }
 
 /** What the host holds for the binding, against what Xen Orchestra wants there. */
@@ -185,10 +210,13 @@ async function statusLines(
   xapi: XapiConnection,
   desired: DesiredBinding,
   report: BindingReport,
+  note?: RevertNote,
 ): Promise<void> {
   let status
   try {
-    status = (await client.status(xapi, desired.hostRef, desired.bridge)).bridges[desired.bridge]
+    const answer = await client.status(xapi, desired.hostRef, desired.bridge)
+    revertLines(desired, answer.lastRevert, note, report)
+    status = answer.bridges[desired.bridge]
   } catch (error) {
     report.ok = false
     report.lines.push(`PROBLEM: status on host ${JSON.stringify(desired.hostName)} failed: ${describeError(error)}`)

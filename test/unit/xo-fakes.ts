@@ -204,8 +204,10 @@ export class FakeXapi implements XapiConnection {
     switch (fn) {
       case 'version':
         return JSON.stringify({ name: 'vif-ip-binder', version: '9.9.9', protocol: state.protocol })
-      case 'apply':
-        state.bridges.set(pluginArgs.bridge!, { ...pluginArgs })
+      case 'apply': {
+        // As the host: the window is not part of what it records.
+        const { confirm: _window, ...recorded } = pluginArgs
+        state.bridges.set(pluginArgs.bridge!, recorded)
         return JSON.stringify({
           bridge: pluginArgs.bridge,
           dryRun: false,
@@ -213,6 +215,7 @@ export class FakeXapi implements XapiConnection {
           unchanged: [],
           gatewayChecks: [],
         })
+      }
       case 'apply-many': {
         const results = (JSON.parse(pluginArgs.requests!) as Record<string, string>[]).map(args => {
           state.bridges.set(args.bridge!, { ...args })

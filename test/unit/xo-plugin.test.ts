@@ -378,6 +378,29 @@ describe('while loaded', () => {
     assert.equal(xapi.pool!.other_config['vif-ip-binder'], undefined)
   })
 
+  it('applies a change from a new configuration with a confirmation window, a VIF plug of an unchanged binding without', async () => {
+    const { plugin, config, binding, xapi, vm, vif, hosts } = ctx
+    await plugin.configure({ ...config, confirmSeconds: 45 }, { loaded: false })
+    await plugin.load()
+    startOn(xapi, vm, vif, hosts[0])
+    await plugin.whenIdle()
+    await plugin.configure(
+      { bindings: [{ ...binding, addresses: ['192.168.1.3/24'] }], confirmSeconds: 45 },
+      { loaded: true },
+    )
+    await plugin.whenIdle()
+    xapi.update(vif, { currently_attached: false })
+    await plugin.whenIdle()
+    xapi.update(vif, { currently_attached: true })
+    await plugin.whenIdle()
+    const windows = xapi.pluginCalls('apply').map(c => [c.args!.addresses, c.args!.confirm])
+    assert.deepEqual(windows, [
+      ['192.168.1.2/24', undefined],
+      ['192.168.1.3/24', '45'],
+      ['192.168.1.3/24', undefined],
+    ])
+  })
+
   it('retries transient failures and logs a missing host plugin once, with what to do', async () => {
     const { plugin, config, xapi, vm, vif, hosts, log } = ctx
     await plugin.configure(config, { loaded: false })

@@ -1,0 +1,85 @@
+// Confirming a change through a NEW connection to the host's own xapi: the pool connection
+// the change was made over may outlive the very route the change broke (an established
+// TCP connection, or a master reached by another path), so only a fresh connection to the
+// host's address proves Xen Orchestra can still reach it.
+//
+// The connection is made with the pool connection's own client class, credentials and TLS
+// choice, as xo-server itself does for pool merges (it reads `_auth` and `_url` from its
+// connections). A pool member answers the login with HOST_IS_SLAVE and the client follows
+// to the master, as `xen-api` always does: reaching the member at all is the proof.
+
+import { PLUGIN_NAME } from '../shared/version.ts'
+import type { XapiConnection } from './xapi-types.ts'
+
+/** What `xen-api` keeps on a connection, and xo-server reads too. */
+interface ClientInternals {
+  _url?: { protocol?: string; port?: string }
+  _auth?: { user?: string; password?: string }
+  _allowUnauthorized?: boolean
+}
+
+interface NewClient {
+  connect(): Promise<void>
+  disconnect(): Promise<void>
+  call(method: string, ...args: unknown[]): Promise<unknown>
+}
+
+/** How Xen Orchestra reaches a host's xapi: by its address, unless `via` maps that address (NAT). */
+export function hostUrl(pool: XapiConnection, address: string, via: Readonly<Record<string, string>> = {}): string {
+  if (via[address]) return via[address]
+  const url = (pool as unknown as ClientInternals)._url ?? {}
+  const hostname = address.includes(':') ? `[${address}]` : address
+  return `${url.protocol ?? 'https:'}//${hostname}${url.port ? `:${url.port}` : ''}`
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${Math.round(ms / 1000)} s`)), ms)
+  })
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
+}
+
+async function confirmOnce(pool: XapiConnection, url: string, hostUuid: string, token: string, ms: number) {
+  const internals = pool as unknown as ClientInternals
+  const Client = pool.constructor as new (options: object) => NewClient
+  const client = new Client({
+    url,
+    auth: internals._auth,
+    allowUnauthorized: internals._allowUnauthorized,
+    watchEvents: false,
+  })
+  try {
+    await withTimeout(client.connect(), ms, `connecting to ${url}`)
+    const hostRef = await withTimeout(client.call('host.get_by_uuid', hostUuid), ms, url)
+    await withTimeout(client.call('host.call_plugin', hostRef, PLUGIN_NAME, 'confirm', { token }), ms, url)
+  } finally {
+    void client.disconnect().catch(() => undefined)
+  }
+}
+
+/**
+ * Confirms `token` on the host through a new connection, trying again until its deadline
+ * (a route or neighbour entry may take a moment). Throws the last failure.
+ */
+export async function confirmThroughHost(
+  pool: XapiConnection,
+  host: { uuid: string; address: string },
+  token: string,
+  deadline: string,
+  via: Readonly<Record<string, string>> = {},
+): Promise<void> {
+  const url = hostUrl(pool, host.address, via)
+  const end = Date.parse(deadline) - 1000
+  for (;;) {
+    const left = end - Date.now()
+    try {
+      return await confirmOnce(pool, url, host.uuid, token, Math.max(1000, Math.min(10_000, left)))
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      // The host answered: the token is gone (confirmed, or reverted already). Nothing to retry.
+      if (code === 'VIF_IP_BINDER_NO_SUCH_CONFIRMATION' || Date.now() + 2000 > end) throw error
+    }
+    await new Promise(resolve => setTimeout(resolve, 2000))
+  }
+}
