@@ -103,6 +103,17 @@ export async function probeTcp(
   return { ok: false, reason: r.exitCode === 2 ? 'timed out' : r.stderr.trim() || `exit ${r.exitCode}` }
 }
 
+/** Whether `address` answers one ping from inside `ns`. */
+export async function pingFrom(ns: string, address: string): Promise<boolean> {
+  const family = address.includes(':') ? '-6' : '-4'
+  const r = await execa(ipBinary(), ['netns', 'exec', ns, 'ping', family, '-n', '-c', '1', '-W', '1', address], {
+    reject: false,
+    stdin: 'ignore',
+    timeout: 5000,
+  })
+  return r.exitCode === 0
+}
+
 /** Processes still running inside a namespace (to kill before deleting it). */
 export async function namespacePids(ns: string): Promise<number[]> {
   const r = await execa(ipBinary(), ['netns', 'pids', ns], { reject: false })

@@ -40,8 +40,12 @@ export class RpcServer {
 
   constructor(private deps: RpcServerDeps) {}
 
-  async listenTcp(port: number, host = '127.0.0.1'): Promise<number> {
-    const server = this.makeServer('tcp')
+  /**
+   * `gate`: asked before each request; when it says no, the connection is cut without an
+   * answer, as a client sees a host it cannot reach.
+   */
+  async listenTcp(port: number, host = '127.0.0.1', gate?: () => Promise<boolean>): Promise<number> {
+    const server = this.makeServer('tcp', gate)
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => resolve())
@@ -81,8 +85,8 @@ export class RpcServer {
     this.listeners = []
   }
 
-  private makeServer(via: 'tcp' | 'unix'): Server {
-    const server = createServer((req, res) => void this.handle(via, req, res))
+  private makeServer(via: 'tcp' | 'unix', gate?: () => Promise<boolean>): Server {
+    const server = createServer((req, res) => void this.gated(gate, req, () => this.handle(via, req, res)))
     server.on('connection', socket => {
       this.sockets.add(socket)
       socket.on('close', () => this.sockets.delete(socket))
@@ -92,6 +96,14 @@ export class RpcServer {
     server.headersTimeout = 60_000
     server.keepAliveTimeout = 30_000
     return server
+  }
+
+  private async gated(gate: (() => Promise<boolean>) | undefined, req: IncomingMessage, handle: () => Promise<void>) {
+    if (gate && !(await gate())) {
+      req.socket.destroy()
+      return
+    }
+    await handle()
   }
 
   private async handle(via: 'tcp' | 'unix', req: IncomingMessage, res: ServerResponse): Promise<void> {

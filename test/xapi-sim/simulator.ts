@@ -18,6 +18,7 @@ import { sweepSimLeftovers } from './leftovers.ts'
 import { registerMethods } from './methods.ts'
 import { buildModel, type Model } from './model.ts'
 import { RpcServer } from './rpc-server.ts'
+import { pingFrom } from './netns-tools.ts'
 import { DEFAULT_USERS, type ScenarioDefinition } from './scenario.ts'
 import { firewallPool } from './scenarios/firewall-pool.ts'
 import { SessionStore, type User } from './sessions.ts'
@@ -205,6 +206,22 @@ export class Simulator {
         await this.storage.plug(pbd).catch(() => undefined)
       }
     }
+  }
+
+  /**
+   * This host's own xapi endpoint, at the URL a client uses for the host's address (its
+   * `address` field): it answers only while the external `from` (where the client sits, e.g.
+   * Xen Orchestra on the LAN) gets an answer to a ping of that address, through the real
+   * namespaces. So a change that cuts the host off from there cuts this endpoint too. It
+   * serves the pool's API, as the master does (the first host of a scenario).
+   */
+  async listenAsHost(hostName: string, from: string): Promise<string> {
+    const host = this.host(hostName)
+    const address = this.store.get('host', host.ref).address as string
+    const external = this.externalRuntimes.find(x => x.name === from)
+    if (!external) throw new Error(`no external ${from} in this scenario`)
+    const port = await this.server!.listenTcp(0, '127.0.0.1', () => pingFrom(external.netns, address))
+    return `http://127.0.0.1:${port}`
   }
 
   private async listen(port: number): Promise<void> {

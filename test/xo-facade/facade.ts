@@ -189,8 +189,10 @@ export class PluginHost<I extends PluginInstance = PluginInstance> {
     readonly factory: PluginFactory,
     readonly xo: XoFacade,
     readonly id = 'vif-ip-binder',
+    /** xo-server's `[plugins.<id>]` table of config.toml. */
+    staticConfig: Record<string, unknown> = {},
   ) {
-    this.instance = factory({ xo, staticConfig: {}, getDataDir: async () => '/nonexistent' }) as I
+    this.instance = factory({ xo, staticConfig, getDataDir: async () => '/nonexistent' }) as I
   }
 
   /** `plugin.configure`: validated, handed to the plugin, saved only if it accepted it. */

@@ -1,0 +1,89 @@
+// Confirm or revert, end to end: Xen Orchestra (on the LAN, behind the firewall) changes a
+// binding's address to one that cuts the host off from it. The change goes through the pool
+// connection; the confirmation must come through a new connection to the host's own address,
+// which the simulator answers only while the LAN really reaches that address (a ping through
+// the firewall into the host's namespace). So XO cannot confirm, the host reverts by itself,
+// XO reaches it again, and Test says which host reverted and why. Waits are bounded waits for
+// observed state.
+
+import assert from 'node:assert/strict'
+import { afterEach, it } from 'node:test'
+import { createClient } from 'xen-api'
+import factory from '../../xo-plugin/index.ts'
+import type { VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
+import { PluginHost, type PluginFactory, type Xapi } from '../xo-facade/facade.ts'
+import { FIREWALL_POOL as F, type Harness, addresses, defaultRoute, pings, startHarness, waitFor } from './helpers.ts'
+
+let h: Harness | undefined
+let plugin: PluginHost<VifIpBinderPlugin> | undefined
+
+afterEach(async () => {
+  await plugin?.unload().catch(() => undefined)
+  plugin = undefined
+  await h?.close()
+  h = undefined
+})
+
+const CUT_OFF = '10.77.0.9'
+
+async function onBridge(ns: string): Promise<string[]> {
+  return (await addresses(ns))[F.privateBridge] ?? []
+}
+
+/** A fresh xen-api connection to the host's own endpoint: what "XO reaches it" means. */
+async function reachable(url: string, user: string, password: string, hostUuid: string): Promise<boolean> {
+  const client = createClient({ url, auth: { user, password }, watchEvents: false }) as unknown as Xapi
+  try {
+    await client.connect()
+    return typeof (await client.call('host.get_by_uuid', hostUuid)) === 'string'
+  } catch {
+    return false
+  } finally {
+    await client.disconnect().catch(() => undefined)
+  }
+}
+
+it('a change that cuts the host off from XO is reverted by the host; XO reaches it again and Test says which host and why', async () => {
+  h = await startHarness()
+  const { sim, xo, binding } = h
+  const { user, password } = sim.describe()
+  const host1 = sim.host('host1')
+  const lan = sim.external('nfs').netns
+  const hostUrl = await sim.listenAsHost('host1', 'nfs')
+  plugin = new PluginHost<VifIpBinderPlugin>(factory as unknown as PluginFactory, xo, 'vif-ip-binder', {
+    hostUrls: { [F.hostAddresses[0]]: hostUrl },
+  })
+  await plugin.configure({ bindings: [binding], confirmSeconds: 8 })
+  await plugin.load()
+  await sim.startVm(F.firewallVm, 'host1')
+  await waitFor('host1 bound', async () => (await onBridge(host1.netns)).includes(`${F.hostAddresses[0]}/24`))
+  await waitFor('host1 reachable from the LAN', () => pings(lan, F.hostAddresses[0]))
+  assert.equal(await reachable(hostUrl, user, password, host1.uuid), true)
+  const boundRoute = await defaultRoute(host1.netns)
+
+  const change = { ...binding, addresses: [`${CUT_OFF}/24`], managementAddress: CUT_OFF }
+  await plugin.configure({ bindings: [change], confirmSeconds: 8 })
+  await waitFor('the change applied on host1', async () => (await onBridge(host1.netns)).includes(`${CUT_OFF}/24`))
+  assert.equal(await pings(lan, F.hostAddresses[0]), false, 'host1 is cut off from the LAN')
+
+  await waitFor(
+    'host1 back to its previous address',
+    async () => {
+      const now = await onBridge(host1.netns)
+      return now.includes(`${F.hostAddresses[0]}/24`) && !now.includes(`${CUT_OFF}/24`)
+    },
+    60_000,
+  )
+  assert.equal(await defaultRoute(host1.netns), boundRoute)
+  await waitFor('XO reaches host1 again on a new connection', () => reachable(hostUrl, user, password, host1.uuid))
+
+  await plugin.instance.whenIdle()
+  const failure = await plugin.test({}).then(
+    () => assert.fail('Test must report the revert'),
+    (error: Error) => error.message,
+  )
+  assert.match(failure, /host "host1" reverted an unconfirmed change of xapi0 at \S+: not confirmed by \S+/)
+  assert.match(failure, /Xen Orchestra could not confirm the change of xapi0 on host "host1" through a new connection/)
+  // XO does not apply the change again by itself: it would cut the host off again.
+  assert.equal((await onBridge(host1.netns)).includes(`${CUT_OFF}/24`), false)
+})
