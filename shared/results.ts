@@ -83,6 +83,8 @@ export interface ApplyResult {
   confirmation?: ConfirmationHandle
   /** An earlier unconfirmed change whose deadline had passed, reverted by this call before it acted. */
   reverted?: RevertOutcome
+  /** From the pool's configuration, these arguments were a reverted change: the bridge kept its previous ones. */
+  heldBack?: string
 }
 
 /** The upper bound of `confirm=N`, in seconds. */

@@ -12,6 +12,7 @@ import { createClient } from 'xen-api'
 import factory from '../../xo-plugin/index.ts'
 import type { VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
 import { PluginHost, type PluginFactory, type Xapi } from '../xo-facade/facade.ts'
+import { hostLog, installHostPlugin } from './standalone-hosts.ts'
 import { FIREWALL_POOL as F, type Harness, addresses, defaultRoute, pings, startHarness, waitFor } from './helpers.ts'
 
 let h: Harness | undefined
@@ -44,8 +45,11 @@ async function reachable(url: string, user: string, password: string, hostUuid: 
 }
 
 it('a change that cuts the host off from XO is reverted by the host; XO reaches it again and Test says which host and why', async () => {
-  h = await startHarness()
+  // The host plugin installed as on a real host (hook and boot unit too): the host's own
+  // paths must not re-apply the reverted change either.
+  h = await startHarness({ hostPlugin: false })
   const { sim, xo, binding } = h
+  await installHostPlugin(sim)
   const { user, password } = sim.describe()
   const host1 = sim.host('host1')
   const lan = sim.external('nfs').netns
@@ -84,6 +88,20 @@ it('a change that cuts the host off from XO is reverted by the host; XO reaches 
   )
   assert.match(failure, /host "host1" reverted an unconfirmed change of xapi0 at \S+: not confirmed by \S+/)
   assert.match(failure, /Xen Orchestra could not confirm the change of xapi0 on host "host1" through a new connection/)
-  // XO does not apply the change again by itself: it would cut the host off again.
+  // Neither XO nor the host's hook applies the change again when the firewall restarts
+  // (the pool's configuration still holds it): it would cut the host off again.
+  await sim.shutdownVm(F.firewallVm)
+  await waitFor('host1 released', async () => (await onBridge(host1.netns)).length === 0)
+  await sim.startVm(F.firewallVm, 'host1')
+  await waitFor(
+    'the hook kept the reverted change out',
+    () => /reverted unconfirmed/.test(hostLog(sim, 'host1')),
+    60_000,
+  )
+  await waitFor('host1 bound as before the change', async () =>
+    (await onBridge(host1.netns)).includes(`${F.hostAddresses[0]}/24`),
+  )
+  await plugin.instance.whenIdle()
   assert.equal((await onBridge(host1.netns)).includes(`${CUT_OFF}/24`), false)
+  assert.equal(await pings(lan, F.hostAddresses[0]), true)
 })

@@ -6,6 +6,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import type { PluginArgs } from '../../shared/plugin-args.ts'
 import type { BridgeRecord, ConfirmationHandle, RevertOutcome, Step } from '../../shared/results.ts'
 import type { Logger } from '../runtime/log.ts'
 import { undoSteps } from './execute.ts'
@@ -44,6 +45,29 @@ export function joinConfirmation(
   return { token: joined.token, deadline: joined.deadline, seconds }
 }
 
+/** Apply arguments as one comparable text, whatever order their keys came in. */
+export const argsKey = (args: PluginArgs): string => JSON.stringify(Object.entries(args).sort())
+
+function holdBack(state: State, bridge: string, reverted: PluginArgs | undefined, kept: PluginArgs | undefined): void {
+  if (!reverted || (kept && argsKey(kept) === argsKey(reverted))) return
+  state.heldBack = { ...state.heldBack, [bridge]: { reverted: argsKey(reverted), instead: kept ?? null } }
+}
+
+/**
+ * When these arguments for this bridge are a reverted change (see State.heldBack): what the
+ * bridge had before it (null: nothing). Undefined when they are not.
+ */
+export function heldBackFor(state: State, bridge: string, args: PluginArgs): PluginArgs | null | undefined {
+  const held = state.heldBack?.[bridge]
+  return held?.reverted === argsKey(args) ? held.instead : undefined
+}
+
+/** An explicit apply of the bridge: the admin's or Xen Orchestra's decision again. */
+export function liftHoldBack(state: State, bridge: string): void {
+  if (state.heldBack?.[bridge] === undefined) return
+  delete state.heldBack[bridge]
+}
+
 export const isRunning = (pid: number | undefined) => pid !== undefined && existsSync(`/proc/${pid}`)
 
 export function isOverdue(state: State, now = Date.now()): boolean {
@@ -65,6 +89,7 @@ export async function revertPending(
   const pending = state.confirmation!
   await undoSteps(pending.steps, log)
   for (const [bridge, record] of Object.entries(pending.before)) {
+    holdBack(state, bridge, state.bridges[bridge]?.desired, record?.desired)
     if (record) state.bridges[bridge] = record
     else delete state.bridges[bridge]
   }

@@ -6,6 +6,7 @@ import { readFileSync, renameSync } from 'node:fs'
 import { writeFileAtomically } from '../runtime/atomic-file.ts'
 import { join } from 'node:path'
 import type { Logger } from '../runtime/log.ts'
+import type { PluginArgs } from '../../shared/plugin-args.ts'
 import type { BridgeRecord, PendingConfirmation, RevertOutcome } from '../../shared/results.ts'
 
 export interface State {
@@ -14,6 +15,12 @@ export interface State {
   /** Changes applied with `confirm=` and not confirmed yet (engine/confirmation.ts). */
   confirmation?: PendingConfirmation
   lastRevert?: RevertOutcome
+  /**
+   * Per bridge, the arguments of a change that was reverted unconfirmed (argsKey): the pool's
+   * configuration may still hold them, and the hook, reconcile and boot must not re-apply
+   * what cut the host off. An explicit apply of the bridge lifts it.
+   */
+  heldBack?: Record<string, { reverted: string; instead: PluginArgs | null }>
 }
 
 export const emptyState = (): State => ({ version: 1, bridges: {} })

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import type { ApplyRequest } from '../../shared/plugin-args.ts'
 import { clearAlerts, raiseAlert } from '../engine/alerts.ts'
-import { apply } from './apply.ts'
+import { type ApplyOptions, apply } from './apply.ts'
 import type { CallContext } from './context.ts'
 import type { LocalXapi } from '../xapi/local-xapi.ts'
 import type { ApplyResult } from '../../shared/results.ts'
@@ -20,10 +20,11 @@ export async function applyUntilGatewayAnswers(
   request: ApplyRequest,
   ctx: CallContext,
   stillWanted: () => Promise<boolean>,
-  budgetSeconds = ctx.env.gatewayWaitSeconds ?? GATEWAY_WAIT_BUDGET_S,
+  budgetSeconds: number = ctx.env.gatewayWaitSeconds ?? GATEWAY_WAIT_BUDGET_S,
+  options: ApplyOptions = { fromPool: true },
 ): Promise<ApplyResult> {
   try {
-    return await keepApplying(request, ctx, stillWanted, budgetSeconds)
+    return await keepApplying(request, ctx, stillWanted, budgetSeconds, options)
   } catch (error) {
     // Nobody called us to read the error: it goes where admins look, unless the VIF left.
     if (await stillWanted().catch(() => true)) await raiseBindFailure(request.bridge, error, ctx)
@@ -36,11 +37,12 @@ async function keepApplying(
   ctx: CallContext,
   stillWanted: () => Promise<boolean>,
   budgetSeconds: number,
+  options: ApplyOptions,
 ): Promise<ApplyResult> {
   const deadline = Date.now() + budgetSeconds * 1000
   for (let attempt = 0; ; attempt++) {
     try {
-      return await apply(request, ctx)
+      return await apply(request, ctx, options)
     } catch (error) {
       if (!isGatewayUnreachable(error)) throw error
       const delay = RETRY_DELAYS_S[Math.min(attempt, RETRY_DELAYS_S.length - 1)]!

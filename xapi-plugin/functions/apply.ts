@@ -3,7 +3,7 @@
 
 import { familyName } from '../../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
-import type { ApplyRequest } from '../../shared/plugin-args.ts'
+import { type ApplyRequest, encodeApplyArgs, parseApplyArgs } from '../../shared/plugin-args.ts'
 import type { ApplyResult, BridgeRecord, Step } from '../../shared/results.ts'
 import { viewBridge } from '../engine/bridge-view.ts'
 import { runSteps, undoSteps } from '../engine/execute.ts'
@@ -15,7 +15,7 @@ import { type Observed, defaultInSlot } from '../engine/observe.ts'
 import { describeDefaultRoute } from '../kernel/ip.ts'
 import { type Plan, planApply } from '../engine/plan.ts'
 import { type State, emptyRecord } from '../engine/state.ts'
-import { joinConfirmation, settleOverdue } from '../engine/confirmation.ts'
+import { heldBackFor, joinConfirmation, liftHoldBack, settleOverdue } from '../engine/confirmation.ts'
 import { ensureRevertWorker } from './confirm.ts'
 import type { CallContext } from './context.ts'
 
@@ -33,6 +33,8 @@ export interface ApplyOptions {
   kernel?: KernelRead
   /** Seconds before the change reverts by itself unless confirmed (0: none, unless one is pending). */
   confirmSeconds?: number
+  /** From the pool's configuration (the hook, reconcile, boot), not asked for by a caller: see State.heldBack. */
+  fromPool?: boolean
 }
 
 export async function apply(request: ApplyRequest, ctx: CallContext, options: ApplyOptions = {}): Promise<ApplyResult> {
@@ -43,14 +45,18 @@ export async function apply(request: ApplyRequest, ctx: CallContext, options: Ap
 
 /** apply, with the host lock already held. */
 export async function applyHeld(
-  request: ApplyRequest,
+  asked: ApplyRequest,
   ctx: CallContext,
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
   const { log, store } = ctx
-  const { bridge } = request
+  const { bridge } = asked
   const state = store.load()
-  const reverted = request.dryRun ? undefined : await settleOverdue(state, store, log)
+  const reverted = asked.dryRun ? undefined : await settleOverdue(state, store, log)
+  const instead = options.fromPool ? heldBackInstead(state, asked, ctx) : undefined
+  if (instead === null) return { ...heldBackResult(asked), ...(reverted ? { reverted } : {}) }
+  if (!options.fromPool && !asked.dryRun) liftHoldBack(state, bridge)
+  const request = instead ?? asked
   const view = await viewBridge(state, bridge, request.management?.bridge, request, options.kernel)
   const { record: previousRecord, observed } = view
   const record = previousRecord ?? emptyRecord(bridge)
@@ -88,6 +94,29 @@ export async function applyHeld(
   if (result.changes.length) log.log('info', 'applied', { bridge, changes: result.changes.length })
   return result
 }
+
+const HELD_BACK =
+  'a change to these arguments was reverted unconfirmed: kept as before until applied explicitly (apply, or a new configuration)'
+
+/**
+ * A reverted change that the pool's configuration still asks for: undefined (not one), the
+ * arguments this bridge had before it, or null (it had none: nothing to apply).
+ */
+function heldBackInstead(state: State, request: ApplyRequest, ctx: CallContext): ApplyRequest | null | undefined {
+  const kept = heldBackFor(state, request.bridge, encodeApplyArgs(request))
+  if (kept === undefined) return undefined
+  ctx.log.log('warning', `apply from the pool's configuration: ${HELD_BACK}`, { bridge: request.bridge })
+  return kept ? { ...parseApplyArgs(kept), dryRun: request.dryRun } : null
+}
+
+const heldBackResult = (request: ApplyRequest): ApplyResult => ({
+  bridge: request.bridge,
+  dryRun: request.dryRun,
+  changes: [],
+  unchanged: [],
+  gatewayChecks: [],
+  heldBack: HELD_BACK,
+})
 
 /**
  * Written before acting, so a call killed half-way leaves a record that owns everything it

@@ -117,7 +117,7 @@ function startWorker(root: string, event: HotplugEvent, bridge?: string): number
 /** What the hook does itself for a bound VIF; its worker does the rest and retries. */
 async function bindFromIndex(args: PluginArgs, ctx: CallContext): Promise<void> {
   try {
-    await apply(parseApplyArgs(args), ctx, { prepareOnly: true })
+    await apply(parseApplyArgs(args), ctx, { prepareOnly: true, fromPool: true })
   } catch (error) {
     ctx.log.log('warning', 'vif-hotplug: binding from the index failed, the worker takes over', {
       bridge: args.bridge,
@@ -184,7 +184,7 @@ async function applyFromIndex(bridge: string, ctx: CallContext): Promise<void> {
   const args = readHookIndex(ctx.env.stateDir)?.requests[bridge]
   if (!args) return
   try {
-    await apply(parseApplyArgs(args), ctx)
+    await apply(parseApplyArgs(args), ctx, { fromPool: true })
   } catch (error) {
     ctx.log.log('info', 'vif-hotplug: first apply from the index failed, asking xapi', {
       bridge,
