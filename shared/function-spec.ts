@@ -177,6 +177,10 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
         required: true,
         doc: 'the document (see `vif-ip-binder schema`); by hand: --file FILE; with xe: args:bindings:file=FILE',
       },
+      {
+        ...CONFIRM,
+        doc: "also apply this host's bindings at once, reverting after this many seconds unless `confirm token=…` comes first; 0: only write",
+      },
       DRY_RUN,
     ],
     example: ['bindings=\'{"version":1,"bindings":[...]}\''],

@@ -81,7 +81,8 @@ export const functions: Record<string, PluginFunction> = {
     if (!args.bindings?.trim())
       throw invalidArgument('configure: argument "bindings" is required (the JSON document)', 'bindings')
     const dryRun = parseBoolean(args['dry-run'], 'dry-run', false)
-    return (await import('../functions/configure.ts')).configure({ text: args.bindings, dryRun }, ctx)
+    const confirmSeconds = parseConfirmSeconds(args.confirm)
+    return (await import('../functions/configure.ts')).configure({ text: args.bindings, dryRun, confirmSeconds }, ctx)
   },
   'show-config': noArgs('show-config', async ctx => (await import('../functions/configure.ts')).showConfig(ctx)),
   schema: noArgs('schema', async () => (await import('../../shared/pool-schema.ts')).poolDocumentSchema),

@@ -21,6 +21,7 @@ import {
 } from '../../shared/pool-document.ts'
 import type { CallContext } from './context.ts'
 import { refreshHookIndex } from './refresh-index.ts'
+import { reconcile } from './reconcile.ts'
 import { readPoolBindings } from '../xapi/pool-bindings.ts'
 import { type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { resolveAgainstPool } from '../xapi/resolve-config.ts'
@@ -28,6 +29,8 @@ import { resolveAgainstPool } from '../xapi/resolve-config.ts'
 export interface ConfigureRequest {
   text: string
   dryRun: boolean
+  /** Seconds: this host's bindings are applied at once, reverting unless confirmed (0: written only). */
+  confirmSeconds?: number
 }
 
 const DOCUMENT_FIELDS = ['version', 'writtenBy', 'gatewayCheckSeconds', 'rescue', 'bindings']
@@ -89,7 +92,22 @@ function sameConfiguration(previous: PoolDocument, config: PoolConfig): boolean 
   return encodePoolConfig(rest) === encodePoolConfig(config)
 }
 
+/**
+ * configure confirm=N: the document is written, then this host is reconciled with a
+ * confirmation window (`confirm token=…` keeps it). A revert also keeps the reverted
+ * arguments out of this host's own later applies while the document holds them.
+ */
 export async function configure(request: ConfigureRequest, ctx: CallContext) {
+  const written = await writeConfiguration(request, ctx)
+  const seconds = request.confirmSeconds ?? 0
+  if (request.dryRun || seconds === 0) return written
+  const reconciled = await reconcile(ctx, { apply: { confirmSeconds: seconds }, gatewayBudgetSeconds: 0 })
+  const pending = ctx.store.load().confirmation
+  const confirmation = pending && { token: pending.token, deadline: pending.deadline, seconds }
+  return { ...written, reconcile: reconciled, ...(confirmation ? { confirmation } : {}) }
+}
+
+async function writeConfiguration(request: ConfigureRequest, ctx: CallContext) {
   const parsed = parsePluginConfig(parseDocumentText(request.text))
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     const bindings = await resolveAgainstPool(xapi, parsed.bindings)

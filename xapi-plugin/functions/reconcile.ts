@@ -6,6 +6,7 @@
 
 import { BinderError } from '../../shared/errors.ts'
 import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
+import type { ApplyOptions } from './apply.ts'
 import type { CallContext } from './context.ts'
 import { type LocalXapi, inventoryHostUuid, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { describePause } from '../../shared/pause.ts'
@@ -73,7 +74,13 @@ function describe(error: unknown): string[] {
   return error instanceof BinderError ? error.errorDescription : [String((error as Error)?.message ?? error)]
 }
 
-export async function reconcile(ctx: CallContext): Promise<ReconcileResult> {
+/** How configure confirm=N reconciles: its applies explicit and windowed, no waiting for a silent gateway. */
+export interface ReconcileOptions {
+  apply?: ApplyOptions
+  gatewayBudgetSeconds?: number
+}
+
+export async function reconcile(ctx: CallContext, options: ReconcileOptions = {}): Promise<ReconcileResult> {
   const paused = readPause(ctx.env.stateDir)
   if (paused) {
     ctx.log.log('info', `reconcile: ${describePause(paused)}: nothing done`)
@@ -91,7 +98,13 @@ export async function reconcile(ctx: CallContext): Promise<ReconcileResult> {
     for (const bound of wanted) {
       try {
         const stillAttached = () => vifAttachedHere(xapi, bound.vifRef, bound.vmRef, host.ref)
-        const applied: ApplyResult = await applyUntilGatewayAnswers(bound.request, ctx, stillAttached)
+        const applied: ApplyResult = await applyUntilGatewayAnswers(
+          bound.request,
+          ctx,
+          stillAttached,
+          options.gatewayBudgetSeconds,
+          options.apply,
+        )
         result.applied.push({ vm: bound.binding.vm, bridge: bound.bridge, changes: applied.changes.length })
       } catch (error) {
         result.applied.push({ vm: bound.binding.vm, bridge: bound.bridge, changes: 0, error: describe(error) })

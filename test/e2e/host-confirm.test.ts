@@ -1,0 +1,61 @@
+// configure confirm=N with no Xen Orchestra: the document is written and this host applies
+// it at once with a confirmation window; unconfirmed, the host goes back to its previous
+// binding, and its own reconcile does not re-apply what the document still holds.
+// Asserted on the host's kernel state; waits are bounded waits for observed state.
+
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { FIREWALL_POOL as F } from '../xapi-sim/scenarios/firewall-pool.ts'
+import type { Simulator } from '../xapi-sim/simulator.ts'
+import { rpc } from '../xapi-sim/test-helpers.ts'
+import { addresses, waitFor } from './helpers.ts'
+import { startStandalonePool } from './standalone-hosts.ts'
+
+let sim: Simulator
+let session: string
+before(async () => {
+  ;({ sim, session } = await startStandalonePool())
+})
+after(() => sim?.stop())
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function call(fn: string, args: Record<string, string> = {}): Promise<any> {
+  return JSON.parse(
+    (await rpc(sim, 'host.call_plugin', session, sim.host('host1').ref, 'vif-ip-binder', fn, args)) as string,
+  )
+}
+
+const documentFor = (address: string) =>
+  JSON.stringify({
+    version: 1,
+    bindings: [
+      {
+        vm: F.firewallVm,
+        network: F.privateNetwork,
+        addresses: [`${address}/24`],
+        gateways: [F.firewallPrivateAddress],
+      },
+    ],
+  })
+
+const onBridge = async () => (await addresses(sim.host('host1').netns))[F.privateBridge] ?? []
+
+test('configure confirm=N applies this host at once and reverts unless confirmed; reconcile keeps the reverted change out', async () => {
+  await call('configure', { bindings: documentFor(F.hostAddresses[0]) })
+  await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, sim.host('host1').ref, false, false)
+  await waitFor('host1 bound by the hook', async () => (await onBridge()).includes(`${F.hostAddresses[0]}/24`), 30_000)
+
+  const changed = await call('configure', { bindings: documentFor('10.77.0.9'), confirm: '5' })
+  assert.equal(changed.confirmation.seconds, 5)
+  assert.deepEqual(await onBridge(), ['10.77.0.9/24'], 'applied at once, the old address removed')
+  const pending = await call('status')
+  assert.equal(pending.confirmation?.token, changed.confirmation.token)
+
+  const reverted = await waitFor('the revert', async () => (await call('status')).lastRevert, 60_000)
+  assert.deepEqual(reverted.bridges, [F.privateBridge])
+  assert.deepEqual(await onBridge(), [`${F.hostAddresses[0]}/24`])
+
+  const reconciled = await call('reconcile')
+  assert.equal(reconciled.applied.length, 1)
+  assert.deepEqual(await onBridge(), [`${F.hostAddresses[0]}/24`], 'the document still holds it; the host keeps it out')
+})
