@@ -26,7 +26,9 @@ export async function call(
 ): Promise<Outcome> {
   const env = environmentFrom(process.env)
   if (env.ipTextOutput) readTextOutput()
-  const log = createLogger(env.syslogSocket, undefined, fn === 'hotplug-worker' ? env.logFile : undefined)
+  // Detached workers: nobody reads their stderr.
+  const detached = fn === 'hotplug-worker' || fn === 'revert-worker'
+  const log = createLogger(env.syslogSocket, undefined, detached ? env.logFile : undefined)
   try {
     const registry = byHand ? { ...functions, ...localFunctions } : functions
     const handler = Object.hasOwn(registry, fn) ? registry[fn] : undefined
