@@ -3,8 +3,8 @@
 // TCP connection, or a master reached by another path), so only a fresh connection to the
 // host's address proves Xen Orchestra can still reach it.
 //
-// The connection is made with the pool connection's own client class, credentials and TLS
-// choice, as xo-server itself does for pool merges (it reads `_auth` and `_url` from its
+// The connection is made with the pool connection's own client (`xen-api`), credentials and
+// TLS choice, as xo-server itself does for pool merges (it reads `_auth` and `_url` from its
 // connections). A pool member answers the login with HOST_IS_SLAVE and the client follows
 // to the master, as `xen-api` always does: reaching the member at all is the proof.
 
@@ -40,9 +40,24 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
 }
 
+type ClientClass = new (options: object) => NewClient
+
+/**
+ * The `xen-api` client class itself: the class in the connection's chain that defines
+ * `connect`. xo-server's connections are subclasses whose constructors need xo-server's own
+ * options (its Xapi parses `restartHostTimeout`, and throws without one); the base class
+ * takes a URL and credentials alone.
+ */
+function clientClass(pool: XapiConnection): ClientClass {
+  let prototype: object | null = Object.getPrototypeOf(pool)
+  while (prototype && !Object.hasOwn(prototype, 'connect')) prototype = Object.getPrototypeOf(prototype)
+  if (!prototype) throw new Error('the pool connection is not a xen-api client: cannot open a new one')
+  return (prototype as { constructor: ClientClass }).constructor
+}
+
 async function confirmOnce(pool: XapiConnection, url: string, hostUuid: string, token: string, ms: number) {
   const internals = pool as unknown as ClientInternals
-  const Client = pool.constructor as new (options: object) => NewClient
+  const Client = clientClass(pool)
   const client = new Client({
     url,
     auth: internals._auth,
