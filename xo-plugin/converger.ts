@@ -227,7 +227,7 @@ export class Converger {
     const { target } = entry
     if (!target) return undefined
     const check = Number(target.args['gateway-check'] ?? DEFAULT_GATEWAY_CHECK_SECONDS)
-    const window = entry.confirmFor === targetText(target) ? this.confirmSeconds() : 0
+    const window = this.needsWindow(entry, targetText(target)) ? this.confirmSeconds() : 0
     return Math.max(this.minimumTimeoutMs, (2 * check + window + CALL_OVERHEAD_SECONDS) * 1000)
   }
 
@@ -284,7 +284,7 @@ export class Converger {
   ): Promise<void> {
     if (!target) return this.release(xapi, entry)
     const started = Date.now()
-    const window = entry.confirmFor === want ? this.confirmSeconds() : 0
+    const window = this.needsWindow(entry, want) ? this.confirmSeconds() : 0
     if (window > 0) return this.applyConfirmed(xapi, entry, target, window, started)
     const companions = this.companionsOf(entry, target)
     if (companions.length && !this.singleApplyHosts.has(entry.hostUuid)) {
@@ -292,6 +292,15 @@ export class Converger {
     }
     const result = await this.client.apply(xapi, target.hostRef, target.args)
     this.applied(entry, target, want, result, started)
+  }
+
+  /**
+   * A change from a new configuration, or any target other than what the host holds (after
+   * xo-server restarted, it no longer knows which configuration was new): never re-applying
+   * an unchanged binding on a VIF plug.
+   */
+  private needsWindow(entry: Entry, want: string | null): boolean {
+    return entry.confirmFor === want || (entry.settled !== null && entry.settled !== want)
   }
 
   /**

@@ -17,7 +17,22 @@ export interface Harness {
   xo: XoFacade
   plugin: PluginHost<VifIpBinderPlugin>
   binding: BindingConfig
+  /** Each host's address → its own xapi endpoint, as seen from the LAN (where Xen Orchestra sits). */
+  hostUrls: Record<string, string>
   close(): Promise<void>
+}
+
+/**
+ * Xen Orchestra confirms a change through a new connection to the host's address: in tests
+ * that is the host's own endpoint in the simulator, reachable only while the LAN reaches the
+ * host (never the address itself, which exists only inside the namespaces).
+ */
+async function hostEndpoints(sim: Simulator): Promise<Record<string, string>> {
+  const urls: Record<string, string> = {}
+  for (const { name } of sim.describe().hosts) {
+    urls[sim.record('host', name).address as string] = await sim.listenAsHost(name, 'nfs')
+  }
+  return urls
 }
 
 /** The binding of the quick start: dom0 of the host running the firewall gets 10.77.0.2/24 via 10.77.0.1. */
@@ -57,8 +72,9 @@ export async function startHarness(
   try {
     const { url, user, password } = sim.describe()
     await xo.connectServer('firewall-pool', { url, user, password })
-    plugin = new PluginHost<VifIpBinderPlugin>(pluginFactory, xo)
-    return { sim, xo, plugin, binding: firewallBinding(sim), close }
+    const hostUrls = await hostEndpoints(sim)
+    plugin = new PluginHost<VifIpBinderPlugin>(pluginFactory, xo, 'vif-ip-binder', { hostUrls })
+    return { sim, xo, plugin, binding: firewallBinding(sim), hostUrls, close }
   } catch (error) {
     await close()
     throw error

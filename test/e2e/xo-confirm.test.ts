@@ -9,18 +9,13 @@
 import assert from 'node:assert/strict'
 import { afterEach, it } from 'node:test'
 import { createClient } from 'xen-api'
-import factory from '../../xo-plugin/index.ts'
-import type { VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
-import { PluginHost, type PluginFactory, type Xapi } from '../xo-facade/facade.ts'
+import type { Xapi } from '../xo-facade/facade.ts'
 import { hostLog, installHostPlugin } from './standalone-hosts.ts'
 import { FIREWALL_POOL as F, type Harness, addresses, defaultRoute, pings, startHarness, waitFor } from './helpers.ts'
 
 let h: Harness | undefined
-let plugin: PluginHost<VifIpBinderPlugin> | undefined
 
 afterEach(async () => {
-  await plugin?.unload().catch(() => undefined)
-  plugin = undefined
   await h?.close()
   h = undefined
 })
@@ -48,15 +43,12 @@ it('a change that cuts the host off from XO is reverted by the host; XO reaches 
   // The host plugin installed as on a real host (hook and boot unit too): the host's own
   // paths must not re-apply the reverted change either.
   h = await startHarness({ hostPlugin: false })
-  const { sim, xo, binding } = h
+  const { sim, plugin, binding, hostUrls } = h
   await installHostPlugin(sim)
   const { user, password } = sim.describe()
   const host1 = sim.host('host1')
   const lan = sim.external('nfs').netns
-  const hostUrl = await sim.listenAsHost('host1', 'nfs')
-  plugin = new PluginHost<VifIpBinderPlugin>(factory as unknown as PluginFactory, xo, 'vif-ip-binder', {
-    hostUrls: { [F.hostAddresses[0]]: hostUrl },
-  })
+  const hostUrl = hostUrls[F.hostAddresses[0]]!
   await plugin.configure({ bindings: [binding], confirmSeconds: 8 })
   await plugin.load()
   await sim.startVm(F.firewallVm, 'host1')
