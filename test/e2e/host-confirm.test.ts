@@ -54,6 +54,14 @@ test('configure confirm=N applies this host at once and reverts unless confirmed
   const reverted = await waitFor('the revert', async () => (await call('status')).lastRevert, 60_000)
   assert.deepEqual(reverted.bridges, [F.privateBridge])
   assert.deepEqual(await onBridge(), [`${F.hostAddresses[0]}/24`])
+  const messages = Object.values(
+    (await rpc(sim, 'message.get_all_records', session)) as Record<string, { name: string; obj_uuid: string }>,
+  ).filter(m => m.name === 'VIF_IP_BINDER_REVERTED')
+  assert.deepEqual(
+    messages.map(m => m.obj_uuid),
+    [sim.host('host1').uuid],
+    'one alert, on the host that reverted',
+  )
 
   const reconciled = await call('reconcile')
   assert.equal(reconciled.applied.length, 1)

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import type { PluginArgs } from '../../shared/plugin-args.ts'
 import type { BridgeRecord, ConfirmationHandle, RevertOutcome, Step } from '../../shared/results.ts'
-import type { Logger } from '../runtime/log.ts'
+import { type AlertContext, raiseAlert } from './alerts.ts'
 import { undoSteps } from './execute.ts'
 import type { State, StateStore } from './state.ts'
 
@@ -79,13 +79,18 @@ export function isOverdue(state: State, now = Date.now()): boolean {
  * stays gone), gives each bridge its record from before, and remembers what it did. The
  * caller holds the host lock.
  */
+/** What a revert needs: where the state is, where to log, and xapi for its alert. */
+export interface RevertContext extends AlertContext {
+  store: StateStore
+}
+
 export async function revertPending(
   state: State,
-  store: StateStore,
-  log: Logger,
+  ctx: RevertContext,
   by: RevertOutcome['by'],
   reason: string,
 ): Promise<RevertOutcome> {
+  const { store, log } = ctx
   const pending = state.confirmation!
   await undoSteps(pending.steps, log)
   for (const [bridge, record] of Object.entries(pending.before)) {
@@ -105,16 +110,20 @@ export async function revertPending(
   state.lastRevert = outcome
   store.save(state)
   log.log('warning', `unconfirmed change reverted: ${reason}`, { ...outcome })
+  for (const bridge of outcome.bridges) {
+    const body = `vif-ip-binder reverted a change of ${bridge} that was not confirmed (${by}): ${reason}. The host is back to its state before the change; check the binding before applying it again.`
+    await raiseAlert(ctx, { cause: 'reverted', subject: bridge, body })
+  }
   return outcome
 }
 
 /** With the lock held: reverts a pending confirmation whose deadline has passed. */
-export async function settleOverdue(state: State, store: StateStore, log: Logger): Promise<RevertOutcome | undefined> {
+export async function settleOverdue(state: State, ctx: RevertContext): Promise<RevertOutcome | undefined> {
   const pending = state.confirmation
   if (!pending || !isOverdue(state)) return undefined
   const worker = isRunning(pending.worker)
     ? `before its revert process (pid ${pending.worker}) did`
     : `its revert process (pid ${pending.worker ?? 'none'}) was not running`
   const reason = `not confirmed by ${pending.deadline}; reverted by a later call: ${worker}`
-  return revertPending(state, store, log, 'overdue', reason)
+  return revertPending(state, ctx, 'overdue', reason)
 }

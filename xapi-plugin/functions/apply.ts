@@ -52,7 +52,7 @@ export async function applyHeld(
   const { log, store } = ctx
   const { bridge } = asked
   const state = store.load()
-  const reverted = asked.dryRun ? undefined : await settleOverdue(state, store, log)
+  const reverted = asked.dryRun ? undefined : await settleOverdue(state, ctx)
   const instead = options.fromPool ? heldBackInstead(state, asked, ctx) : undefined
   if (instead === null) return { ...heldBackResult(asked), ...(reverted ? { reverted } : {}) }
   if (!options.fromPool && !asked.dryRun) liftHoldBack(state, bridge)

@@ -19,7 +19,7 @@ import { workerCommand } from './hotplug.ts'
 export function confirm(token: string, ctx: CallContext): Promise<ConfirmResult> {
   return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
     const state = ctx.store.load()
-    const overdue = await settleOverdue(state, ctx.store, ctx.log)
+    const overdue = await settleOverdue(state, ctx)
     const pending = state.confirmation
     if (!pending || pending.token !== token) throw noSuchConfirmation(token, overdue ?? state.lastRevert)
     delete state.confirmation
@@ -78,7 +78,7 @@ export async function revertWorker(token: string, ctx: CallContext): Promise<Rev
     const pending = stillPending(state, token)
     if (!pending || !isOverdue(state)) return undefined
     const reason = `not confirmed by ${pending.deadline}: reverted at the deadline`
-    return revertPending(state, ctx.store, ctx.log, 'deadline', reason)
+    return revertPending(state, ctx, 'deadline', reason)
   })
 }
 
@@ -87,7 +87,7 @@ export async function settle(ctx: CallContext): Promise<RevertOutcome | undefine
   if (!isOverdue(ctx.store.load())) return undefined
   return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
     const state = ctx.store.load()
-    return settleOverdue(state, ctx.store, ctx.log)
+    return settleOverdue(state, ctx)
   })
 }
 
@@ -102,6 +102,6 @@ export function revertAtBoot(ctx: CallContext): Promise<RevertOutcome | undefine
     const pending = state.confirmation
     if (!pending) return undefined
     const reason = `the host restarted before the change was confirmed (deadline ${pending.deadline})`
-    return revertPending(state, ctx.store, ctx.log, 'boot', reason)
+    return revertPending(state, ctx, 'boot', reason)
   })
 }

@@ -16,7 +16,7 @@ export async function release(request: ReleaseRequest, ctx: CallContext): Promis
   const { bridge, dryRun } = request
   return withHostLock(env.lockPath, env.lockWaitSeconds, async () => {
     const state = store.load()
-    if (!dryRun) await settleOverdue(state, store, log)
+    if (!dryRun) await settleOverdue(state, ctx)
     const record = state.bridges[bridge]
     if (!record) return { bridge, dryRun, released: false, changes: [] }
     const { observed } = await viewBridge(state, bridge, record.mirrors[0]?.dev)
