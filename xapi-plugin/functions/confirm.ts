@@ -4,16 +4,15 @@
 // host, its own scope: it outlives the call, its caller and xapi. If it dies anyway, the
 // next call that finds the deadline passed reverts (settle), and boot reverts at once.
 
-import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import type { ConfirmResult, PendingConfirmation, RevertOutcome } from '../../shared/results.ts'
 import { isOverdue, isRunning, revertPending, settleOverdue } from '../engine/confirmation.ts'
 import { withHostLock } from '../engine/lock.ts'
 import type { State } from '../engine/state.ts'
+import { startDetached } from '../runtime/detached.ts'
 import type { Environment } from '../runtime/environment.ts'
 import type { CallContext } from './context.ts'
-import { workerCommand } from './hotplug.ts'
 
 /** Cancels the pending revert whose token this is. */
 export function confirm(token: string, ctx: CallContext): Promise<ConfirmResult> {
@@ -40,16 +39,7 @@ function noSuchConfirmation(token: string, reverted: RevertOutcome | undefined):
 
 /** Starts the process that reverts `token`'s change at its deadline; returns its pid. */
 export function startRevertWorker(env: Environment, token: string): number | undefined {
-  const [command, args] = workerCommand(
-    env.root,
-    process.execPath,
-    ['revert-worker', `token=${token}`],
-    undefined,
-    'vif-ip-binder-revert',
-  )
-  const worker = spawn(command, args, { detached: true, stdio: 'ignore', env: process.env })
-  worker.unref()
-  return worker.pid
+  return startDetached(env.root, ['revert-worker', `token=${token}`], 'vif-ip-binder-revert')
 }
 
 /** A pending confirmation always has a revert process: one is started unless it has a live one. */

@@ -4,8 +4,6 @@
 // Xen Orchestra out of reach. So the hook returns at once and the work (apply and SR
 // re-plug, or release) continues in a detached worker that talks to the local xapi.
 
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { invalidArgument } from '../../shared/errors.ts'
 import { type Pause, describePause } from '../../shared/pause.ts'
@@ -21,7 +19,8 @@ import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
 import type { CallContext } from './context.ts'
 import { CHAINED_HOOK } from '../runtime/layout.ts'
 import { type HostIdentity, type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
-import { isExecutable, onPath } from '../runtime/executables.ts'
+import { isExecutable } from '../runtime/executables.ts'
+import { startDetached } from '../runtime/detached.ts'
 import { run } from '../runtime/run.ts'
 import { type PoolBindings, boundVif, readPoolBindings } from '../xapi/pool-bindings.ts'
 import { plugSrsFor } from './plug-srs.ts'
@@ -108,10 +107,7 @@ function lookUp(index: HookIndex | undefined, event: HotplugEvent): string | nul
 
 function startWorker(root: string, event: HotplugEvent, bridge?: string): number | undefined {
   const words = ['hotplug-worker', `action=${event.action}`, `vif=${event.vif}`, `vm=${event.vm}`]
-  const [command, args] = workerCommand(root, process.execPath, bridge ? [...words, `bridge=${bridge}`] : words)
-  const worker = spawn(command, args, { detached: true, stdio: 'ignore', env: process.env })
-  worker.unref()
-  return worker.pid
+  return startDetached(root, bridge ? [...words, `bridge=${bridge}`] : words)
 }
 
 /** What the hook does itself for a bound VIF; its worker does the rest and retries. */
@@ -124,25 +120,6 @@ async function bindFromIndex(args: PluginArgs, ctx: CallContext): Promise<void> 
       error: (error as Error).message,
     })
   }
-}
-
-/**
- * udev kills whatever its event handlers leave behind in its control group once the event
- * is handled, detached or not. Where systemd runs the host, the worker gets a scope of its
- * own (systemd-run --scope runs the command itself, in a new cgroup); elsewhere (tests,
- * a dom0 without systemd) a detached process is all there is.
- */
-export function workerCommand(
-  root: string,
-  executable: string,
-  args: string[],
-  systemdRun = onPath('systemd-run'),
-  unit = 'vif-ip-binder-hotplug',
-): [string, string[]] {
-  if (systemdRun && existsSync(join(root, 'run/systemd/system'))) {
-    return ['systemd-run', ['--scope', '--quiet', `--unit=${unit}-${process.pid}`, executable, ...args]]
-  }
-  return [executable, args]
 }
 
 export interface HotplugOutcome {
