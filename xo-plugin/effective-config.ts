@@ -43,9 +43,23 @@ export function effectiveConfig(
 export function hostDocumentKept(xapi: XapiConnection, text: string | undefined): string | undefined {
   const document = poolDocumentOf(xapi)
   if (document.state !== 'ok' || document.writtenBy?.by !== 'host' || canonicalText(document) === text) return undefined
-  const { host, at } = document.writtenBy
+  return `pool ${JSON.stringify(xapi.pool?.name_label)}: its configuration was ${writtenOn(xapi, document.writtenBy)} and differs from XO's settings; the pool's configuration is in effect (save XO's settings to replace it)`
+}
+
+/**
+ * Why a pool that XO's settings bind nothing in keeps the document a host wrote, even when
+ * the settings are saved: removing it would make XO and the hooks release every host of a
+ * pool XO was never told about (one pool's settings saved, another pool's hosts cut off).
+ */
+export function hostDocumentUnbound(xapi: XapiConnection): string | undefined {
+  const document = poolDocumentOf(xapi)
+  if (document.state !== 'ok' || document.writtenBy?.by !== 'host') return undefined
+  return `pool ${JSON.stringify(xapi.pool?.name_label)}: XO's settings bind nothing there, so its own configuration, ${writtenOn(xapi, document.writtenBy)}, stays in effect (\`vif-ip-binder configure\` on a host changes it)`
+}
+
+function writtenOn(xapi: XapiConnection, { host, at }: WrittenBy): string {
   const name = (host && new PoolIndex(xapi).uuid<HostRecord>(host, 'host')?.name_label) ?? host ?? '?'
-  return `pool ${JSON.stringify(xapi.pool?.name_label)}: its configuration was written on host ${JSON.stringify(name)} at ${at} and differs from XO's settings; the pool's configuration is in effect (save XO's settings to replace it)`
+  return `written on host ${JSON.stringify(name)} at ${at}`
 }
 
 /** A host paused with `vif-ip-binder pause`: XO changes nothing there. */

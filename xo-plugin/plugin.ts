@@ -9,7 +9,13 @@ import { CallQueue, type CallQueueOptions, DEFAULT_CALL_QUEUE_OPTIONS } from './
 import { Converger } from './converger.ts'
 import { type DesiredBinding, desiredForPool } from './desired.ts'
 import { confirmThroughHost } from './host-connection.ts'
-import { type EffectiveConfig, effectiveConfig, hostDocumentKept, hostPause } from './effective-config.ts'
+import {
+  type EffectiveConfig,
+  effectiveConfig,
+  hostDocumentKept,
+  hostDocumentUnbound,
+  hostPause,
+} from './effective-config.ts'
 import { TX_OFF_NOTE, turnTxChecksumOff } from './firewall-vifs.ts'
 import { HostPluginClient, describeError, isTransient } from './host-plugin.ts'
 import { type Logger, OnceLogger } from './log.ts'
@@ -472,7 +478,8 @@ export class VifIpBinderPlugin {
         if (this.config?.fixVifChecksum) await this.turnTxChecksumOff(xapi)
         const text = poolConfigText(poolId, this.resolution.resolved, settings)
         const current = xapi.pool?.other_config?.[POOL_CONFIG_KEY]
-        const kept = explicit ? undefined : hostDocumentKept(xapi, text)
+        const kept =
+          text === undefined ? hostDocumentUnbound(xapi) : explicit ? undefined : hostDocumentKept(xapi, text)
         if (kept) return this.once.warn(kept, kept)
         const last = this.written.get(poolId)
         // Our own write not yet echoed back by the event stream: nothing to do.

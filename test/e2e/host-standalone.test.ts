@@ -171,13 +171,18 @@ describe('configure with no Xen Orchestra', () => {
     assert.deepEqual(await poolOtherConfig(sim, session), before, 'the pool document is unchanged')
   })
 
-  test('Xen Orchestra then loads and sees the same configuration, and leaves it as it is', async () => {
+  test('Xen Orchestra whose settings bind nothing here then loads, follows the same configuration and leaves it as it is', async () => {
     const before = await poolOtherConfig(sim, session)
     const xo = new XoFacade()
     const { url, user, password } = sim.describe()
     await xo.connectServer('firewall-pool', { url, user, password })
     const plugin = new PluginHost<VifIpBinderPlugin>(factory as unknown as PluginFactory, xo)
     try {
+      // xo-server loads a plugin only once a configuration was saved; an admin who manages
+      // this pool on its hosts saves one binding nothing (or bindings of other pools only).
+      await plugin.start()
+      await assert.rejects(plugin.load(), /plugin not configured/)
+      await plugin.configure({ bindings: [] })
       await plugin.load()
       await plugin.instance.whenIdle()
       const poolUuid = sim.record('pool', (await rpc(sim, 'pool.get_all', session))[0]).uuid as string
@@ -189,7 +194,8 @@ describe('configure with no Xen Orchestra', () => {
       )
       assert.equal(seen?.writtenBy?.host, sim.host('host2').uuid)
       assert.deepEqual(plugin.instance.pendingKeys(), [], 'XO finds host1 bound as the document says')
-      assert.deepEqual(await poolOtherConfig(sim, session), before, 'loading XO wrote nothing')
+      assert.deepEqual(await poolOtherConfig(sim, session), before, 'saving and loading XO wrote nothing')
+      assert.equal(await defaultRoute(sim.host('host1').netns), BOUND_ROUTE, 'host1 is still bound')
     } finally {
       await plugin.unload()
       await xo.disconnectAll().catch(() => undefined)

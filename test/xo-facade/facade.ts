@@ -178,11 +178,18 @@ export class XoFacade extends EventEmitter implements XoApp {
   }
 }
 
-/** One registered plugin, driven as xo-server's plugins mixin drives it. */
+/**
+ * One registered plugin, driven as xo-server's plugins mixin drives it
+ * (packages/xo-server/src/xo-mixins/plugins.mjs): a plugin with a configuration schema
+ * loads only once a configuration was accepted, and at start-up with nothing saved it is
+ * offered `{}`, whose refusal is silent.
+ */
 export class PluginHost<I extends PluginInstance = PluginInstance> {
   readonly instance: I
   /** undefined until first loaded, as xo-server's `plugin.loaded`. */
   loaded: boolean | undefined = undefined
+  /** As xo-server's `plugin.configured`. */
+  configured: boolean
   private readonly ajv = new Ajv({ strict: 'log', useDefaults: true }).addVocabulary(['$type', 'enumNames'])
 
   constructor(
@@ -193,6 +200,7 @@ export class PluginHost<I extends PluginInstance = PluginInstance> {
     staticConfig: Record<string, unknown> = {},
   ) {
     this.instance = factory({ xo, staticConfig, getDataDir: async () => '/nonexistent' }) as I
+    this.configured = factory.configurationSchema === undefined
   }
 
   /** `plugin.configure`: validated, handed to the plugin, saved only if it accepted it. */
@@ -205,6 +213,7 @@ export class PluginHost<I extends PluginInstance = PluginInstance> {
   async start(): Promise<void> {
     const saved = (await this.xo.getOptionalPlugin(this.id))?.configuration
     if (saved !== undefined) await this.applyConfiguration(saved as Record<string, unknown>, undefined)
+    else if (!this.configured) await this.applyConfiguration({}, undefined).catch(() => undefined)
   }
 
   private async applyConfiguration(
@@ -215,9 +224,11 @@ export class PluginHost<I extends PluginInstance = PluginInstance> {
     const copy = structuredClone(configuration)
     if (!validate(copy)) throw new InvalidParameters(validate.errors)
     await this.instance.configure({ ...copy }, { loaded: loaded as boolean })
+    this.configured = true
   }
 
   async load(): Promise<void> {
+    if (!this.configured) throw new InvalidParameters('plugin not configured')
     await this.instance.load()
     this.loaded = true
   }
