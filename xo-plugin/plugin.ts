@@ -217,7 +217,10 @@ export class VifIpBinderPlugin {
         this.log.info(report.text)
         return report
       },
-      report => testFailed(names.rename(failureSummary(report, this.xo.tasks !== undefined))),
+      report => {
+        const { message, problems } = failureSummary(report, this.xo.tasks !== undefined, text => names.rename(text))
+        return testFailed(message, problems)
+      },
     )
   }
 

@@ -45,15 +45,27 @@ export async function runTestTask(
   return task.run(() => body(task))
 }
 
-/** What xo-web's modal shows: each binding needing attention with its problem lines only. */
-export function failureSummary(report: TestReport, taskHint: boolean): string {
+/**
+ * What xo-web's modal shows of a failed Test: the message in one paragraph (xo-web renders
+ * it in a `<p>`, where line breaks collapse), then `data` as indented JSON in a `<pre>`:
+ * each binding needing attention, with its problem lines only.
+ */
+export interface FailureSummary {
+  message: string
+  problems: Record<string, string[]>
+}
+
+export function failureSummary(
+  report: TestReport,
+  taskHint: boolean,
+  rename: (text: string) => string = text => text,
+): FailureSummary {
   const failing = report.bindings.filter(b => !b.ok)
   const plural = report.bindings.length === 1 ? '' : 's'
-  const lines = [
-    `${failing.length} of ${report.bindings.length} binding${plural} need${failing.length === 1 ? 's' : ''} attention.`,
-  ]
+  const count = `${failing.length} of ${report.bindings.length} binding${plural} need${failing.length === 1 ? 's' : ''} attention.`
+  const hint = taskHint ? ` Full report: the task "${TEST_TASK_NAME}" under XO tasks on the Tasks page.` : ''
+  const problems: Record<string, string[]> = {}
   for (const binding of failing)
-    lines.push(`✘ ${binding.label}`, ...binding.lines.filter(l => l.includes('PROBLEM: ')).map(l => `    ${l}`))
-  if (taskHint) lines.push(`Full report: the task "${TEST_TASK_NAME}" under XO tasks on the Tasks page.`)
-  return lines.join('\n')
+    problems[rename(binding.label)] = binding.lines.filter(l => l.includes('PROBLEM: ')).map(rename)
+  return { message: count + hint, problems }
 }

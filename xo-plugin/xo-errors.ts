@@ -4,7 +4,7 @@
 // message in a toast or modal, and also prints `JSON.stringify(error.data)`: after a refused
 // configuration as a second "Plugin error" toast, after a failed Test as a block under the
 // message. So a configuration error carries its message as `data` (a short text, not
-// an object), and a Test failure carries no data at all.
+// an object), and a Test failure its problems, per binding, as `data`.
 
 import { BinderError } from '../shared/errors.ts'
 
@@ -45,9 +45,39 @@ export function configurationRefused(error: unknown, rename: (text: string) => s
   return new PluginApiError(INVALID_PARAMETERS, message, forDisplay(message), error.code)
 }
 
-/** A failed Test: the modal shows the code and this message, nothing else. */
-export function testFailed(message: string): PluginApiError {
-  return new PluginApiError(OPERATION_FAILED, message)
+/** Width of a line of `data` in xo-web's modal, whose `<pre>` does not wrap. */
+export const DATA_LINE_WIDTH = 56
+
+/**
+ * A long line cut after spaces and commas into pieces that fit the modal; each piece keeps
+ * its trailing space or comma and each one after the first starts with two spaces, so
+ * removing every "newline + two spaces" of the joined pieces gives the line back.
+ */
+export function wrapForModal(line: string, width = DATA_LINE_WIDTH): string[] {
+  const pieces: string[] = []
+  let current = ''
+  for (const word of line.match(/[^ ,]*(?:[ ,]+|$)/g)!.filter(Boolean)) {
+    if (current.trim() && (current + word).trimEnd().length > width) {
+      pieces.push(current)
+      current = '  '
+    }
+    current += word
+  }
+  pieces.push(current)
+  return pieces
+}
+
+/** A failed Test: the modal shows the code, the message, then the problems of each binding (`data`). */
+export function testFailed(message: string, problems?: Record<string, string[]>): PluginApiError {
+  const data =
+    problems &&
+    Object.fromEntries(
+      Object.entries(problems).map(([label, lines]) => [
+        forDisplay(label),
+        lines.flatMap(line => wrapForModal(forDisplay(line))),
+      ]),
+    )
+  return new PluginApiError(OPERATION_FAILED, message, data)
 }
 
 /** A Test request xo-server let through without checking (the plugin has no testSchema). */

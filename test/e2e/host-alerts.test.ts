@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { ALERTS, type AlertCause } from '../../shared/alerts.ts'
 import { ip } from '../helpers/netns.ts'
+import { failureText } from '../helpers/test-failure.ts'
 import { FIREWALL_POOL as F, firewallPool } from '../xapi-sim/scenarios/firewall-pool.ts'
 import type { Simulator } from '../xapi-sim/simulator.ts'
 import { login, rpc } from '../xapi-sim/test-helpers.ts'
@@ -178,7 +179,7 @@ describe("alerts in the XO plugin's Test report", { timeout: 200_000 }, () => {
     await plugin.instance.whenIdle()
     await assert.rejects(plugin.test({}), (error: Error) => {
       assert.match(
-        error.message,
+        failureText(error),
         new RegExp(
           `PROBLEM: alert on host "host1": VIF_IP_BINDER_SR_DETACHED \\(.*\\): SR "${F.srName}" .* still detached`,
         ),
@@ -189,7 +190,7 @@ describe("alerts in the XO plugin's Test report", { timeout: 200_000 }, () => {
     await sim.startVm(F.firewallVm, 'host1')
     await waitFor('the NFS PBD attached on host1', () => nfsAttached(sim, 'host1'), 150_000)
     await waitFor('a report with no alert left', async () => {
-      const report = (await plugin.test({}).catch((error: Error) => ({ ok: false, text: error.message }))) as {
+      const report = (await plugin.test({}).catch((error: Error) => ({ ok: false, text: failureText(error) }))) as {
         ok: boolean
         text: string
       }

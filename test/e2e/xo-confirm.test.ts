@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { afterEach, it } from 'node:test'
 import { createClient } from 'xen-api'
 import type { Xapi } from '../xo-facade/facade.ts'
+import { failureText } from '../helpers/test-failure.ts'
 import { hostLog, installHostPlugin } from './standalone-hosts.ts'
 import { FIREWALL_POOL as F, type Harness, addresses, defaultRoute, pings, startHarness, waitFor } from './helpers.ts'
 
@@ -76,7 +77,7 @@ it('a change that cuts the host off from XO is reverted by the host; XO reaches 
   await plugin.instance.whenIdle()
   const failure = await plugin.test({}).then(
     () => assert.fail('Test must report the revert'),
-    (error: Error) => error.message,
+    (error: Error) => failureText(error),
   )
   assert.match(failure, /host "host1" reverted an unconfirmed change of xapi0 at \S+: not confirmed by \S+/)
   assert.match(failure, /Xen Orchestra could not confirm the change of xapi0 on host "host1" through a new connection/)

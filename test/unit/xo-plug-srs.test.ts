@@ -8,6 +8,7 @@ import type { PluginConfig } from '../../shared/binding.ts'
 import { encodePlugSrsArgs, parsePlugSrsArgs } from '../../shared/plugin-args.ts'
 import type { PluginOptions } from '../../xo-plugin/plugin.ts'
 import { pluginOnFakePool, startOn } from './xo-fakes.ts'
+import { failureMatching, failureText } from '../helpers/test-failure.ts'
 
 function setup(options: Partial<PluginOptions> = {}) {
   const harness = pluginOnFakePool(options)
@@ -174,11 +175,11 @@ describe('plug-srs after apply', () => {
     )
     await assert.rejects(plugin.test(), (error: Error) => {
       assert.match(
-        error.message,
+        failureText(error),
         /PROBLEM: SR "NFS storage" on host "host1": server unreachable: probe tcp:nfs\.lab:2049 got no answer/,
       )
       assert.match(
-        error.message,
+        failureText(error),
         /PROBLEM: SR "SMB share" on host "host1": plug failed: SR_BACKEND_FAILURE_111 \/ SMB mount error/,
       )
       return true
@@ -205,7 +206,7 @@ describe('plug-srs after apply', () => {
     )
     await assert.rejects(
       plugin.test(),
-      /PROBLEM: SR "NFS storage" on host "host1": plug-srs failed: UNKNOWN_XENAPI_PLUGIN_FUNCTION/,
+      failureMatching(/PROBLEM: SR "NFS storage" on host "host1": plug-srs failed: UNKNOWN_XENAPI_PLUGIN_FUNCTION/),
     )
   })
 
@@ -221,7 +222,7 @@ describe('plug-srs after apply', () => {
     assert.equal(xapi.pluginCalls('plug-srs')[0]!.args!.timeout, '0')
     await assert.rejects(
       plugin.test(),
-      /PROBLEM: SR "NFS storage" on host "host1": plug-srs failed: VIF_IP_BINDER_XO_TIMEOUT/,
+      failureMatching(/PROBLEM: SR "NFS storage" on host "host1": plug-srs failed: VIF_IP_BINDER_XO_TIMEOUT/),
     )
   })
 

@@ -26,8 +26,16 @@ const USAGE = 'usage: vif-ip-binder-xo check|diff|push|pull <file> [--load] | te
 
 class UsageError extends Error {}
 
+/** The error's message, then a failed Test's problems (its `data`: lines per binding), one per line. */
 function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
+  if (!(error instanceof Error)) return String(error)
+  const data = (error as { data?: unknown }).data
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return error.message
+  const lines = Object.entries(data).flatMap(([label, problems]) => [
+    `✘ ${label}`,
+    ...(Array.isArray(problems) ? problems.map(p => `    ${String(p)}`) : []),
+  ])
+  return [error.message, ...lines].join('\n')
 }
 
 async function withSession<T>(io: Io, fn: (xo: XoSession) => Promise<T>): Promise<T> {
