@@ -208,6 +208,7 @@ export class VifIpBinderPlugin {
         const report = await buildTestReport({
           resolution: this.resolution,
           gatewayCheckSeconds: config.gatewayCheckSeconds,
+          effective: poolId => this.poolConfiguration(poolId),
           getXapi: poolId => this.xapiOfPool(poolId),
           client: this.client,
           srStates: this.plugger,

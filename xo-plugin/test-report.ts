@@ -10,6 +10,7 @@ import { type DesiredBinding, canonicalArgs, desiredForPool } from './desired.ts
 import { describePause } from '../shared/pause.ts'
 import { type HostPluginClient, type VersionResult, checkHostPlugin, describeError } from './host-plugin.ts'
 import type { ResolvedBinding, Resolution } from './resolve.ts'
+import { type EffectiveConfig, writtenOn } from './effective-config.ts'
 import { vifReportLines } from './firewall-vifs.ts'
 import { alertLines } from './alert-lines.ts'
 import { type SrPlugger, type SrState, summarizeAttempt } from './sr-plugger.ts'
@@ -30,6 +31,8 @@ export interface TestReport {
 export interface ReportInput {
   resolution: Resolution
   gatewayCheckSeconds: number
+  /** The configuration XO converges each pool on: the pool's own when a host wrote it. */
+  effective?: (poolId: string) => EffectiveConfig | undefined
   getXapi: (poolId: string) => XapiConnection | undefined
   client: HostPluginClient
   /** The latest plug-srs outcomes, per host and SR. */
@@ -137,6 +140,28 @@ function srLines(
   }
 }
 
+/**
+ * What the host is compared with: XO's binding, or, in a pool whose own configuration
+ * (written on a host) is in effect, that configuration's binding of the same VM and network
+ * (undefined when it binds them not: then nothing should be bound).
+ */
+function inEffect(
+  input: ReportInput,
+  xapi: XapiConnection,
+  resolved: ResolvedBinding,
+  report: BindingReport,
+): { resolved: ResolvedBinding; gatewayCheckSeconds: number } | undefined {
+  const effective = input.effective?.(resolved.poolId)
+  if (effective?.source !== 'pool') return { resolved, gatewayCheckSeconds: input.gatewayCheckSeconds }
+  const by = effective.writtenBy ? `, ${writtenOn(xapi, effective.writtenBy)}` : ''
+  report.lines.push(
+    `configuration in effect: the pool's own${by}, not XO's settings (saving XO's settings replaces it); the host is compared with it`,
+  )
+  const same = effective.resolved.find(r => r.vmUuid === resolved.vmUuid && r.networkUuid === resolved.networkUuid)
+  if (!same) report.lines.push("the pool's configuration does not bind this VM and network: nothing is bound for it")
+  return same && { resolved: same, gatewayCheckSeconds: effective.gatewayCheckSeconds }
+}
+
 async function bindingReport(input: ReportInput, index: number): Promise<BindingReport | undefined> {
   const { resolution, client } = input
   const unresolved = resolution.unresolved.find(u => u.index === index)
@@ -163,12 +188,14 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
     return report
   }
   report.lines.push(...vifReportLines(index_, resolved))
-  const desired = [...desiredForPool(index_, [resolved], input.gatewayCheckSeconds).bindings.values()][0]
+  const compared = inEffect(input, xapi, resolved, report)
+  if (!compared) return report
+  const desired = [...desiredForPool(index_, [compared.resolved], compared.gatewayCheckSeconds).bindings.values()][0]
   if (!desired) {
     report.lines.push(
       `VM ${JSON.stringify(vm.name_label)} is ${vm.power_state.toLowerCase()}${vm.power_state === 'Running' ? ' but its VIF on the network is not attached' : ''}: nothing should be bound`,
     )
-    srLines(input, index_, resolved, undefined, report)
+    srLines(input, index_, compared.resolved, undefined, report)
     return report
   }
   report.lines.push(
@@ -178,7 +205,7 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
     report.lines.push(
       `host ${JSON.stringify(desired.hostName)} has no management PIF: the management address is not mirrored`,
     )
-  srLines(input, index_, resolved, index_.uuid<HostRecord>(desired.hostUuid, 'host'), report)
+  srLines(input, index_, compared.resolved, index_.uuid<HostRecord>(desired.hostUuid, 'host'), report)
   await statusLines(client, xapi, desired, report, input.reverts?.get(desired.key))
   return report
 }

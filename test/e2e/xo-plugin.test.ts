@@ -256,6 +256,33 @@ describe('XO plugin end to end', { timeout: 120_000 }, () => {
     assert.doesNotMatch(after.text, /TX checksum offload/)
   })
 
+  it('tests a pool against its own configuration when a host wrote it, and says which one is in effect', async () => {
+    h = await startHarness()
+    const { sim, xo, plugin, binding } = h
+    await sim.startVm(F.firewallVm, 'host1')
+    await plugin.configure({ bindings: [binding] })
+    await plugin.load()
+    const host1 = sim.host('host1').netns
+    await waitFor('the binding on host1', () => bound(host1))
+    // An admin reconfigures the pool on a host, with a second address: XO follows the pool.
+    const second = '10.77.0.12/24'
+    const document = { version: 1, bindings: [{ ...binding, addresses: [...binding.addresses, second] }] }
+    const xapi = xo.getAllXapis()['firewall-pool']!
+    const host2 = sim.host('host2').ref
+    await xapi.call('host.call_plugin', host2, 'vif-ip-binder', 'configure', { bindings: JSON.stringify(document) })
+    await waitFor('host1 holds the second address', async () =>
+      (await addresses(host1))[F.privateBridge]?.includes(second),
+    )
+    await plugin.instance.whenIdle()
+    const report = (await plugin.test({})) as { ok: boolean; text: string }
+    assert.equal(report.ok, true, report.text)
+    assert.match(
+      report.text,
+      /configuration in effect: the pool's own, written on host "host2" at [^,]+, not XO's settings \(saving XO's settings replaces it\)/,
+    )
+    assert.match(report.text, /in sync: addresses 10\.77\.0\.2\/24, 10\.77\.0\.12\/24/)
+  })
+
   it('leaves the binding in place when unloaded', async () => {
     h = await startHarness()
     const { sim, plugin, binding } = h
