@@ -102,10 +102,14 @@ export class Converger {
   setTargets(poolId: string, desired: Map<string, DesiredBinding>, fromConfiguration = false): void {
     for (const target of desired.values()) {
       const entry = this.entries.get(target.key) ?? this.createEntry(target.key, target, target.bridge)
+      const before = entry.target
       const want = targetText(target)!
       if (fromConfiguration && want !== targetText(entry.target) && want !== entry.settled) entry.confirmFor = want
       if (entry.revertedFor !== undefined && entry.revertedFor !== want) entry.revertedFor = undefined
       entry.target = target
+      // SRs added to a binding its host already holds: no apply comes to start their plug-srs.
+      const added = before && target.srs.some(({ sr }) => !before.srs.some(b => b.sr === sr))
+      if (added && entry.settled === targetText(target)) this.onApplied(target)
     }
     for (const entry of this.entries.values()) {
       if (entry.poolId === poolId && !desired.has(entry.key)) entry.target = null

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { afterEach, describe, it } from 'node:test'
 import factory from '../../xo-plugin/index.ts'
 import type { PluginFactory } from '../xo-facade/facade.ts'
-import { FIREWALL_POOL as F, type Harness, nfsAttached, nfsSr, startHarness, waitFor } from './helpers.ts'
+import { FIREWALL_POOL as F, type Harness, defaultRoute, nfsAttached, nfsSr, startHarness, waitFor } from './helpers.ts'
 import { failureMatching } from '../helpers/test-failure.ts'
 
 /** The plugin as xo-server would load it with `[plugins.vif-ip-binder] plugSrs.timeoutSeconds` set. */
@@ -27,6 +27,22 @@ afterEach(async () => {
 })
 
 describe('XO plugin: SRs end to end', { timeout: 200_000 }, () => {
+  it('plugs an SR added to a binding whose host already holds it, without waiting for the next VIF plug', async () => {
+    h = await startHarness()
+    const { sim, plugin, binding } = h
+    await plugin.configure({ bindings: [binding] })
+    await plugin.load()
+    await sim.startVm(F.firewallVm, 'host1')
+    const bound = `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`
+    await waitFor('host1 bound', async () => (await defaultRoute(sim.host('host1').netns)) === bound)
+    await plugin.instance.whenIdle()
+    assert.equal(nfsAttached(sim, 'host1'), false)
+    await plugin.configure({ bindings: [{ ...binding, srs: [nfsSr(sim)] }] })
+    await waitFor('the NFS PBD attached on host1', () => nfsAttached(sim, 'host1'), 150_000)
+    await plugin.instance.whenIdle()
+    assert.match(((await plugin.test({})) as { text: string }).text, /SR "NFS storage" on host "host1": plugged/)
+  })
+
   it('plugs the NFS SR on the host that got the binding, once the firewall runs', async () => {
     h = await startHarness()
     const { sim, xo, plugin, binding } = h
