@@ -57,7 +57,8 @@ export function hostDocumentUnbound(xapi: XapiConnection): string | undefined {
   return `pool ${JSON.stringify(xapi.pool?.name_label)}: XO's settings bind nothing there, so its own configuration, ${writtenOn(xapi, document.writtenBy)}, stays in effect (\`vif-ip-binder configure\` on a host changes it)`
 }
 
-export function writtenOn(xapi: XapiConnection, { host, at }: WrittenBy): string {
+export function writtenOn(xapi: XapiConnection, { by, host, at }: WrittenBy): string {
+  if (by === 'xo') return `written by Xen Orchestra at ${at}`
   const name = (host && new PoolIndex(xapi).uuid<HostRecord>(host, 'host')?.name_label) ?? host ?? '?'
   return `written on host ${JSON.stringify(name)} at ${at}`
 }

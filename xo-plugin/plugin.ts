@@ -156,14 +156,17 @@ export class VifIpBinderPlugin {
       throw configurationRefused(error, text => names.rename(text))
     }
     // xo-server re-applies the saved configuration at start-up, before its pools are
-    // connected: a VM no connected pool has yet is then waited for. A configuration that
-    // differs from the saved one is new, and an unknown VM in it is refused, first
+    // connected: a VM no connected pool has yet is then waited for, and a binding that no
+    // longer resolves (network renamed, SR gone) is reported, not refused: a refusal there
+    // leaves the plugin unregistered and off until someone saves again. A configuration
+    // that differs from the saved one is new, and any problem in it is refused, first
     // configuration included.
     const reapplied = !loaded && (await this.isSavedConfiguration(parsed))
     for (const problem of resolution.unresolved.sort((a, b) => a.index - b.index)) {
-      if (!reapplied || problem.kind !== 'vm-unknown')
-        throw configurationRefused(problem.error, text => names.rename(text))
-      this.log.warn(`${problem.error.message}; checked again when its pool connects`)
+      if (!reapplied) throw configurationRefused(problem.error, text => names.rename(text))
+      this.log.warn(
+        `${problem.error.message}; ${problem.kind === 'vm-unknown' ? 'checked again when its pool connects' : "the pools' documents stay as they are until XO's settings are saved again"}`,
+      )
     }
     this.config = parsed
     this.resolution = resolution
@@ -432,10 +435,13 @@ export class VifIpBinderPlugin {
 
   private effective(pool: AttachedPool): EffectiveConfig | undefined {
     if (!pool.poolId) return undefined
-    const xo = this.config && {
-      resolved: this.resolution.resolved,
-      gatewayCheckSeconds: this.config.gatewayCheckSeconds,
-    }
+    // Saved settings with a binding that no longer resolves (network renamed, SR gone) would
+    // release it: until they are saved again, the pools' documents are followed instead.
+    const usable = !this.resolution.unresolved.some(u => u.kind === 'invalid')
+    const xo =
+      this.config && usable
+        ? { resolved: this.resolution.resolved, gatewayCheckSeconds: this.config.gatewayCheckSeconds }
+        : undefined
     return effectiveConfig(pool.xapi, pool.poolId, xo)
   }
 
@@ -472,6 +478,8 @@ export class VifIpBinderPlugin {
       xapis.map(async xapi => {
         const poolId = xapi.pool?.uuid
         if (!poolId) return
+        // A saved binding that no longer resolves stays in the documents until the settings are saved.
+        if (!explicit && this.resolution.unresolved.some(u => u.kind === 'invalid')) return
         // A pool whose binding's VM is not resolved yet keeps its previous copy.
         if (
           this.resolution.unresolved.some(u => u.kind === 'vm-unknown') &&

@@ -9,7 +9,10 @@ import { join } from 'node:path'
 import { BUILT_HOST_PLUGIN, HOST_PLUGIN_NAME } from '../xapi-sim/simulator.ts'
 import { BRIDGE_KINDS, BRIDGE_LABELS } from '../helpers/bridges.ts'
 import { ip } from '../helpers/netns.ts'
-import { failureText } from '../helpers/test-failure.ts'
+import { failureMatching, failureText } from '../helpers/test-failure.ts'
+import factory from '../../xo-plugin/index.ts'
+import type { VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
+import { PluginHost, type PluginFactory } from '../xo-facade/facade.ts'
 import {
   FIREWALL_POOL as F,
   type Harness,
@@ -198,6 +201,41 @@ describe('XO plugin end to end', { timeout: 120_000 }, () => {
     const { url, user, password } = sim.describe()
     await xo.connectServer('firewall-pool', { url, user, password })
     await waitFor('the binding on host1 after the reconnection', () => bound(host1))
+  })
+
+  it('keeps a saved binding whose network was renamed: no release, and xo-server still loads the plugin', async () => {
+    h = await startHarness()
+    const { sim, xo, plugin, binding } = h
+    const host1 = sim.host('host1').netns
+    await plugin.configure({ bindings: [binding] }) // the network by its name, as typed on the settings page
+    await plugin.load()
+    await sim.startVm(F.firewallVm, 'host1')
+    await waitFor('the binding on host1', () => bound(host1))
+    await plugin.instance.whenIdle()
+    const document = poolCopy(sim)
+    const xapi = xo.getAllXapis()['firewall-pool']!
+    const [network] = (await xapi.call('network.get_by_name_label', F.privateNetwork)) as string[]
+    await xapi.call('network.set_name_label', network, 'dom0 link')
+    // The pool reconnects: the binding no longer resolves, and it stays where it is.
+    await xo.disconnectServer('firewall-pool')
+    const { url, user, password } = sim.describe()
+    await xo.connectServer('firewall-pool', { url, user, password })
+    await plugin.instance.whenIdle()
+    assert.equal(poolCopy(sim), document, "the pool's document is left as it was")
+    assert.equal(await bound(host1), true, 'host1 is still bound')
+    // xo-server restarts: it re-applies the saved configuration before loading the plugin.
+    await plugin.unload()
+    const again = new PluginHost<VifIpBinderPlugin>(factory as unknown as PluginFactory, xo)
+    try {
+      await again.start()
+      await again.load()
+      await again.instance.whenIdle()
+      await assert.rejects(again.test({}), failureMatching(/PROBLEM: .*network "Private dom0 link" not found/))
+      assert.equal(poolCopy(sim), document)
+      assert.equal(await bound(host1), true)
+    } finally {
+      await again.unload()
+    }
   })
 
   it('reports a host without the host plugin in test()', async () => {
