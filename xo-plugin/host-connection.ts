@@ -13,7 +13,7 @@ import type { XapiConnection } from './xapi-types.ts'
 
 /** What `xen-api` keeps on a connection, and xo-server reads too. */
 interface ClientInternals {
-  _url?: { protocol?: string; port?: string }
+  _url?: { protocol?: string; port?: string; hostname?: string }
   _auth?: { user?: string; password?: string }
   _allowUnauthorized?: boolean
 }
@@ -24,11 +24,21 @@ interface NewClient {
   call(method: string, ...args: unknown[]): Promise<unknown>
 }
 
-/** How Xen Orchestra reaches a host's xapi: by its address, unless `via` maps that address (NAT). */
-export function hostUrl(pool: XapiConnection, address: string, via: Readonly<Record<string, string>> = {}): string {
+/**
+ * How Xen Orchestra reaches a host's xapi: a host `via` maps (NAT) by that URL; the pool's
+ * master by the name Xen Orchestra already reaches the pool by (a DNS name, a forwarded
+ * port: xapi's host.address may not be reachable from Xen Orchestra at all); any other
+ * member by its address.
+ */
+export function hostUrl(
+  pool: XapiConnection,
+  address: string,
+  via: Readonly<Record<string, string>> = {},
+  isMaster = false,
+): string {
   if (via[address]) return via[address]
   const url = (pool as unknown as ClientInternals)._url ?? {}
-  const hostname = address.includes(':') ? `[${address}]` : address
+  const hostname = isMaster && url.hostname ? url.hostname : address.includes(':') ? `[${address}]` : address
   return `${url.protocol ?? 'https:'}//${hostname}${url.port ? `:${url.port}` : ''}`
 }
 
@@ -79,12 +89,12 @@ async function confirmOnce(pool: XapiConnection, url: string, hostUuid: string, 
  */
 export async function confirmThroughHost(
   pool: XapiConnection,
-  host: { uuid: string; address: string },
+  host: { uuid: string; address: string; isMaster?: boolean },
   token: string,
   deadline: string,
   via: Readonly<Record<string, string>> = {},
 ): Promise<void> {
-  const url = hostUrl(pool, host.address, via)
+  const url = hostUrl(pool, host.address, via, host.isMaster)
   const end = Date.parse(deadline) - 1000
   for (;;) {
     const left = end - Date.now()

@@ -31,6 +31,7 @@ import {
   type HostRecord,
   type NetworkRecord,
   PoolIndex,
+  type PoolRecord,
   type ServerEvent,
   type XapiConnection,
   type XoApp,
@@ -418,9 +419,12 @@ export class VifIpBinderPlugin {
   /** Through a new connection to the host's own address, never the pool connection. */
   private async confirmChange(target: DesiredBinding, token: string, deadline: string): Promise<void> {
     const xapi = this.xapiOfPool(target.poolId)
-    const host = xapi && new PoolIndex(xapi).uuid<HostRecord>(target.hostUuid, 'host')
-    if (!xapi || !host) throw new Error(`host ${JSON.stringify(target.hostName)} is no longer in a connected pool`)
-    await confirmThroughHost(xapi, host, token, deadline, this.options.hostUrls)
+    const index = xapi && new PoolIndex(xapi)
+    const host = index?.uuid<HostRecord>(target.hostUuid, 'host')
+    if (!xapi || !index || !host)
+      throw new Error(`host ${JSON.stringify(target.hostName)} is no longer in a connected pool`)
+    const isMaster = index.all<PoolRecord>('pool').some(pool => pool.master === host.$ref)
+    await confirmThroughHost(xapi, { ...host, isMaster }, token, deadline, this.options.hostUrls)
     this.log.info(`host ${JSON.stringify(target.hostName)} confirmed the change of bridge ${target.bridge}`, {
       host: target.hostUuid,
       bridge: target.bridge,

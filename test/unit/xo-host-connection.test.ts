@@ -42,6 +42,11 @@ test("the host's address with the pool connection's protocol and port; IPv6 in b
   assert.equal(hostUrl(pool, '192.0.2.7', { '192.0.2.7': 'http://127.0.0.1:9000' }), 'http://127.0.0.1:9000')
 })
 
+test('the master by the name Xen Orchestra reaches the pool by, not its xapi address (NAT, DNS); a mapping still wins', () => {
+  assert.equal(hostUrl(pool, '10.0.0.1', {}, true), 'https://master.example:8443')
+  assert.equal(hostUrl(pool, '10.0.0.1', { '10.0.0.1': 'http://127.0.0.1:9000' }, true), 'http://127.0.0.1:9000')
+})
+
 test('confirms through a new xen-api client, not the pool connection, with its credentials', async () => {
   const deadline = new Date(Date.now() + 60_000).toISOString()
   await confirmThroughHost(pool, { uuid: 'host-uuid', address: '192.0.2.7' }, 'the-token', deadline)
