@@ -67,3 +67,17 @@ test('configure confirm=N applies this host at once and reverts unless confirmed
   assert.equal(reconciled.applied.length, 1)
   assert.deepEqual(await onBridge(), [`${F.hostAddresses[0]}/24`], 'the document still holds it; the host keeps it out')
 })
+
+test('a corrected change, confirmed, ends what the revert reported: its alert and lastRevert go', async () => {
+  assert.ok((await call('status')).lastRevert, 'the previous test left a revert')
+  const corrected = await call('configure', { bindings: documentFor('10.77.0.12'), confirm: '60' })
+  await call('confirm', { token: corrected.confirmation.token })
+  assert.deepEqual(await onBridge(), ['10.77.0.12/24'])
+  const status = await call('status')
+  assert.equal(status.confirmation, undefined)
+  assert.equal(status.lastRevert, undefined, 'no revert left to report')
+  const messages = Object.values(
+    (await rpc(sim, 'message.get_all_records', session)) as Record<string, { name: string }>,
+  ).filter(m => m.name === 'VIF_IP_BINDER_REVERTED')
+  assert.deepEqual(messages, [], 'the alert is destroyed')
+})

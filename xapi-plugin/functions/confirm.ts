@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import type { ConfirmResult, PendingConfirmation, RevertOutcome } from '../../shared/results.ts'
+import { clearAlerts } from '../engine/alerts.ts'
 import { isOverdue, isRunning, revertPending, settleOverdue } from '../engine/confirmation.ts'
 import { withHostLock } from '../engine/lock.ts'
 import type { State } from '../engine/state.ts'
@@ -22,11 +23,22 @@ export function confirm(token: string, ctx: CallContext): Promise<ConfirmResult>
     const pending = state.confirmation
     if (!pending || pending.token !== token) throw noSuchConfirmation(token, overdue ?? state.lastRevert)
     delete state.confirmation
-    ctx.store.save(state)
     const bridges = Object.keys(pending.before)
+    forgetRevertsOf(state, bridges)
+    ctx.store.save(state)
+    // A confirmed change of a bridge ends the condition its last revert reported.
+    for (const bridge of bridges) await clearAlerts(ctx, ['reverted'], bridge)
     ctx.log.log('info', 'change confirmed, revert cancelled', { token, bridges })
     return { confirmed: true, token, bridges, deadline: pending.deadline, confirmedAt: new Date().toISOString() }
   })
+}
+
+/** The last revert stays reported only for bridges no confirmed change has replaced since. */
+function forgetRevertsOf(state: State, bridges: string[]): void {
+  const left = state.lastRevert?.bridges.filter(bridge => !bridges.includes(bridge))
+  if (!state.lastRevert || !left) return
+  if (left.length) state.lastRevert = { ...state.lastRevert, bridges: left }
+  else delete state.lastRevert
 }
 
 function noSuchConfirmation(token: string, reverted: RevertOutcome | undefined): BinderError {
