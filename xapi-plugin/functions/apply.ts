@@ -133,12 +133,13 @@ function writeIntent(
 ): void {
   const { bridge } = plan.final
   const confirmation = joinConfirmation(state, bridge, previousRecord, [...plan.make, ...plan.break], confirmSeconds)
-  if (confirmation) {
-    ensureRevertWorker(state, ctx.env)
-    result.confirmation = confirmation
-  }
+  if (confirmation) result.confirmation = confirmation
   state.bridges[bridge] = plan.intent
   ctx.store.save(state)
+  // The revert process reads the pending confirmation from the state file, and ends at once
+  // if it finds none there: it starts only once that state is written. A call killed in
+  // between leaves a confirmation with no process, which the next call or boot reverts.
+  if (confirmation && ensureRevertWorker(state, ctx.env)) ctx.store.save(state)
 }
 
 async function prepareOnly(

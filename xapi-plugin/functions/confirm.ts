@@ -54,10 +54,12 @@ export function startRevertWorker(env: Environment, token: string): number | und
   return startDetached(env.root, ['revert-worker', `token=${token}`], 'vif-ip-binder-revert')
 }
 
-/** A pending confirmation always has a revert process: one is started unless it has a live one. */
-export function ensureRevertWorker(state: State, env: Environment): void {
+/** A pending confirmation always has a revert process: one is started unless it has a live one; true if started. */
+export function ensureRevertWorker(state: State, env: Environment): boolean {
   const pending = state.confirmation
-  if (pending && !isRunning(pending.worker)) pending.worker = startRevertWorker(env, pending.token)
+  if (!pending || isRunning(pending.worker)) return false
+  pending.worker = startRevertWorker(env, pending.token)
+  return true
 }
 
 const stillPending = (state: State, token: string): PendingConfirmation | undefined =>
