@@ -243,6 +243,11 @@ async function statusLines(
   try {
     const answer = await client.status(xapi, desired.hostRef, desired.bridge)
     revertLines(desired, answer.lastRevert, note, report)
+    const pending = answer.confirmation
+    if (pending && Object.hasOwn(pending.before, desired.bridge))
+      report.lines.push(
+        `a change of ${desired.bridge} on host ${JSON.stringify(desired.hostName)} waits for its confirmation until ${pending.deadline}: unconfirmed, the host reverts it then`,
+      )
     status = answer.bridges[desired.bridge]
   } catch (error) {
     report.ok = false

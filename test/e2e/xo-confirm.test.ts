@@ -7,6 +7,8 @@
 // observed state.
 
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, it } from 'node:test'
 import { createClient } from 'xen-api'
 import type { Xapi } from '../xo-facade/facade.ts'
@@ -62,6 +64,16 @@ it('a change that cuts the host off from XO is reverted by the host; XO reaches 
   await plugin.configure({ bindings: [change], confirmSeconds: 8 })
   await waitFor('the change applied on host1', async () => (await onBridge(host1.netns)).includes(`${CUT_OFF}/24`))
   assert.equal(await pings(lan, F.hostAddresses[0]), false, 'host1 is cut off from the LAN')
+  // Test during the window says a change waits for its confirmation (the status it reads is
+  // from before the deadline whenever Test answers before it).
+  const state = JSON.parse(readFileSync(join(host1.root, 'var/lib/vif-ip-binder/state.json'), 'utf8'))
+  const deadline = (state.confirmation?.deadline as string | undefined) ?? new Date(0).toISOString()
+  const during = await plugin.test({}).then(
+    report => (report as { text: string }).text,
+    (error: Error) => failureText(error),
+  )
+  if (Date.now() < Date.parse(deadline))
+    assert.match(during, new RegExp(`a change of xapi0 on host "host1" waits for its confirmation until ${deadline}`))
 
   await waitFor(
     'host1 back to its previous address',
