@@ -227,7 +227,7 @@ function revertLines(
     )
   if (note)
     report.lines.push(
-      `PROBLEM: Xen Orchestra could not confirm the change of ${desired.bridge} on host ${host} through a new connection (${note.reason}), so the host reverted it${byHost ? '' : ` at ${note.deadline}`}: the configured binding cuts the host off from Xen Orchestra; correct it and save the configuration again`,
+      `PROBLEM: Xen Orchestra could not confirm the change of ${desired.bridge} on host ${host} through a new connection (${note.reason}), so the host reverted it${byHost ? '' : ` at ${note.deadline}`}: either the configured binding cuts the host off from Xen Orchestra (correct it and save the configuration again), or Xen Orchestra cannot reach this host at that address at all (NAT, another name: map it in hostUrls in xo-server's config.toml)`,
     )
 }
 
