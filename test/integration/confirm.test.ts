@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { callOk, callPlugin, runByHand, runPluginXml, xapiEncodedCall } from '../helpers/host-plugin.ts'
+import { execa } from 'execa'
+import { callOk, callPlugin, parseReply, runByHand, runPluginXml, xapiEncodedCall } from '../helpers/host-plugin.ts'
 import { FULL_APPLY, FW4, PREVIOUS4, defaultRoutes, kernelSnapshot, readSysctl, withTopology } from './topology.ts'
 
 const SYSCTLS = [
@@ -189,5 +190,40 @@ test('a bad confirm is refused, naming it, and nothing changes', () =>
     }
     const unknown = await callPlugin(dom0, root, 'confirm', { token: '00000000-0000-4000-8000-000000000000' })
     assert.equal(unknown.status === 'Failure' && unknown.errorDescription[0], 'VIF_IP_BINDER_NO_SUCH_CONFIRMATION')
+    assert.deepEqual(await snapshot(dom0), before)
+  }))
+
+test('a route given a new next hop in the window comes back as it was', () =>
+  withTopology(async ({ dom0, root }) => {
+    await callOk(dom0, root, 'apply', FULL_APPLY)
+    const before = await snapshot(dom0)
+    // The same destination, now on the link: the plan replaces the route it owns.
+    const changed = { ...FULL_APPLY, routes: '192.0.2.200,198.51.100.0/24', confirm: '2' }
+    const value = await callOk<{ confirmation: Handle }>(dom0, root, 'apply', changed)
+    assert.notDeepEqual(await snapshot(dom0), before, 'the route changed')
+    const state = await stateWhen(root, s => s.lastRevert?.token === value.confirmation.token, 'the revert')
+    assert.equal(state.lastRevert?.by, 'deadline')
+    assert.deepEqual(await snapshot(dom0), before)
+  }))
+
+test('the revert outwaits a call that holds the host lock past the deadline', () =>
+  withTopology(async ({ dom0, root }) => {
+    const before = await snapshot(dom0)
+    // Calls give up on the lock after 1 s here; the revert process inherits that.
+    const run = await runPluginXml(dom0, xapiEncodedCall('apply', { ...FULL_APPLY, confirm: '2' }), {
+      root,
+      extraEnv: { VIF_IP_BINDER_LOCK_WAIT_SECONDS: '1' },
+    })
+    const value = (await parseReply(run.stdout)) as { status: string; value: { confirmation: Handle } }
+    assert.equal(value.status, 'Success', run.stdout)
+    const { token, deadline } = value.value.confirmation
+    const worker = readState(root).confirmation?.worker
+    const holder = execa('flock', [join(root, 'var/run/vif-ip-binder.lock'), 'sleep', '8'])
+    await stateWhen(root, () => Date.now() > Date.parse(deadline) + 4000, "the lock held past a call's wait")
+    assert.equal(readState(root).lastRevert, undefined, 'nothing reverted while the lock was held')
+    assert.ok(running(worker), 'the revert process still waits for the lock')
+    await holder
+    const state = await stateWhen(root, s => s.lastRevert?.token === token, 'the revert')
+    assert.equal(state.lastRevert?.by, 'deadline', 'reverted by the process that waited')
     assert.deepEqual(await snapshot(dom0), before)
   }))

@@ -77,13 +77,22 @@ export async function revertWorker(token: string, ctx: CallContext): Promise<Rev
     if (wait <= 0) break
     await sleep(Math.min(wait, 60_000))
   }
-  return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
-    const state = ctx.store.load()
-    const pending = stillPending(state, token)
-    if (!pending || !isOverdue(state)) return undefined
-    const reason = `not confirmed by ${pending.deadline}: reverted at the deadline`
-    return revertPending(state, ctx, 'deadline', reason)
-  })
+  // Another call may hold the lock for minutes (an apply's gateway check): the revert waits
+  // for it as long as it takes. Giving up would leave an admin it cut off locked out.
+  for (;;) {
+    try {
+      return await withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
+        const state = ctx.store.load()
+        const pending = stillPending(state, token)
+        if (!pending || !isOverdue(state)) return undefined
+        const reason = `not confirmed by ${pending.deadline}: reverted at the deadline`
+        return revertPending(state, ctx, 'deadline', reason)
+      })
+    } catch (error) {
+      if (!(error instanceof BinderError && error.code === ErrorCode.BUSY)) throw error
+      ctx.log.log('warning', 'the revert waits for the host lock', { token })
+    }
+  }
 }
 
 /** For calls that do not otherwise take the lock (status): an overdue revert runs first. */
