@@ -21,7 +21,16 @@ export type Step =
   | { action: 'link-up'; dev: string }
   | { action: 'add-address'; dev: string; cidr: string }
   | { action: 'remove-address'; dev: string; cidr: string }
-  | { action: 'add-route'; family: Family; destination: string; via?: string; dev: string; replace: boolean }
+  | {
+      action: 'add-route'
+      family: Family
+      destination: string
+      via?: string
+      dev: string
+      replace: boolean
+      /** The route `replace` overwrites, for undoing it. */
+      previous?: { via?: string; dev: string }
+    }
   | { action: 'remove-route'; family: Family; destination: string; via?: string; dev: string }
   | { action: 'set-sysctl'; path: string; value: string; previous: string }
   | { action: 'switch-default-route'; family: Family; to: DefaultRoute; from: DefaultRoute | null; description: string }

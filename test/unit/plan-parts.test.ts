@@ -13,6 +13,7 @@ import { mayStillHold, planMirror } from '../../xapi-plugin/engine/plan/mirror.t
 import { orderRemovals } from '../../xapi-plugin/engine/plan/order.ts'
 import { planRelease } from '../../xapi-plugin/engine/plan/release.ts'
 import { planRoutes, removeOwnedRoute } from '../../xapi-plugin/engine/plan/routes.ts'
+import { inverseOf } from '../../xapi-plugin/engine/execute.ts'
 import { desiredSysctls, planSysctls } from '../../xapi-plugin/engine/plan/sysctls.ts'
 import { emptyRecord } from '../../xapi-plugin/engine/state.ts'
 import { type IpLink, type IpRoute, defaultRoutesOf } from '../../xapi-plugin/kernel/ip.ts'
@@ -162,8 +163,26 @@ describe('planRoutes', () => {
       record({ routes: [{ destination: '198.51.100.0/24', via: '192.0.2.9' }] }),
     )
     assert.deepEqual(part.make, [
-      { action: 'add-route', family: 4, destination: '198.51.100.0/24', via: '192.0.2.1', dev: 'xapi1', replace: true },
+      {
+        action: 'add-route',
+        family: 4,
+        destination: '198.51.100.0/24',
+        via: '192.0.2.1',
+        dev: 'xapi1',
+        replace: true,
+        previous: { via: '203.0.113.1', dev: 'xenbr0' },
+      },
     ])
+    // Undone, the route the kernel had comes back.
+    assert.deepEqual(inverseOf(part.make[0]!), {
+      action: 'add-route',
+      family: 4,
+      destination: '198.51.100.0/24',
+      via: '203.0.113.1',
+      dev: 'xenbr0',
+      replace: true,
+      previous: undefined,
+    })
   })
 
   test('removes an owned route only while the kernel still has it as made', () => {

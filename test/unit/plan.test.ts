@@ -912,7 +912,15 @@ describe('planApply: routes', () => {
       LATER,
     )
     assert.deepEqual(plan.make, [
-      { action: 'add-route', family: 4, destination: '172.16.0.0/12', via: '10.0.0.254', dev: BRIDGE, replace: true },
+      {
+        action: 'add-route',
+        family: 4,
+        destination: '172.16.0.0/12',
+        via: '10.0.0.254',
+        dev: BRIDGE,
+        replace: true,
+        previous: { via: '10.0.0.1', dev: BRIDGE },
+      },
     ])
     assert.deepEqual(plan.break, [])
     assert.deepEqual(plan.final.routes[0], { destination: '172.16.0.0/12', via: '10.0.0.254' })

@@ -125,9 +125,15 @@ export function inverseOf(step: Step): Step | undefined {
     case 'remove-address':
       return { action: 'add-address', dev: step.dev, cidr: step.cidr }
     case 'add-route':
-      return step.replace
-        ? undefined
-        : { action: 'remove-route', family: step.family, destination: step.destination, via: step.via, dev: step.dev }
+      if (!step.replace)
+        return {
+          action: 'remove-route',
+          family: step.family,
+          destination: step.destination,
+          via: step.via,
+          dev: step.dev,
+        }
+      return step.previous && { ...step, via: step.previous.via, dev: step.previous.dev, previous: undefined }
     case 'remove-route':
       return {
         action: 'add-route',

@@ -33,7 +33,16 @@ export function planRoutes(request: ApplyRequest, observed: Observed, record: Br
         [destination],
       )
     }
-    part.make.push({ action: 'add-route', family, destination, via: route.via, dev: bridge, replace: !!other })
+    const previous = other ? { previous: { via: other.gateway, dev: other.dev ?? bridge } } : {}
+    part.make.push({
+      action: 'add-route',
+      family,
+      destination,
+      via: route.via,
+      dev: bridge,
+      replace: !!other,
+      ...previous,
+    })
     part.owned.push(wanted)
   }
   for (const owned of record.routes) {
