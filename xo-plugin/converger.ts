@@ -347,9 +347,19 @@ export class Converger {
    * turn then finds them settled, or tries them alone if they failed here.
    */
   private companionsOf(entry: Entry, target: DesiredBinding): Entry[] {
-    return [...this.entries.values()]
-      .filter(e => e !== entry && e.scheduled && e.target?.hostRef === target.hostRef && this.needsWork(e))
-      .slice(0, MAX_APPLY_MANY - 1)
+    return (
+      [...this.entries.values()]
+        // A change that needs a confirmation window goes alone, in its own turn, with its window.
+        .filter(
+          e =>
+            e !== entry &&
+            e.scheduled &&
+            e.target?.hostRef === target.hostRef &&
+            this.needsWork(e) &&
+            !this.needsWindow(e, targetText(e.target)),
+        )
+        .slice(0, MAX_APPLY_MANY - 1)
+    )
   }
 
   /** false when the host plugin predates apply-many (then one apply per bridge, as before). */
