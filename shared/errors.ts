@@ -22,7 +22,7 @@ export const ErrorCode = {
   NO_SUCH_VM: 'VIF_IP_BINDER_NO_SUCH_VM',
   /** A network (UUID or name) that this pool does not have. Nothing was changed. */
   NO_SUCH_NETWORK: 'VIF_IP_BINDER_NO_SUCH_NETWORK',
-  /** `confirm` with a token that is not the pending confirmation's: unknown, confirmed or reverted already. */
+  /** `confirm` with a token that is neither the pending confirmation's nor the last confirmed one: unknown or reverted. */
   NO_SUCH_CONFIRMATION: 'VIF_IP_BINDER_NO_SUCH_CONFIRMATION',
 } as const
 

@@ -93,7 +93,7 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
     example: ['token=<token>'],
     viaXapi: true,
     notes:
-      'an unknown token, or one whose change was already confirmed or reverted, is refused (VIF_IP_BINDER_NO_SUCH_CONFIRMATION).',
+      'the last confirmed token, again, gets the same answer; an unknown token, or one whose change was reverted, is refused (VIF_IP_BINDER_NO_SUCH_CONFIRMATION).',
   },
   {
     name: 'apply-many',

@@ -90,7 +90,7 @@ test('apply confirm=3 and no confirm: every ip -j snapshot and sysctl is back as
     assert.deepEqual(status.lastRevert?.bridges, ['xapi1'])
   }))
 
-test('confirm in time: nothing reverts, and the token is spent', () =>
+test('confirm in time: nothing reverts, and confirming again answers the same', () =>
   withTopology(async ({ dom0, root }) => {
     const value = await callOk<{ confirmation: Handle }>(dom0, root, 'apply', { ...FULL_APPLY, confirm: '10' })
     const after = await snapshot(dom0)
@@ -103,11 +103,15 @@ test('confirm in time: nothing reverts, and the token is spent', () =>
     await gone(worker) // it wakes at the deadline, finds nothing to revert and exits
     assert.equal(readState(root).lastRevert, undefined)
     assert.deepEqual(await snapshot(dom0), after)
-    const again = await callPlugin(dom0, root, 'confirm', { token: value.confirmation.token })
-    assert.equal(again.status, 'Failure')
-    if (again.status === 'Failure') {
-      assert.equal(again.errorDescription[0], 'VIF_IP_BINDER_NO_SUCH_CONFIRMATION')
-      assert.ok(again.errorDescription.includes(value.confirmation.token))
+    // A caller that lost the answer asks again: the same answer.
+    const again = await callOk<{ confirmedAt: string }>(dom0, root, 'confirm', { token: value.confirmation.token })
+    assert.deepEqual(again, confirmed)
+    const other = '0f0e0d0c-0b0a-4998-8776-655443322110'
+    const unknown = await callPlugin(dom0, root, 'confirm', { token: other })
+    assert.equal(unknown.status, 'Failure')
+    if (unknown.status === 'Failure') {
+      assert.equal(unknown.errorDescription[0], 'VIF_IP_BINDER_NO_SUCH_CONFIRMATION')
+      assert.ok(unknown.errorDescription.includes(other))
     }
   }))
 

@@ -7,7 +7,7 @@ import { writeFileAtomically } from '../runtime/atomic-file.ts'
 import { join } from 'node:path'
 import type { Logger } from '../runtime/log.ts'
 import type { PluginArgs } from '../../shared/plugin-args.ts'
-import type { BridgeRecord, PendingConfirmation, RevertOutcome } from '../../shared/results.ts'
+import type { BridgeRecord, ConfirmResult, PendingConfirmation, RevertOutcome } from '../../shared/results.ts'
 
 export interface State {
   version: 1
@@ -15,6 +15,8 @@ export interface State {
   /** Changes applied with `confirm=` and not confirmed yet (engine/confirmation.ts). */
   confirmation?: PendingConfirmation
   lastRevert?: RevertOutcome
+  /** The last confirmation: confirming its token again answers the same (a caller's retry). */
+  lastConfirmed?: ConfirmResult
   /**
    * Per bridge, the arguments of a change that was reverted unconfirmed (argsKey): the pool's
    * configuration may still hold them, and the hook, reconcile and boot must not re-apply

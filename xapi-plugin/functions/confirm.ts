@@ -21,15 +21,25 @@ export function confirm(token: string, ctx: CallContext): Promise<ConfirmResult>
     const state = ctx.store.load()
     const overdue = await settleOverdue(state, ctx)
     const pending = state.confirmation
+    // A caller that timed out waiting for the answer asks again: the same answer, not an error.
+    if (state.lastConfirmed?.token === token && pending?.token !== token) return state.lastConfirmed
     if (!pending || pending.token !== token) throw noSuchConfirmation(token, overdue ?? state.lastRevert)
     delete state.confirmation
     const bridges = Object.keys(pending.before)
+    const confirmed: ConfirmResult = {
+      confirmed: true,
+      token,
+      bridges,
+      deadline: pending.deadline,
+      confirmedAt: new Date().toISOString(),
+    }
+    state.lastConfirmed = confirmed
     forgetRevertsOf(state, bridges)
     ctx.store.save(state)
     // A confirmed change of a bridge ends the condition its last revert reported.
     for (const bridge of bridges) await clearAlerts(ctx, ['reverted'], bridge)
     ctx.log.log('info', 'change confirmed, revert cancelled', { token, bridges })
-    return { confirmed: true, token, bridges, deadline: pending.deadline, confirmedAt: new Date().toISOString() }
+    return confirmed
   })
 }
 
@@ -45,7 +55,7 @@ function noSuchConfirmation(token: string, reverted: RevertOutcome | undefined):
   const why =
     reverted?.token === token
       ? `its change was not confirmed by ${reverted.deadline} and was reverted at ${reverted.revertedAt}`
-      : 'no change waits for a confirmation with this token (confirmed already, or never armed here)'
+      : 'no change waits for a confirmation with this token (never armed here, or replaced by a later confirmation)'
   return new BinderError(ErrorCode.NO_SUCH_CONFIRMATION, `confirm: token ${token}: ${why}`, [token])
 }
 
