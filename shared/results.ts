@@ -126,8 +126,11 @@ export interface RevertOutcome {
   token: string
   deadline: string
   revertedAt: string
-  /** Who ran it: the detached process at the deadline, a later call that found it overdue, or boot. */
-  by: 'deadline' | 'overdue' | 'boot'
+  /**
+   * Who ran it: the detached process at the deadline, a later call that found it overdue,
+   * boot, or a release of one of its bridges before it was confirmed.
+   */
+  by: 'deadline' | 'overdue' | 'boot' | 'release'
   bridges: string[]
   /** Why it ran, in words for the admin. */
   reason: string

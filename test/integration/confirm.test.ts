@@ -214,7 +214,7 @@ test('the revert outwaits a call that holds the host lock past the deadline', ()
   withTopology(async ({ dom0, root }) => {
     const before = await snapshot(dom0)
     // Calls give up on the lock after 1 s here; the revert process inherits that.
-    const run = await runPluginXml(dom0, xapiEncodedCall('apply', { ...FULL_APPLY, confirm: '2' }), {
+    const run = await runPluginXml(dom0, xapiEncodedCall('apply', { ...FULL_APPLY, confirm: '8' }), {
       root,
       extraEnv: { VIF_IP_BINDER_LOCK_WAIT_SECONDS: '1' },
     })
@@ -222,7 +222,11 @@ test('the revert outwaits a call that holds the host lock past the deadline', ()
     assert.equal(value.status, 'Success', run.stdout)
     const { token, deadline } = value.value.confirmation
     const worker = readState(root).confirmation?.worker
-    const holder = execa('flock', [join(root, 'var/run/vif-ip-binder.lock'), 'sleep', '8'])
+    const lock = join(root, 'var/run/vif-ip-binder.lock')
+    const holder = execa('flock', [lock, 'sleep', '14'])
+    const held = async () => (await execa('flock', ['-n', lock, 'true'], { reject: false })).exitCode !== 0
+    for (let i = 0; i < 200 && !(await held()); i++) await sleep(50)
+    assert.ok(Date.now() < Date.parse(deadline), 'the lock was taken before the deadline (the premise of this test)')
     await stateWhen(root, () => Date.now() > Date.parse(deadline) + 4000, "the lock held past a call's wait")
     assert.equal(readState(root).lastRevert, undefined, 'nothing reverted while the lock was held')
     assert.ok(running(worker), 'the revert process still waits for the lock')
@@ -230,4 +234,25 @@ test('the revert outwaits a call that holds the host lock past the deadline', ()
     const state = await stateWhen(root, s => s.lastRevert?.token === token, 'the revert')
     assert.equal(state.lastRevert?.by, 'deadline', 'reverted by the process that waited')
     assert.deepEqual(await snapshot(dom0), before)
+  }))
+
+test('a release in the window reverts the unconfirmed change first, then gives back what was there before it', () =>
+  withTopology(async ({ dom0, root }) => {
+    await callOk(dom0, root, 'apply', FULL_APPLY)
+    const changed = {
+      ...FULL_APPLY,
+      addresses: '192.0.2.3/24',
+      gateway: FW4,
+      'management-address': '192.0.2.3',
+      confirm: '60',
+    }
+    await callOk(dom0, root, 'apply', changed)
+    await callOk(dom0, root, 'release', { bridge: 'xapi1' })
+    const state = readState(root)
+    assert.equal(state.confirmation, undefined, 'no revert left to run later')
+    assert.equal(state.lastRevert?.by, 'release')
+    assert.deepEqual(state.bridges, {}, 'nothing recorded')
+    const after = await kernelSnapshot(dom0)
+    assert.doesNotMatch(JSON.stringify(after), /192\.0\.2\.[23]\b/, 'neither address is left')
+    assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
   }))

@@ -7,7 +7,7 @@ import type { ReleaseResult } from '../../shared/results.ts'
 import { viewBridge } from '../engine/bridge-view.ts'
 import { runSteps } from '../engine/execute.ts'
 import { withHostLock } from '../engine/lock.ts'
-import { settleOverdue } from '../engine/confirmation.ts'
+import { revertPending, settleOverdue } from '../engine/confirmation.ts'
 import { planRelease } from '../engine/plan.ts'
 import type { CallContext } from './context.ts'
 
@@ -17,6 +17,11 @@ export async function release(request: ReleaseRequest, ctx: CallContext): Promis
   return withHostLock(env.lockPath, env.lockWaitSeconds, async () => {
     const state = store.load()
     if (!dryRun) await settleOverdue(state, ctx)
+    // Releasing a bridge whose change is not confirmed yet: that change is reverted first,
+    // so the release gives back what was there before it, and the reverted arguments are
+    // held back from the next plug (it must not come back without a window).
+    if (!dryRun && state.confirmation && Object.hasOwn(state.confirmation.before, bridge))
+      await revertPending(state, ctx, 'release', `${bridge} was released before the change was confirmed`)
     const record = state.bridges[bridge]
     if (!record) return { bridge, dryRun, released: false, changes: [] }
     const { observed } = await viewBridge(state, bridge, record.mirrors[0]?.dev)
