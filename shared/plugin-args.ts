@@ -350,3 +350,12 @@ export function encodePlugSrsArgs(srs: { sr: string; probe?: string }[], timeout
   if (probes.length) args.probes = probes.join(',')
   return args
 }
+
+/** Order-independent text of plugin arguments: what Xen Orchestra sends and what a host recorded (or held back) compare equal. */
+export function canonicalArgs(args: PluginArgs): string {
+  return JSON.stringify(
+    Object.keys(args)
+      .sort()
+      .map(key => [key, args[key]]),
+  )
+}

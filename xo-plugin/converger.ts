@@ -6,7 +6,8 @@ import { DEFAULT_GATEWAY_CHECK_SECONDS } from '../shared/plugin-args.ts'
 import { type ApplyManyResult, type ApplyResult, MAX_APPLY_MANY } from '../shared/results.ts'
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { QueueClosedError, type CallQueue } from './call-queue.ts'
-import { type DesiredBinding, type HostRef, canonicalArgs } from './desired.ts'
+import { type DesiredBinding, type HostRef } from './desired.ts'
+import { canonicalArgs } from '../shared/plugin-args.ts'
 import {
   type HostPluginCheck,
   type HostPluginClient,

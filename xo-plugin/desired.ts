@@ -89,12 +89,3 @@ export function desiredForPool(
   }
   return state
 }
-
-/** Order-independent text of plugin arguments: what we send and what a host recorded compare equal. */
-export function canonicalArgs(args: PluginArgs): string {
-  return JSON.stringify(
-    Object.keys(args)
-      .sort()
-      .map(key => [key, args[key]]),
-  )
-}

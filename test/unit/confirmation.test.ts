@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { BridgeRecord, Step } from '../../shared/results.ts'
-import { argsKey, heldBackFor, joinConfirmation } from '../../xapi-plugin/engine/confirmation.ts'
+import { canonicalArgs } from '../../shared/plugin-args.ts'
+import { heldBackFor, joinConfirmation } from '../../xapi-plugin/engine/confirmation.ts'
 import { type State, emptyRecord, emptyState } from '../../xapi-plugin/engine/state.ts'
 
 const T0 = Date.parse('2026-12-02T00:00:00.000Z')
@@ -40,7 +41,7 @@ test('a second change joins: same token, the later deadline, the first state bef
 test('held back: the reverted arguments, in any key order, give the previous ones', () => {
   const state: State = {
     ...emptyState(),
-    heldBack: { xapi1: { reverted: argsKey({ bridge: 'xapi1', addresses: '10.0.0.9/24' }), instead: null } },
+    heldBack: { xapi1: { reverted: canonicalArgs({ bridge: 'xapi1', addresses: '10.0.0.9/24' }), instead: null } },
   }
   assert.equal(heldBackFor(state, 'xapi1', { addresses: '10.0.0.9/24', bridge: 'xapi1' }), null)
   assert.equal(heldBackFor(state, 'xapi1', { addresses: '10.0.0.2/24', bridge: 'xapi1' }), undefined)

@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import type { PluginArgs } from '../../shared/plugin-args.ts'
+import { type PluginArgs, canonicalArgs } from '../../shared/plugin-args.ts'
 import type { BridgeRecord, ConfirmationHandle, RevertOutcome, Step } from '../../shared/results.ts'
 import { type AlertContext, raiseAlert } from './alerts.ts'
 import { undoSteps } from './execute.ts'
@@ -45,12 +45,9 @@ export function joinConfirmation(
   return { token: joined.token, deadline: joined.deadline, seconds }
 }
 
-/** Apply arguments as one comparable text, whatever order their keys came in. */
-export const argsKey = (args: PluginArgs): string => JSON.stringify(Object.entries(args).sort())
-
 function holdBack(state: State, bridge: string, reverted: PluginArgs | undefined, kept: PluginArgs | undefined): void {
-  if (!reverted || (kept && argsKey(kept) === argsKey(reverted))) return
-  state.heldBack = { ...state.heldBack, [bridge]: { reverted: argsKey(reverted), instead: kept ?? null } }
+  if (!reverted || (kept && canonicalArgs(kept) === canonicalArgs(reverted))) return
+  state.heldBack = { ...state.heldBack, [bridge]: { reverted: canonicalArgs(reverted), instead: kept ?? null } }
 }
 
 /**
@@ -59,7 +56,7 @@ function holdBack(state: State, bridge: string, reverted: PluginArgs | undefined
  */
 export function heldBackFor(state: State, bridge: string, args: PluginArgs): PluginArgs | null | undefined {
   const held = state.heldBack?.[bridge]
-  return held?.reverted === argsKey(args) ? held.instead : undefined
+  return held?.reverted === canonicalArgs(args) ? held.instead : undefined
 }
 
 /** An explicit apply of the bridge: the admin's or Xen Orchestra's decision again. */
@@ -74,16 +71,16 @@ export function isOverdue(state: State, now = Date.now()): boolean {
   return !!state.confirmation && Date.parse(state.confirmation.deadline) <= now
 }
 
-/**
- * Undoes every unconfirmed step in reverse order (each tolerantly: what is already gone
- * stays gone), gives each bridge its record from before, and remembers what it did. The
- * caller holds the host lock.
- */
 /** What a revert needs: where the state is, where to log, and xapi for its alert. */
 export interface RevertContext extends AlertContext {
   store: StateStore
 }
 
+/**
+ * Undoes every unconfirmed step in reverse order (each tolerantly: what is already gone
+ * stays gone), gives each bridge its record from before, and remembers what it did. The
+ * caller holds the host lock.
+ */
 export async function revertPending(
   state: State,
   ctx: RevertContext,

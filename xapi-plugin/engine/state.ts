@@ -18,7 +18,7 @@ export interface State {
   /** The last confirmation: confirming its token again answers the same (a caller's retry). */
   lastConfirmed?: ConfirmResult
   /**
-   * Per bridge, the arguments of a change that was reverted unconfirmed (argsKey): the pool's
+   * Per bridge, the arguments of a change that was reverted unconfirmed (canonicalArgs): the pool's
    * configuration may still hold them, and the hook, reconcile and boot must not re-apply
    * what cut the host off. An explicit apply of the bridge lifts it.
    */
