@@ -1,6 +1,6 @@
-// Failures made visible where admins look: xapi messages (message.create), which Xen
-// Orchestra shows in the object's logs and `xe message-list` lists, on a host nobody can
-// reach. One open message per cause and subject (bridge, SR, host, VM): a repeat within the
+// Failures made visible where admins look: xapi messages (message.create), which
+// `xe message-list`, Xen Orchestra's REST API and our Test report list (xo-web 5 shows a
+// VM's on its Logs tab, not a host's), on a host nobody can reach. One open message per cause and subject (bridge, SR, host, VM): a repeat within the
 // hour is only counted, a repeat after it replaces the message, and the condition's end
 // destroys it. What is open is remembered in the state directory (alerts.json), written
 // under a lock of its own, so that the boot unit and hook workers failing together still
