@@ -73,7 +73,8 @@ function pluginCall(o: BenchOutput): string {
   const cost = (label: string, x: Cost) => [label, ms(x.cpuMs), mib(x.maxRssMiB), ms(x.wallMs)]
   return `**What one plugin call costs.** Each program run as xapi runs plugins, ${c.calls} alternated
 runs each; CPU is the kernel's accounting of the process and its children, peak memory GNU
-time's. The floor is a Bun executable compiled in the same run with the host plugin's own
+time's, with every executable read from disk as after a boot (dropped from the page cache,
+then run once unmeasured: a file just written measures some 5 MiB more). The floor is a Bun executable compiled in the same run with the host plugin's own
 flags that only prints vif-ip-binder's \`version\` answer; the reference is a small Python
 plugin written the way XCP-ng's are (\`bench/reference-plugin.py\`, run by \`/usr/bin/python3\`),
 doing the same kernel reads as a no-op \`apply\` with one \`ip -j\` each:
@@ -89,7 +90,8 @@ ${table(
   ],
 )}
 
-\`version\` costs ${ratio(c.ratios.versionCpuToFloor)} the floor's CPU and ${ratio(c.ratios.versionMemoryToFloor)} its memory;
+\`version\` costs ${ratio(c.ratios.versionCpuToFloor)} the floor's CPU and ${ratio(c.ratios.versionMemoryToFloor)} its memory (its bytecode is
+laid out in the order \`version\` uses it, so that the rest is never read: \`scripts/bytecode-order.ts\`);
 a no-op \`apply\` (lock taken in-process, one \`ip -batch\` for every read, state and sysctls
 read as files) takes ${ratio(c.ratios.applyWallToReference)} the reference's wall time.`
 }

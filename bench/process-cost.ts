@@ -10,6 +10,12 @@
 //
 // The programs run alternated (A B C, then C B A, …), each with this process's environment,
 // so slow drifts of a shared machine fall on each alike. Every run must exit 0.
+//
+// Each program's executable is first dropped from the page cache and run once unmeasured, so
+// that every one is mapped as it is after a boot: read from disk. An executable just written
+// (the floor and the host plugin are built minutes before) stays in the page cache as the
+// writes left it, in large folios that a process maps whole: its peak memory then reads some
+// 5 MiB higher, by an amount that depends on how the file was written, not on the program.
 
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -55,8 +61,21 @@ function once(name: string): Sample {
   }
 }
 
+/** Writes the file's dirty pages back, then drops all of its pages from the page cache. */
+function dropFromPageCache(file: string): void {
+  for (const argv of [
+    ['sync', '--data', file],
+    ['dd', `if=${file}`, 'iflag=nocache', 'count=0', 'status=none'],
+  ]) {
+    const result = Bun.spawnSync(argv, { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
+    if (result.exitCode !== 0) throw new Error(`${argv.join(' ')}: ${new TextDecoder().decode(result.stderr)}`)
+  }
+}
+
 const samples: Record<string, Sample[]> = Object.fromEntries(names.map(name => [name, []]))
 try {
+  for (const executable of new Set(names.map(name => programs[name]![0]!))) dropFromPageCache(executable)
+  for (const name of names) once(name)
   for (let i = 0; i < runs; i++)
     for (const name of i % 2 ? [...names].reverse() : names) samples[name]!.push(once(name))
 } finally {

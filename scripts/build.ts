@@ -1,11 +1,13 @@
 // npm run build: compiles the host plugin into one ELF for dom0 (glibc 2.17, no Node; see
 // scripts/bun-compile.ts) and bundles the XO plugin.
 
-import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
-import { DOM0_COMPILE_FLAGS, bunBinary } from './bun-compile.ts'
+import { DOM0_COMPILE_FLAGS, bunBinary, compileForDom0 } from './bun-compile.ts'
+import { recordBytecodeOrder } from './bytecode-order.ts'
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -22,8 +24,19 @@ async function bunBuildFile(target: string, args: string[]): Promise<void> {
   console.log(`built ${target.slice(repo.length + 1)}`)
 }
 
+// Compiled twice: the first executable runs `version` once to record the order in which a
+// call uses its bytecode, and the second is laid out in that order (scripts/bytecode-order.ts).
 async function buildHostPlugin(): Promise<void> {
-  await bunBuildFile(hostPluginPath, [...DOM0_COMPILE_FLAGS, 'xapi-plugin/entry/main.ts'])
+  const entry = 'xapi-plugin/entry/main.ts'
+  const dir = await mkdtemp(join(tmpdir(), 'vif-ip-binder-build-'))
+  try {
+    const first = join(dir, 'vif-ip-binder')
+    await compileForDom0(repo, entry, first)
+    const order = await recordBytecodeOrder(first, dir)
+    await bunBuildFile(hostPluginPath, [...DOM0_COMPILE_FLAGS, `--bytecode-order=${order}`, entry])
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 export const xoPluginDir = join(repo, 'dist/xo-plugin')
