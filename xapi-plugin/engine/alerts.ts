@@ -78,8 +78,7 @@ export function readAlertState(stateDir: string): AlertState {
 
 /** Reads, changes and writes the alert state under its own lock (never the host's: callers may hold that). */
 async function withAlertState<T>(ctx: AlertContext, body: (state: AlertState) => Promise<T>): Promise<T> {
-  const lockPath = join(ctx.env.root, 'var/run/vif-ip-binder-alerts.lock')
-  return withHostLock(lockPath, ctx.env.lockWaitSeconds, async () => {
+  return withHostLock(ctx.env.alertsLockPath, ctx.env.lockWaitSeconds, async () => {
     const state = readAlertState(ctx.env.stateDir)
     const result = await body(state)
     writeFileAtomically(join(ctx.env.stateDir, ALERTS_FILE), JSON.stringify(state, null, 2) + '\n')

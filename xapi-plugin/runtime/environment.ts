@@ -8,6 +8,8 @@ export interface Environment {
   root: string
   stateDir: string
   lockPath: string
+  /** The alert state's own lock: alerts are raised by callers that may hold the host's lock. */
+  alertsLockPath: string
   syslogSocket: string
   /** For detached work when dom0 has no syslog: nobody reads its stderr. */
   logFile: string
@@ -27,6 +29,7 @@ export function environmentFrom(env: NodeJS.ProcessEnv): Environment {
     root,
     stateDir: env.VIF_IP_BINDER_STATE_DIR || join(root, 'var/lib/vif-ip-binder'),
     lockPath: join(root, 'var/run/vif-ip-binder.lock'),
+    alertsLockPath: join(root, 'var/run/vif-ip-binder-alerts.lock'),
     syslogSocket: join(root, 'dev/log'),
     logFile: join(root, 'var/log/vif-ip-binder.log'),
     lockWaitSeconds: Number.isFinite(lockWait) && lockWait > 0 ? lockWait : 30,
