@@ -199,6 +199,18 @@ export interface StatusResult {
   confirmation?: PendingConfirmation & { workerRunning: boolean }
   /** The last revert of an unconfirmed change. */
   lastRevert?: RevertOutcome
+  /** The xapi messages this host raised whose condition has not ended (`xe message-list name=NAME`). */
+  alerts?: OpenAlertSummary[]
+}
+
+export interface OpenAlertSummary {
+  name: string
+  /** The bridge, SR UUID, host UUID or VM UUID it is about. */
+  subject: string
+  /** When the open message was created. */
+  since: string
+  /** Occurrences since, counted rather than sent again. */
+  repeats: number
 }
 
 export interface VersionResult {

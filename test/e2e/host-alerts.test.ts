@@ -57,6 +57,14 @@ describe('alerts of a host that binds alone: bridge, gateway, storage', () => {
   let session: string
   // The gateway gives up at once: the hook's quarter of an hour is not what is tested here.
   const boot = () => bootHost(sim, 'host1', { VIF_IP_BINDER_GATEWAY_WAIT_SECONDS: '1' })
+  /** What `status` says is open, as `name subject` pairs. */
+  const openInStatus = async () => {
+    const value = (await rpc(sim, 'host.call_plugin', session, sim.host('host1').ref, 'vif-ip-binder', 'status', {
+      'firewall-vifs': 'false',
+    })) as string
+    const alerts = (JSON.parse(value) as { alerts?: { name: string; subject: string }[] }).alerts ?? []
+    return alerts.map(a => `${a.name} ${a.subject}`)
+  }
   const plugSrs = async (timeout: string) =>
     rpc(sim, 'host.call_plugin', session, sim.host('host1').ref, 'vif-ip-binder', 'plug-srs', {
       srs: sim.record('SR', F.srName).uuid as string,
@@ -106,6 +114,11 @@ describe('alerts of a host that binds alone: bridge, gateway, storage', () => {
     assert.match(first.body, new RegExp(`SR "${F.srName}" .* still detached .*tcp:${F.nfsServer}:2049 did not answer`))
     await plugSrs('1')
     assert.equal((await theMessage(sim, session, 'srs-detached')).uuid, first.uuid)
+    const sr = sim.record('SR', F.srName).uuid as string
+    assert.deepEqual(await openInStatus(), [
+      `${ALERTS['gateway-unreachable'].name} xapi0`,
+      `${ALERTS['srs-detached'].name} ${sr}`,
+    ])
   })
 
   test('the conditions end: the gateway answers, the SR plugs, and their messages are destroyed', async () => {
@@ -116,6 +129,7 @@ describe('alerts of a host that binds alone: bridge, gateway, storage', () => {
     await plugSrs('20')
     assert.equal(pbdAttached(sim, 'host1'), true)
     assert.deepEqual(await messages(sim, session, 'srs-detached'), [])
+    assert.deepEqual(await openInStatus(), [])
   })
 })
 

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ALERTS, ALERT_REPEAT_SECONDS, type AlertCause } from '../../shared/alerts.ts'
 import { BinderError } from '../../shared/errors.ts'
+import type { OpenAlertSummary } from '../../shared/results.ts'
 import { NULL_REF } from '../../shared/xapi-ids.ts'
 import { writeFileAtomically } from '../runtime/atomic-file.ts'
 import type { Environment } from '../runtime/environment.ts'
@@ -74,6 +75,13 @@ export function readAlertState(stateDir: string): AlertState {
     // missing or unreadable: nothing is known to be open
   }
   return { version: 1, alerts: {} }
+}
+
+/** What `status` reports: the open alerts, if any, oldest first. */
+export function openAlerts(stateDir: string): { alerts?: OpenAlertSummary[] } {
+  const open = Object.values(readAlertState(stateDir).alerts).sort((a, b) => a.raisedAt.localeCompare(b.raisedAt))
+  if (!open.length) return {}
+  return { alerts: open.map(({ name, subject, raisedAt, repeats }) => ({ name, subject, since: raisedAt, repeats })) }
 }
 
 /** Reads, changes and writes the alert state under its own lock (never the host's: callers may hold that). */

@@ -2,6 +2,8 @@
 // is bound, the default route, what is wrong and what to run next). `--json`, and every
 // caller that is not a terminal, get the JSON itself; xapi's answers never change.
 
+import type { OpenAlertSummary } from '../../shared/results.ts'
+
 type Value = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function describeStep(step: Value): string {
@@ -84,7 +86,14 @@ function statusSummary(value: Value): string[] {
   const lines = names.length
     ? names.flatMap(name => bridgeLines(name, value.bridges[name]))
     : ['no bridge recorded on this host']
-  return [...lines, ...pausedLine(value), ...installedLine(value.installed)]
+  return [...lines, ...pausedLine(value), ...alertLines(value), ...installedLine(value.installed)]
+}
+
+function alertLines(value: Value): string[] {
+  return ((value.alerts ?? []) as OpenAlertSummary[]).map(
+    a =>
+      `ALERT ${a.name} (${a.subject}) since ${a.since}${a.repeats ? `, ${a.repeats} more since` : ''}: xe message-list name=${a.name}`,
+  )
 }
 
 function reconcileSummary(value: Value): string[] {

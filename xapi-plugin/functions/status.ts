@@ -14,6 +14,7 @@ import type { BridgeRecord, BridgeStatus, StatusResult } from '../../shared/resu
 import { readPause } from '../runtime/pause-file.ts'
 import { installedParts } from './installed-parts.ts'
 import { isRunning } from '../engine/confirmation.ts'
+import { openAlerts } from '../engine/alerts.ts'
 import { settle } from './confirm.ts'
 import { firewallVifHealth } from './vif-health.ts'
 
@@ -82,5 +83,6 @@ export async function status(request: StatusRequest, ctx: CallContext): Promise<
       ? { confirmation: { ...state.confirmation, workerRunning: isRunning(state.confirmation.worker) } }
       : {}),
     ...(state.lastRevert ? { lastRevert: state.lastRevert } : {}),
+    ...openAlerts(ctx.env.stateDir),
   }
 }
