@@ -9,6 +9,7 @@
 // to the master, as `xen-api` always does: reaching the member at all is the proof.
 
 import { PLUGIN_NAME } from '../shared/version.ts'
+import { describeError, errorCode } from './host-plugin.ts'
 import type { XapiConnection } from './xapi-types.ts'
 
 /** What `xen-api` keeps on a connection, and xo-server reads too. */
@@ -45,7 +46,7 @@ export function hostUrl(
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${Math.round(ms / 1000)} s`)), ms)
+    timer = setTimeout(() => reject(new Error(`no answer to ${what} within ${Math.round(ms / 1000)} s`)), ms)
   })
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
 }
@@ -75,17 +76,27 @@ async function confirmOnce(pool: XapiConnection, url: string, hostUuid: string, 
     watchEvents: false,
   })
   try {
-    await withTimeout(client.connect(), ms, `connecting to ${url}`)
-    const hostRef = await withTimeout(client.call('host.get_by_uuid', hostUuid), ms, url)
-    await withTimeout(client.call('host.call_plugin', hostRef, PLUGIN_NAME, 'confirm', { token }), ms, url)
+    await withTimeout(client.connect(), ms, 'the login')
+    const hostRef = await withTimeout(client.call('host.get_by_uuid', hostUuid), ms, 'host.get_by_uuid')
+    await withTimeout(client.call('host.call_plugin', hostRef, PLUGIN_NAME, 'confirm', { token }), ms, 'confirm')
   } finally {
     void client.disconnect().catch(() => undefined)
   }
 }
 
 /**
+ * Why one attempt failed, with the URL it was made to: the admin reads it to tell a binding
+ * that cut the host off from a URL Xen Orchestra never reaches (the code alone, such as
+ * UND_ERR_SOCKET, says neither).
+ */
+export function attemptFailure(url: string, error: unknown): string {
+  return `new connection to ${url}: ${describeError(error)}`
+}
+
+/**
  * Confirms `token` on the host through a new connection, trying again until its deadline
- * (a route or neighbour entry may take a moment). Throws the last failure.
+ * (a route or neighbour entry may take a moment). Each failed attempt is told to
+ * `onFailure`; the last one is thrown, as an error whose message names the URL.
  */
 export async function confirmThroughHost(
   pool: XapiConnection,
@@ -93,6 +104,7 @@ export async function confirmThroughHost(
   token: string,
   deadline: string,
   via: Readonly<Record<string, string>> = {},
+  onFailure: (reason: string) => void = () => undefined,
 ): Promise<void> {
   const url = hostUrl(pool, host.address, via, host.isMaster)
   const end = Date.parse(deadline) - 1000
@@ -101,9 +113,10 @@ export async function confirmThroughHost(
     try {
       return await confirmOnce(pool, url, host.uuid, token, Math.max(1000, Math.min(10_000, left)))
     } catch (error) {
-      const code = (error as { code?: unknown }).code
+      const reason = attemptFailure(url, error)
+      onFailure(reason)
       // The host answered: the token is gone (confirmed, or reverted already). Nothing to retry.
-      if (code === 'VIF_IP_BINDER_NO_SUCH_CONFIRMATION' || Date.now() + 2000 > end) throw error
+      if (errorCode(error) === 'VIF_IP_BINDER_NO_SUCH_CONFIRMATION' || Date.now() + 2000 > end) throw new Error(reason)
     }
     await new Promise(resolve => setTimeout(resolve, 2000))
   }

@@ -46,8 +46,18 @@ export function describeError(error: unknown): string {
   const params = errorParams(error)
   if (code?.startsWith('VIF_IP_BINDER_') && params[0]) return `${code}: ${params[0]}`
   if (code === PLUGIN_FAILURE && params.length) return `${code}: ${params.slice(0, 4).join(' / ')}`
-  if (code) return params.length ? `${code} ${JSON.stringify(params)}` : code
-  return error instanceof Error ? error.message : String(error)
+  if (code && (params.length || code.startsWith('VIF_IP_BINDER_')))
+    return params.length ? `${code} ${JSON.stringify(params)}` : code
+  return withCode(error instanceof Error ? error.message : String(error), code)
+}
+
+/**
+ * A message with its code when it does not say it: a transport's code alone (UND_ERR_SOCKET,
+ * ECONNREFUSED) tells an admin less than its message ("other side closed").
+ */
+function withCode(message: string, code: string | undefined): string {
+  if (!code || message.includes(code)) return message || code || ''
+  return message ? `${message} (${code})` : code
 }
 
 // Errors that a later attempt can cure: the host lock was busy, the firewall was still

@@ -63,3 +63,25 @@ test('confirms through a new xen-api client, not the pool connection, with its c
     ['host.call_plugin', 'OpaqueRef:host', 'vif-ip-binder', 'confirm', { token: 'the-token' }],
   ])
 })
+
+test('a failed confirmation names the URL it tried and what went wrong there, not only a code', async () => {
+  class Unreachable extends Client {
+    override async connect() {
+      throw Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })
+    }
+  }
+  const cutOff = Object.assign(Object.create(Unreachable.prototype) as XapiConnection, {
+    _url: { protocol: 'https:', port: '8443', hostname: 'master.example' },
+    _auth: { user: 'root', password: 'secret' },
+  })
+  const told: string[] = []
+  const deadline = new Date(Date.now() + 2500).toISOString()
+  const reason = 'new connection to https://192.0.2.7:8443: other side closed (UND_ERR_SOCKET)'
+  await assert.rejects(
+    confirmThroughHost(cutOff, { uuid: 'host-uuid', address: '192.0.2.7' }, 'the-token', deadline, {}, r =>
+      told.push(r),
+    ),
+    { message: reason },
+  )
+  assert.deepEqual(told, [reason])
+})
