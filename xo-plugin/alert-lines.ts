@@ -3,7 +3,7 @@
 // which xen-api fills with message.get_all_records and keeps current from events. One
 // that asks for action (xapi's priorities 1 to 3) makes the binding's report a problem.
 
-import { ALERT_PREFIX } from '../shared/alerts.ts'
+import { ALERTS, ALERT_PREFIX } from '../shared/alerts.ts'
 import type { HostRecord, PoolIndex, VmRecord, XapiRecord } from './xapi-types.ts'
 
 export interface MessageRecord extends XapiRecord {
@@ -18,7 +18,14 @@ export interface MessageRecord extends XapiRecord {
 /** Priorities 1 (critical) to 3 (warning) ask for action; 4 and 5 only tell. */
 const ACTION_PRIORITY = 3
 
-export function alertLines(index: PoolIndex): { ok: boolean; lines: string[] } {
+export interface AlertLines {
+  ok: boolean
+  lines: string[]
+  /** Each line with the message it tells. */
+  entries: { message: MessageRecord; line: string }[]
+}
+
+export function alertLines(index: PoolIndex): AlertLines {
   const where = (message: MessageRecord): string | undefined => {
     const object = index.uuid<HostRecord | VmRecord>(message.obj_uuid, message.cls === 'VM' ? 'VM' : 'host')
     if (!object) return undefined
@@ -31,10 +38,19 @@ export function alertLines(index: PoolIndex): { ok: boolean; lines: string[] } {
     .filter((a): a is { message: MessageRecord; on: string } => a.on !== undefined)
     .sort((a, b) => String(a.message.timestamp).localeCompare(String(b.message.timestamp)))
   let ok = true
-  const lines = alerts.map(({ message, on }) => {
+  const entries = alerts.map(({ message, on }) => {
     const action = Number(message.priority) <= ACTION_PRIORITY
     if (action) ok = false
-    return `${action ? 'PROBLEM: ' : ''}alert on ${on}: ${message.name} (${String(message.timestamp)}): ${message.body}`
+    const line = `${action ? 'PROBLEM: ' : ''}alert on ${on}: ${message.name} (${String(message.timestamp)}): ${message.body}`
+    return { message, line }
   })
-  return { ok, lines }
+  return { ok, lines: entries.map(e => e.line), entries }
+}
+
+/**
+ * The host's alert of a revert of this bridge, which the report already tells with Xen
+ * Orchestra's side of it (one line per revert, not two saying the same).
+ */
+export function isRevertAlertOf(message: MessageRecord, hostUuid: string, bridge: string): boolean {
+  return message.name === ALERTS.reverted.name && message.obj_uuid === hostUuid && message.body.includes(` ${bridge} `)
 }

@@ -23,7 +23,7 @@ import { poolConfigText, writePoolConfig } from './pool-config.ts'
 import { PoolWatch } from './pool-watch.ts'
 import { DEFAULT_PLUG_SRS_OPTIONS, type PlugSrsOptions, SrPlugger } from './sr-plugger.ts'
 import { type Resolution, resolveBindings } from './resolve.ts'
-import { type TestReport, buildTestReport } from './test-report.ts'
+import { type ConfirmingNote, type TestReport, buildTestReport } from './test-report.ts'
 import { failureSummary, runTestTask } from './test-task.ts'
 import { Names } from './names.ts'
 import { configurationRefused, invalidTestData, testFailed } from './xo-errors.ts'
@@ -125,6 +125,8 @@ export class VifIpBinderPlugin {
   private readonly serverIds = new WeakMap<XapiConnection, string>()
   /** Per pool: what we last wrote and what it replaced, to tell a stale cache from a change. */
   private readonly written = new Map<string, { text: string | undefined; replaced: string | undefined }>()
+  /** Changes being confirmed now, by host/bridge key: Test tells them even when the host does not answer. */
+  private readonly confirming = new Map<string, ConfirmingNote>()
   private nextServerId = 0
 
   constructor(
@@ -217,6 +219,7 @@ export class VifIpBinderPlugin {
           client: this.client,
           srStates: this.plugger,
           reverts: this.converger.reverts,
+          confirming: this.confirming,
           only,
         })
         this.log.info(report.text)
@@ -424,7 +427,15 @@ export class VifIpBinderPlugin {
     if (!xapi || !index || !host)
       throw new Error(`host ${JSON.stringify(target.hostName)} is no longer in a connected pool`)
     const isMaster = index.all<PoolRecord>('pool').some(pool => pool.master === host.$ref)
-    await confirmThroughHost(xapi, { ...host, isMaster }, token, deadline, this.options.hostUrls)
+    const note: ConfirmingNote = { deadline }
+    this.confirming.set(target.key, note)
+    try {
+      await confirmThroughHost(xapi, { ...host, isMaster }, token, deadline, this.options.hostUrls, reason => {
+        note.lastFailure = reason
+      })
+    } finally {
+      this.confirming.delete(target.key)
+    }
     this.log.info(`host ${JSON.stringify(target.hostName)} confirmed the change of bridge ${target.bridge}`, {
       host: target.hostUuid,
       bridge: target.bridge,

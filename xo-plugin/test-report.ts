@@ -7,13 +7,13 @@ import { PLUGIN_NAME } from '../shared/version.ts'
 import type { RevertOutcome } from '../shared/results.ts'
 import type { RevertNote } from './converger.ts'
 import { type DesiredBinding, desiredForPool } from './desired.ts'
-import { canonicalArgs } from '../shared/plugin-args.ts'
+import { type PluginArgs, canonicalArgs } from '../shared/plugin-args.ts'
 import { describePause } from '../shared/pause.ts'
 import { type HostPluginClient, type VersionResult, checkHostPlugin, describeError } from './host-plugin.ts'
 import type { ResolvedBinding, Resolution } from './resolve.ts'
 import { type EffectiveConfig, writtenOn } from './effective-config.ts'
 import { vifReportLines } from './firewall-vifs.ts'
-import { alertLines } from './alert-lines.ts'
+import { type AlertLines, alertLines, isRevertAlertOf } from './alert-lines.ts'
 import { type SrPlugger, type SrState, summarizeAttempt } from './sr-plugger.ts'
 import { type HostRecord, PoolIndex, type VmRecord, type XapiConnection, type XapiRecord } from './xapi-types.ts'
 
@@ -29,6 +29,13 @@ export interface TestReport {
   text: string
 }
 
+/** A change Xen Orchestra is confirming now, through a new connection to its host. */
+export interface ConfirmingNote {
+  deadline: string
+  /** Why its latest attempt failed, once one did. */
+  lastFailure?: string
+}
+
 export interface ReportInput {
   resolution: Resolution
   gatewayCheckSeconds: number
@@ -40,6 +47,8 @@ export interface ReportInput {
   srStates: Pick<SrPlugger, 'state' | 'statesOf'>
   /** Changes Xen Orchestra could not confirm, by host/bridge key (the converger's). */
   reverts?: ReadonlyMap<string, RevertNote>
+  /** Changes Xen Orchestra is confirming now, by host/bridge key. */
+  confirming?: ReadonlyMap<string, ConfirmingNote>
   /** 0-based; undefined = every binding. */
   only?: number
 }
@@ -207,67 +216,98 @@ async function bindingReport(input: ReportInput, index: number): Promise<Binding
       `host ${JSON.stringify(desired.hostName)} has no management PIF: the management address is not mirrored`,
     )
   srLines(input, index_, compared.resolved, index_.uuid<HostRecord>(desired.hostUuid, 'host'), report)
-  await statusLines(client, xapi, desired, report, input.reverts?.get(desired.key))
+  if (await statusLines(input, xapi, desired, report)) dropRevertAlert(report, alerts, desired)
   return report
 }
 
-/** A change of this binding that its host reverted, as the host and Xen Orchestra tell it. */
-function revertLines(
+/** The host's alert of a revert the report tells already, with Xen Orchestra's side of it. */
+function dropRevertAlert(report: BindingReport, alerts: AlertLines, desired: DesiredBinding): void {
+  const told = alerts.entries.filter(e => isRevertAlertOf(e.message, desired.hostUuid, desired.bridge))
+  const lines = new Set(told.map(e => e.line))
+  report.lines = report.lines.filter(line => !lines.has(line))
+}
+
+const WHY_UNCONFIRMED =
+  "either the configured binding cuts the host off from Xen Orchestra (correct it and save the configuration again), or Xen Orchestra cannot reach this host at that address at all (NAT, another name: map it in hostUrls in xo-server's config.toml)"
+
+/**
+ * A change of this binding that its host reverted, as the host and Xen Orchestra tell it:
+ * one line. True when there is one.
+ */
+function revertLine(
   desired: DesiredBinding,
   lastRevert: RevertOutcome | undefined,
   note: RevertNote | undefined,
   report: BindingReport,
-): void {
+): boolean {
   const host = JSON.stringify(desired.hostName)
   const byHost = lastRevert?.bridges.includes(desired.bridge) ? lastRevert : undefined
-  if (!byHost && !note) return
+  if (!byHost && !note) return false
   report.ok = false
-  if (byHost)
-    report.lines.push(
-      `PROBLEM: host ${host} reverted an unconfirmed change of ${desired.bridge} at ${byHost.revertedAt}: ${byHost.reason}`,
-    )
-  if (note)
-    report.lines.push(
-      `PROBLEM: Xen Orchestra could not confirm the change of ${desired.bridge} on host ${host} through a new connection (${note.reason}), so the host reverted it${byHost ? '' : ` at ${note.deadline}`}: either the configured binding cuts the host off from Xen Orchestra (correct it and save the configuration again), or Xen Orchestra cannot reach this host at that address at all (NAT, another name: map it in hostUrls in xo-server's config.toml)`,
-    )
+  const reverted = byHost
+    ? `host ${host} reverted an unconfirmed change of ${desired.bridge} at ${byHost.revertedAt} (${byHost.reason})`
+    : `host ${host} reverted the change of ${desired.bridge} at ${note!.deadline}`
+  report.lines.push(
+    note
+      ? `PROBLEM: ${reverted}: Xen Orchestra could not confirm it (${note.reason}): ${WHY_UNCONFIRMED}`
+      : `PROBLEM: ${reverted}`,
+  )
+  return true
 }
 
-/** What the host holds for the binding, against what Xen Orchestra wants there. */
+/**
+ * A change waiting for its confirmation: a problem once Xen Orchestra failed to confirm it,
+ * or when it is not Xen Orchestra's to confirm (nothing will, and the host reverts it).
+ */
+function waitingLine(
+  desired: DesiredBinding,
+  deadline: string,
+  note: ConfirmingNote | undefined,
+  report: BindingReport,
+) {
+  const problem = !note || note.lastFailure !== undefined
+  if (problem) report.ok = false
+  const latest = note?.lastFailure ? ` (Xen Orchestra's latest attempt: ${note.lastFailure})` : ''
+  report.lines.push(
+    `${problem ? 'PROBLEM: ' : ''}a change of ${desired.bridge} on host ${JSON.stringify(desired.hostName)} waits for its confirmation until ${deadline}: unconfirmed, the host reverts it then${latest}`,
+  )
+}
+
+/**
+ * What the host holds for the binding, against what Xen Orchestra wants there. True when
+ * it told a revert of the binding's change.
+ */
 async function statusLines(
-  client: ReportInput['client'],
+  input: ReportInput,
   xapi: XapiConnection,
   desired: DesiredBinding,
   report: BindingReport,
-  note?: RevertNote,
-): Promise<void> {
+): Promise<boolean> {
+  const confirming = input.confirming?.get(desired.key)
   let status
+  let reverted = false
   try {
-    const answer = await client.status(xapi, desired.hostRef, desired.bridge)
-    revertLines(desired, answer.lastRevert, note, report)
+    const answer = await input.client.status(xapi, desired.hostRef, desired.bridge)
+    reverted = revertLine(desired, answer.lastRevert, input.reverts?.get(desired.key), report)
     const pending = answer.confirmation
     if (pending && Object.hasOwn(pending.before, desired.bridge))
-      report.lines.push(
-        `a change of ${desired.bridge} on host ${JSON.stringify(desired.hostName)} waits for its confirmation until ${pending.deadline}: unconfirmed, the host reverts it then`,
-      )
+      waitingLine(desired, pending.deadline, confirming, report)
     status = answer.bridges[desired.bridge]
   } catch (error) {
+    // The host does not answer now: perhaps the very change Xen Orchestra is confirming.
+    if (confirming) waitingLine(desired, confirming.deadline, confirming, report)
     report.ok = false
     report.lines.push(`PROBLEM: status on host ${JSON.stringify(desired.hostName)} failed: ${describeError(error)}`)
-    return
+    return reverted
   }
   if (!status?.recorded) {
     report.ok = false
     report.lines.push(
       `PROBLEM: nothing is applied on host ${JSON.stringify(desired.hostName)} for ${desired.bridge} yet`,
     )
-    return
+    return reverted
   }
-  if (canonicalArgs(status.recorded.desired) !== canonicalArgs(desired.args)) {
-    report.ok = false
-    report.lines.push(
-      `PROBLEM: host ${JSON.stringify(desired.hostName)} holds other arguments than configured (an apply is pending or failed): ${JSON.stringify(status.recorded.desired)}`,
-    )
-  }
+  heldLine(desired, status.recorded.desired, reverted, report)
   const kernel = `addresses ${status.kernel.addresses.join(', ') || 'none'}; default routes: IPv4 ${status.kernel.defaultRoutes.ipv4}, IPv6 ${status.kernel.defaultRoutes.ipv6}`
   if (status.inSync) {
     report.lines.push(`in sync: ${kernel}`)
@@ -279,6 +319,21 @@ async function statusLines(
     if (status.problem) report.lines.push(`PROBLEM: ${status.problem}`)
     report.lines.push(`kernel: ${kernel}`)
   }
+  return reverted
+}
+
+/** Other arguments than configured: after a revert, what the host keeps by design. */
+function heldLine(desired: DesiredBinding, held: PluginArgs, reverted: boolean, report: BindingReport): void {
+  if (canonicalArgs(held) === canonicalArgs(desired.args)) return
+  const host = JSON.stringify(desired.hostName)
+  if (reverted) {
+    report.lines.push(`host ${host} keeps its arguments from before the reverted change: ${JSON.stringify(held)}`)
+    return
+  }
+  report.ok = false
+  report.lines.push(
+    `PROBLEM: host ${host} holds other arguments than configured (an apply is pending or failed): ${JSON.stringify(held)}`,
+  )
 }
 
 export async function buildTestReport(input: ReportInput): Promise<TestReport> {

@@ -64,16 +64,23 @@ it('a change that cuts the host off from XO is reverted by the host; XO reaches 
   await plugin.configure({ bindings: [change], confirmSeconds: 8 })
   await waitFor('the change applied on host1', async () => (await onBridge(host1.netns)).includes(`${CUT_OFF}/24`))
   assert.equal(await pings(lan, F.hostAddresses[0]), false, 'host1 is cut off from the LAN')
-  // Test during the window says a change waits for its confirmation (the status it reads is
-  // from before the deadline whenever Test answers before it).
+  // Test during the window fails (xo-web shows only a failed Test's lines) and says which
+  // change waits, until when, and why Xen Orchestra has not confirmed it yet (the status it
+  // reads is from before the deadline whenever Test answers before it).
   const state = JSON.parse(readFileSync(join(host1.root, 'var/lib/vif-ip-binder/state.json'), 'utf8'))
   const deadline = (state.confirmation?.deadline as string | undefined) ?? new Date(0).toISOString()
-  const during = await plugin.test({}).then(
-    report => (report as { text: string }).text,
-    (error: Error) => failureText(error),
+  const waiting = new RegExp(
+    `PROBLEM: a change of xapi0 on host "host1" waits for its confirmation until ${deadline}: unconfirmed, the host reverts it then \\(Xen Orchestra's latest attempt: new connection to ${hostUrl}: `,
   )
-  if (Date.now() < Date.parse(deadline))
-    assert.match(during, new RegExp(`a change of xapi0 on host "host1" waits for its confirmation until ${deadline}`))
+  let during: string | undefined
+  // Until Xen Orchestra's first attempt failed, the line is there but no problem yet.
+  while (Date.now() < Date.parse(deadline) - 2000 && !waiting.test(during ?? '')) {
+    during = await plugin.test({}).then(
+      () => 'Test passed',
+      (error: Error) => failureText(error),
+    )
+  }
+  if (during !== undefined) assert.match(during, waiting)
 
   await waitFor(
     'host1 back to its previous address',
@@ -91,8 +98,24 @@ it('a change that cuts the host off from XO is reverted by the host; XO reaches 
     () => assert.fail('Test must report the revert'),
     (error: Error) => failureText(error),
   )
-  assert.match(failure, /host "host1" reverted an unconfirmed change of xapi0 at \S+: not confirmed by \S+/)
-  assert.match(failure, /Xen Orchestra could not confirm the change of xapi0 on host "host1" through a new connection/)
+  // One line for the revert: the host's side and Xen Orchestra's, no second line for the
+  // host's alert, and what the host keeps is no "pending or failed" apply.
+  assert.deepEqual(
+    failure.split('\n').filter(line => line.includes('PROBLEM')).length,
+    1,
+    `one PROBLEM line in:\n${failure}`,
+  )
+  assert.match(
+    failure,
+    new RegExp(
+      `PROBLEM: host "host1" reverted an unconfirmed change of xapi0 at \\S+ \\(not confirmed by \\S+: reverted at the deadline\\): Xen Orchestra could not confirm it \\(new connection to ${hostUrl}: .+\\): either the configured binding cuts the host off`,
+    ),
+  )
+  const report = h.xo.tasks.logs.at(-1)!
+  assert.match(
+    report.infos.map(i => i.message).join('\n'),
+    /host "host1" keeps its arguments from before the reverted change: \{"bridge":"xapi0","addresses":"10\.77\.0\.2\/24"/,
+  )
   // Neither XO nor the host's hook applies the change again when the firewall restarts
   // (the pool's configuration still holds it): it would cut the host off again.
   await sim.shutdownVm(F.firewallVm)
