@@ -133,3 +133,47 @@ it('a change that cuts the host off from XO is reverted by the host; XO reaches 
   assert.equal((await onBridge(host1.netns)).includes(`${CUT_OFF}/24`), false)
   assert.equal(await pings(lan, F.hostAddresses[0]), true)
 })
+
+it('Test during the window names the change waiting for its confirmation when the change cut Xen Orchestra off the pool master too', async () => {
+  // Xen Orchestra on the LAN reaches the pool through its master's own address: the change
+  // that cuts the master off cuts the pool connection too, and the host cannot say anything.
+  h = await startHarness()
+  const { sim, xo, plugin, binding, hostUrls } = h
+  const { user, password } = sim.describe()
+  const host1 = sim.host('host1')
+  const lan = sim.external('nfs').netns
+  const hostUrl = hostUrls[F.hostAddresses[0]]!
+  await plugin.configure({ bindings: [binding], confirmSeconds: 8 })
+  await plugin.load()
+  await sim.startVm(F.firewallVm, 'host1')
+  await waitFor('host1 reachable from the LAN', () => pings(lan, F.hostAddresses[0]))
+  await plugin.instance.whenIdle()
+  await xo.disconnectServer('firewall-pool')
+  await xo.connectServer('firewall-pool', { url: hostUrl, user, password })
+  await plugin.instance.whenIdle()
+
+  const change = { ...binding, addresses: [`${CUT_OFF}/24`], managementAddress: CUT_OFF }
+  await plugin.configure({ bindings: [change], confirmSeconds: 8 })
+  await waitFor('the change applied on host1', async () => (await onBridge(host1.netns)).includes(`${CUT_OFF}/24`))
+  const state = JSON.parse(readFileSync(join(host1.root, 'var/lib/vif-ip-binder/state.json'), 'utf8'))
+  const deadline = state.confirmation.deadline as string
+  const waiting = new RegExp(
+    `PROBLEM: a change of xapi0 on host "host1" waits for its confirmation until ${deadline}: unconfirmed, the host reverts it then \\(Xen Orchestra's latest attempt: new connection to ${hostUrl}: `,
+  )
+  let during: string | undefined
+  while (Date.now() < Date.parse(deadline) - 2000 && !waiting.test(during ?? '')) {
+    during = await plugin.test({}).then(
+      () => 'Test passed',
+      (error: Error) => failureText(error),
+    )
+  }
+  if (during !== undefined) {
+    assert.match(during, waiting)
+    assert.match(during, /PROBLEM: status on host "host1" failed: /)
+  }
+  await waitFor(
+    'host1 back to its previous address',
+    async () => (await onBridge(host1.netns)).includes(`${F.hostAddresses[0]}/24`),
+    60_000,
+  )
+})
