@@ -42,21 +42,50 @@ async function reachable(url: string, user: string, password: string, hostUuid: 
   }
 }
 
-it('a change that cuts the host off from XO is reverted by the host; XO reaches it again and Test says which host and why', async () => {
-  // The host plugin installed as on a real host (hook and boot unit too): the host's own
-  // paths must not re-apply the reverted change either.
-  h = await startHarness({ hostPlugin: false })
-  const { sim, plugin, binding, hostUrls } = h
-  await installHostPlugin(sim)
+/** The binding applied on host1 by XO, with an 8 s window for changes; host1 reachable from the LAN. */
+async function boundOnHost1() {
+  const { sim, plugin, binding, hostUrls } = h!
   const { user, password } = sim.describe()
   const host1 = sim.host('host1')
   const lan = sim.external('nfs').netns
-  const hostUrl = hostUrls[F.hostAddresses[0]]!
   await plugin.configure({ bindings: [binding], confirmSeconds: 8 })
   await plugin.load()
   await sim.startVm(F.firewallVm, 'host1')
   await waitFor('host1 bound', async () => (await onBridge(host1.netns)).includes(`${F.hostAddresses[0]}/24`))
   await waitFor('host1 reachable from the LAN', () => pings(lan, F.hostAddresses[0]))
+  return { host1, lan, hostUrl: hostUrls[F.hostAddresses[0]]!, user, password }
+}
+
+/**
+ * Test during host1's window fails (xo-web shows only a failed Test's lines) and says which
+ * change waits, until when, and why Xen Orchestra has not confirmed it yet. Until XO's first
+ * attempt failed the line is there but no problem yet. Undefined when the window was too
+ * close to its end to ask (the status Test reads must be from before the deadline).
+ */
+async function testDuringWindow(hostUrl: string): Promise<string | undefined> {
+  const state = JSON.parse(readFileSync(join(h!.sim.host('host1').root, 'var/lib/vif-ip-binder/state.json'), 'utf8'))
+  const deadline = state.confirmation.deadline as string
+  const waiting = new RegExp(
+    `PROBLEM: a change of xapi0 on host "host1" waits for its confirmation until ${deadline}: unconfirmed, the host reverts it then \\(Xen Orchestra's latest attempt: new connection to ${hostUrl}: `,
+  )
+  let during: string | undefined
+  while (Date.now() < Date.parse(deadline) - 2000 && !waiting.test(during ?? '')) {
+    during = await h!.plugin.test({}).then(
+      () => 'Test passed',
+      (error: Error) => failureText(error),
+    )
+  }
+  if (during !== undefined) assert.match(during, waiting)
+  return during
+}
+
+it('a change that cuts the host off from XO is reverted by the host; XO reaches it again and Test says which host and why', async () => {
+  // The host plugin installed as on a real host (hook and boot unit too): the host's own
+  // paths must not re-apply the reverted change either.
+  h = await startHarness({ hostPlugin: false })
+  const { sim, plugin, binding } = h
+  await installHostPlugin(sim)
+  const { host1, lan, hostUrl, user, password } = await boundOnHost1()
   assert.equal(await reachable(hostUrl, user, password, host1.uuid), true)
   const boundRoute = await defaultRoute(host1.netns)
 
@@ -64,23 +93,7 @@ it('a change that cuts the host off from XO is reverted by the host; XO reaches 
   await plugin.configure({ bindings: [change], confirmSeconds: 8 })
   await waitFor('the change applied on host1', async () => (await onBridge(host1.netns)).includes(`${CUT_OFF}/24`))
   assert.equal(await pings(lan, F.hostAddresses[0]), false, 'host1 is cut off from the LAN')
-  // Test during the window fails (xo-web shows only a failed Test's lines) and says which
-  // change waits, until when, and why Xen Orchestra has not confirmed it yet (the status it
-  // reads is from before the deadline whenever Test answers before it).
-  const state = JSON.parse(readFileSync(join(host1.root, 'var/lib/vif-ip-binder/state.json'), 'utf8'))
-  const deadline = (state.confirmation?.deadline as string | undefined) ?? new Date(0).toISOString()
-  const waiting = new RegExp(
-    `PROBLEM: a change of xapi0 on host "host1" waits for its confirmation until ${deadline}: unconfirmed, the host reverts it then \\(Xen Orchestra's latest attempt: new connection to ${hostUrl}: `,
-  )
-  let during: string | undefined
-  // Until Xen Orchestra's first attempt failed, the line is there but no problem yet.
-  while (Date.now() < Date.parse(deadline) - 2000 && !waiting.test(during ?? '')) {
-    during = await plugin.test({}).then(
-      () => 'Test passed',
-      (error: Error) => failureText(error),
-    )
-  }
-  if (during !== undefined) assert.match(during, waiting)
+  await testDuringWindow(hostUrl)
 
   await waitFor(
     'host1 back to its previous address',
@@ -138,15 +151,8 @@ it('Test during the window names the change waiting for its confirmation when th
   // Xen Orchestra on the LAN reaches the pool through its master's own address: the change
   // that cuts the master off cuts the pool connection too, and the host cannot say anything.
   h = await startHarness()
-  const { sim, xo, plugin, binding, hostUrls } = h
-  const { user, password } = sim.describe()
-  const host1 = sim.host('host1')
-  const lan = sim.external('nfs').netns
-  const hostUrl = hostUrls[F.hostAddresses[0]]!
-  await plugin.configure({ bindings: [binding], confirmSeconds: 8 })
-  await plugin.load()
-  await sim.startVm(F.firewallVm, 'host1')
-  await waitFor('host1 reachable from the LAN', () => pings(lan, F.hostAddresses[0]))
+  const { xo, plugin, binding } = h
+  const { host1, hostUrl, user, password } = await boundOnHost1()
   await plugin.instance.whenIdle()
   await xo.disconnectServer('firewall-pool')
   await xo.connectServer('firewall-pool', { url: hostUrl, user, password })
@@ -155,22 +161,8 @@ it('Test during the window names the change waiting for its confirmation when th
   const change = { ...binding, addresses: [`${CUT_OFF}/24`], managementAddress: CUT_OFF }
   await plugin.configure({ bindings: [change], confirmSeconds: 8 })
   await waitFor('the change applied on host1', async () => (await onBridge(host1.netns)).includes(`${CUT_OFF}/24`))
-  const state = JSON.parse(readFileSync(join(host1.root, 'var/lib/vif-ip-binder/state.json'), 'utf8'))
-  const deadline = state.confirmation.deadline as string
-  const waiting = new RegExp(
-    `PROBLEM: a change of xapi0 on host "host1" waits for its confirmation until ${deadline}: unconfirmed, the host reverts it then \\(Xen Orchestra's latest attempt: new connection to ${hostUrl}: `,
-  )
-  let during: string | undefined
-  while (Date.now() < Date.parse(deadline) - 2000 && !waiting.test(during ?? '')) {
-    during = await plugin.test({}).then(
-      () => 'Test passed',
-      (error: Error) => failureText(error),
-    )
-  }
-  if (during !== undefined) {
-    assert.match(during, waiting)
-    assert.match(during, /PROBLEM: status on host "host1" failed: /)
-  }
+  const during = await testDuringWindow(hostUrl)
+  if (during !== undefined) assert.match(during, /PROBLEM: status on host "host1" failed: /)
   await waitFor(
     'host1 back to its previous address',
     async () => (await onBridge(host1.netns)).includes(`${F.hostAddresses[0]}/24`),
