@@ -33,6 +33,12 @@ interface Entry extends HostRef {
   confirmFor?: string
   /** A target whose confirmation failed (the host reverted it): not applied again until it changes. */
   revertedFor?: string
+  /**
+   * The host still reports a revert of this bridge that no confirmation ended (xo-server
+   * restarted since): the next apply there gets a window even if the host holds the target
+   * already, so its confirmation ends the revert (its record and alert).
+   */
+  endRevert?: boolean
   scheduled: boolean
 }
 
@@ -119,10 +125,11 @@ export class Converger {
   }
 
   /** What a host says it holds for a bridge (from its `status`), replacing our memory. */
-  learn(host: HostRef, bridge: string, recordedArgs: Record<string, string> | null): void {
+  learn(host: HostRef, bridge: string, recordedArgs: Record<string, string> | null, reverted = false): void {
     const key = `${host.hostUuid}/${bridge}`
     const entry = this.entries.get(key) ?? this.createEntry(key, host, bridge)
     entry.settled = recordedArgs ? canonicalArgs(recordedArgs) : null
+    entry.endRevert = reverted && recordedArgs !== null ? true : undefined
   }
 
   /** Keys we believe bound on a host (to reconcile with what the host reports). */
@@ -189,7 +196,11 @@ export class Converger {
 
   private needsWork(entry: Entry): boolean {
     const want = targetText(entry.target)
-    return want !== entry.settled && entry.failedFor !== want && entry.revertedFor !== want
+    return !this.settled(entry, want) && entry.failedFor !== want && entry.revertedFor !== want
+  }
+
+  private settled(entry: Entry, want: string | null): boolean {
+    return want === entry.settled && !(entry.endRevert && want !== null)
   }
 
   private kick(entry: Entry): void {
@@ -240,7 +251,7 @@ export class Converger {
   private async step(entry: Entry): Promise<void> {
     const target = entry.target
     const want = targetText(target)
-    if (want === entry.settled) return
+    if (this.settled(entry, want)) return
     const xapi = this.getXapi(entry.poolId)
     if (!xapi) throw new PoolNotConnectedError(`the pool of host ${JSON.stringify(entry.hostName)} is not connected`)
     const host = target ?? entry
@@ -305,7 +316,7 @@ export class Converger {
    * an unchanged binding on a VIF plug.
    */
   private needsWindow(entry: Entry, want: string | null): boolean {
-    return entry.confirmFor === want || (entry.settled !== null && entry.settled !== want)
+    return entry.confirmFor === want || entry.endRevert === true || (entry.settled !== null && entry.settled !== want)
   }
 
   /**
@@ -327,6 +338,7 @@ export class Converger {
       if (token) await this.confirmChange(target, token, deadline)
     } catch (error) {
       entry.confirmFor = undefined
+      entry.endRevert = undefined
       entry.revertedFor = want
       const reason = describeError(error)
       const note = { hostUuid: target.hostUuid, hostName: target.hostName, bridge: target.bridge, deadline, reason }
@@ -338,6 +350,7 @@ export class Converger {
       return
     }
     entry.confirmFor = undefined
+    entry.endRevert = undefined
     this.reverts.delete(entry.key)
     this.applied(entry, target, want, result, started)
   }

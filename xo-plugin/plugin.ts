@@ -404,8 +404,11 @@ export class VifIpBinderPlugin {
           await this.queue.run(record.uuid, `${record.name_label}/status`, async () => {
             const check = await this.converger.hostCheck(xapi, host)
             if (!check.ok) return
-            const { bridges: recorded } = await this.client.status(xapi, record.$ref)
-            for (const bridge of wanted) this.converger.learn(host, bridge, recorded[bridge]?.recorded?.desired ?? null)
+            const { bridges: recorded, lastRevert } = await this.client.status(xapi, record.$ref)
+            for (const bridge of wanted) {
+              const reverted = lastRevert?.bridges.includes(bridge) === true
+              this.converger.learn(host, bridge, recorded[bridge]?.recorded?.desired ?? null, reverted)
+            }
           })
         } catch (error) {
           this.log.debug(`could not read what host ${JSON.stringify(record.name_label)} holds`, { error })

@@ -145,6 +145,19 @@ it('a change that cuts the host off from XO is reverted by the host; XO reaches 
   await plugin.instance.whenIdle()
   assert.equal((await onBridge(host1.netns)).includes(`${CUT_OFF}/24`), false)
   assert.equal(await pings(lan, F.hostAddresses[0]), true)
+
+  // The admin saves the binding the host kept while the plugin is off (or xo-server restarts
+  // after): the host still reports the revert, so XO applies even what the host holds with a
+  // window, and its confirmation ends the revert, its record and the host's alert.
+  await plugin.unload()
+  await plugin.configure({ bindings: [binding], confirmSeconds: 8 })
+  await plugin.load()
+  await plugin.instance.whenIdle()
+  await waitFor('the revert ended', async () => {
+    const state = JSON.parse(readFileSync(join(host1.root, 'var/lib/vif-ip-binder/state.json'), 'utf8'))
+    return !(state.lastRevert?.bridges ?? []).includes(F.privateBridge)
+  })
+  await plugin.test({})
 })
 
 it('Test during the window names the change waiting for its confirmation when the change cut Xen Orchestra off the pool master too', async () => {
