@@ -100,7 +100,11 @@ export interface ApplyResult {
 export const MAX_CONFIRM_SECONDS = 3600
 
 export interface ConfirmationHandle {
-  token: string
+  /**
+   * This call's own token: `confirm` with it keeps this call's change. Absent when the change
+   * asked for no window and joined another caller's: it cannot confirm what it did not arm.
+   */
+  token?: string
   /** ISO 8601: the revert runs at this moment unless confirmed. */
   deadline: string
   /** The window this call asked for (0 when it joined a pending one without asking). */
@@ -112,7 +116,15 @@ export interface ConfirmationHandle {
  * made while one is pending joins it (see README, `apply` with `confirm=`).
  */
 export interface PendingConfirmation extends ConfirmationHandle {
+  /** The window's first token: it names the window (its revert process, lastRevert). */
+  token: string
+  /** The tokens of the calls that joined the window asking for one and have not confirmed yet (absent: [token]). */
+  tokens?: string[]
+  /** The tokens already confirmed while others are not yet. */
+  confirmed?: string[]
   armedAt: string
+  /** The kernel's boot id when armed: a change armed before the last boot is overdue whatever its deadline. */
+  bootId?: string
   /** Each changed bridge's record before the first unconfirmed change (null: it had none). */
   before: Record<string, BridgeRecord | null>
   /** Every step of the unconfirmed changes, in the order they were to run: the revert undoes them in reverse. */
@@ -124,6 +136,8 @@ export interface PendingConfirmation extends ConfirmationHandle {
 /** What a revert did, kept in the state until the next one. */
 export interface RevertOutcome {
   token: string
+  /** Every token the window had (absent: token only). */
+  tokens?: string[]
   deadline: string
   revertedAt: string
   /**
@@ -142,6 +156,11 @@ export interface ConfirmResult {
   bridges: string[]
   deadline: string
   confirmedAt: string
+  /**
+   * Other callers joined the window and have not confirmed their changes yet: the window is
+   * kept only once they do, and reverts as a whole at the deadline otherwise.
+   */
+  othersUnconfirmed?: number
 }
 
 /** The most requests one apply-many takes. */
@@ -322,6 +341,8 @@ export interface BootResult {
   paused?: Pause
   /** A change left unconfirmed when the host went down, reverted before anything else. */
   reverted?: RevertOutcome
+  /** Why that revert did not run before the rest of boot (the host lock was busy), and what reverts it instead. */
+  revertDeferred?: string
   rescue: RescueResult
   reconcile: ReconcileResult
 }

@@ -111,13 +111,14 @@ export async function callOk<T = Record<string, unknown>>(
 }
 
 /** Runs the executable by hand (`vif-ip-binder fn key=value`), as an admin would. */
-export async function runByHand(ns: string, root: string, words: string[]) {
-  return execa(
-    'ip',
-    ['netns', 'exec', ns, 'env', '-i', `PATH=${XAPI_PATH}`, `VIF_IP_BINDER_ROOT=${root}`, HOST_PLUGIN, ...words],
-    {
-      reject: false,
-      stdin: 'ignore',
-    },
-  )
+export async function runByHand(ns: string, root: string, words: string[], extraEnv: Record<string, string> = {}) {
+  const env = [
+    `PATH=${XAPI_PATH}`,
+    `VIF_IP_BINDER_ROOT=${root}`,
+    ...Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`),
+  ]
+  return execa('ip', ['netns', 'exec', ns, 'env', '-i', ...env, HOST_PLUGIN, ...words], {
+    reject: false,
+    stdin: 'ignore',
+  })
 }

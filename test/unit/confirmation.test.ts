@@ -17,19 +17,19 @@ const recordOf = (address: string): BridgeRecord => ({
 
 test('nothing pending and no window: nothing is armed', () => {
   const state = emptyState()
-  assert.equal(joinConfirmation(state, 'xapi1', undefined, [add('192.0.2.2/24')], 0, T0), undefined)
+  assert.equal(joinConfirmation(state, 'xapi1', undefined, [add('192.0.2.2/24')], { seconds: 0 }, T0), undefined)
   assert.equal(state.confirmation, undefined)
 })
 
 test('a second change joins: same token, the later deadline, the first state before kept', () => {
   const state: State = emptyState()
-  const first = joinConfirmation(state, 'xapi1', recordOf('192.0.2.2/24'), [add('192.0.2.3/24')], 60, T0)!
+  const first = joinConfirmation(state, 'xapi1', recordOf('192.0.2.2/24'), [add('192.0.2.3/24')], { seconds: 60, token: 'first' }, T0)!
   assert.equal(first.deadline, '2026-12-02T00:01:00.000Z')
-  const shorter = joinConfirmation(state, 'xapi1', recordOf('192.0.2.3/24'), [add('192.0.2.4/24')], 10, T0 + 5000)!
+  const shorter = joinConfirmation(state, 'xapi1', recordOf('192.0.2.3/24'), [add('192.0.2.4/24')], { seconds: 10, token: 'first' }, T0 + 5000)!
   assert.deepEqual([shorter.token, shorter.deadline, shorter.seconds], [first.token, first.deadline, 10])
-  const longer = joinConfirmation(state, 'xapi2', undefined, [], 120, T0 + 5000)!
+  const longer = joinConfirmation(state, 'xapi2', undefined, [], { seconds: 120, token: 'first' }, T0 + 5000)!
   assert.deepEqual([longer.token, longer.deadline], [first.token, '2026-12-02T00:02:05.000Z'])
-  const without = joinConfirmation(state, 'xapi1', undefined, [add('192.0.2.5/24')], 0, T0 + 6000)!
+  const without = joinConfirmation(state, 'xapi1', undefined, [add('192.0.2.5/24')], { seconds: 0 }, T0 + 6000)!
   assert.equal(without.deadline, longer.deadline, 'a change without a window keeps the deadline')
   assert.deepEqual(state.confirmation!.before, { xapi1: recordOf('192.0.2.2/24'), xapi2: null })
   assert.deepEqual(

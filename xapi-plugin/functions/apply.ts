@@ -15,7 +15,15 @@ import { type Observed, defaultInSlot } from '../engine/observe.ts'
 import { describeDefaultRoute } from '../kernel/ip.ts'
 import { type Plan, planApply } from '../engine/plan.ts'
 import { type State, emptyRecord } from '../engine/state.ts'
-import { heldBackFor, joinConfirmation, liftHoldBack, settleOverdue } from '../engine/confirmation.ts'
+import {
+  callToken,
+  currentBootId,
+  heldBackFor,
+  joinConfirmation,
+  liftHoldBack,
+  restartWindow,
+  settleOverdue,
+} from '../engine/confirmation.ts'
 import { ensureRevertWorker } from './confirm.ts'
 import type { CallContext } from './context.ts'
 
@@ -72,7 +80,7 @@ export async function applyHeld(
   }
   if (request.dryRun) return result
 
-  writeIntent(state, plan, previousRecord, ctx, options.confirmSeconds ?? 0, result)
+  await writeIntent(state, plan, previousRecord, ctx, options.confirmSeconds ?? 0, result)
   const restoreRecord = () => {
     if (previousRecord) state.bridges[bridge] = previousRecord
     else delete state.bridges[bridge]
@@ -90,6 +98,7 @@ export async function applyHeld(
   // the next apply retries the removals.
   await runSteps(plan.break, log)
   state.bridges[bridge] = plan.final
+  if (result.confirmation) result.confirmation = restartWindow(state, result.confirmation)
   store.save(state)
   if (result.changes.length) log.log('info', 'applied', { bridge, changes: result.changes.length })
   return result
@@ -123,23 +132,24 @@ const heldBackResult = (request: ApplyRequest): ApplyResult => ({
  * might have added and still knows which default route to give back, and a revert armed
  * (its process started) that undoes all of it.
  */
-function writeIntent(
+async function writeIntent(
   state: State,
   plan: Plan,
   previousRecord: BridgeRecord | undefined,
   ctx: CallContext,
-  confirmSeconds: number,
+  seconds: number,
   result: ApplyResult,
-): void {
+): Promise<void> {
   const { bridge } = plan.final
-  const confirmation = joinConfirmation(state, bridge, previousRecord, [...plan.make, ...plan.break], confirmSeconds)
+  const window = { seconds, token: seconds > 0 ? callToken() : undefined, bootId: currentBootId(ctx.env.root) }
+  const confirmation = joinConfirmation(state, bridge, previousRecord, [...plan.make, ...plan.break], window)
   if (confirmation) result.confirmation = confirmation
   state.bridges[bridge] = plan.intent
   ctx.store.save(state)
   // The revert process reads the pending confirmation from the state file, and ends at once
   // if it finds none there: it starts only once that state is written. A call killed in
   // between leaves a confirmation with no process, which the next call or boot reverts.
-  if (confirmation && ensureRevertWorker(state, ctx.env)) ctx.store.save(state)
+  if (confirmation && (await ensureRevertWorker(state, ctx))) ctx.store.save(state)
 }
 
 async function prepareOnly(

@@ -63,12 +63,13 @@ function pausedBoot(ctx: CallContext): BootResult | undefined {
 export async function boot(waitSeconds: number, ctx: CallContext): Promise<BootResult> {
   // First, paused or not: the reboot ended the window of an unconfirmed change, and what it
   // recorded must not be taken for what the host holds.
+  // A busy lock does not stop boot: the rescue and the binding matter more than the order.
   const reverted = await revertAtBoot(ctx)
   const paused = pausedBoot(ctx)
-  if (paused) return reverted ? { ...paused, reverted } : paused
+  if (paused) return { ...paused, ...reverted }
   const waitedMs = await waitForXapi(ctx.env.root, waitSeconds)
   ctx.log.log('info', 'boot: xapi answers', { waitedMs })
   const rescued = await rescue(ctx)
   if (rescued.acted) ctx.log.log('warning', `boot: rescue: ${rescued.reason}`, { steps: rescued.steps })
-  return { waitedMs, ...(reverted ? { reverted } : {}), rescue: rescued, reconcile: await reconcile(ctx) }
+  return { waitedMs, ...reverted, rescue: rescued, reconcile: await reconcile(ctx) }
 }

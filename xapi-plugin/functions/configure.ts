@@ -20,6 +20,7 @@ import {
   writerId,
 } from '../../shared/pool-document.ts'
 import type { CallContext } from './context.ts'
+import { callToken, unconfirmedTokens } from '../engine/confirmation.ts'
 import { refreshHookIndex } from './refresh-index.ts'
 import { reconcile } from './reconcile.ts'
 import { readPoolBindings } from '../xapi/pool-bindings.ts'
@@ -102,8 +103,11 @@ export async function configure(request: ConfigureRequest, ctx: CallContext) {
   const seconds = request.confirmSeconds ?? 0
   if (request.dryRun || seconds === 0) return written
   const reconciled = await reconcile(ctx, { apply: { confirmSeconds: seconds }, gatewayBudgetSeconds: 0 })
+  // This call's own token (its applies shared it), never another caller's pending one.
   const pending = ctx.store.load().confirmation
-  const confirmation = pending && { token: pending.token, deadline: pending.deadline, seconds }
+  const token = callToken()
+  const mine = pending && unconfirmedTokens(pending).includes(token)
+  const confirmation = mine && { token, deadline: pending.deadline, seconds }
   return { ...written, reconcile: reconciled, ...(confirmation ? { confirmation } : {}) }
 }
 

@@ -4,44 +4,74 @@
 // host, its own scope: it outlives the call, its caller and xapi. If it dies anyway, the
 // next call that finds the deadline passed reverts (settle), and boot reverts at once.
 
+import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
-import type { ConfirmResult, PendingConfirmation, RevertOutcome } from '../../shared/results.ts'
+import type { BootResult, ConfirmResult, PendingConfirmation, RevertOutcome } from '../../shared/results.ts'
 import { clearAlerts } from '../engine/alerts.ts'
-import { isOverdue, isRunning, revertPending, settleOverdue } from '../engine/confirmation.ts'
+import {
+  REVERT_WORKER,
+  armedBeforeBoot,
+  isOverdue,
+  revertPending,
+  settleOverdue,
+  unconfirmedTokens,
+  workerRunning,
+} from '../engine/confirmation.ts'
 import { withHostLock } from '../engine/lock.ts'
 import type { State } from '../engine/state.ts'
-import { startDetached } from '../runtime/detached.ts'
-import type { Environment } from '../runtime/environment.ts'
+import { startDetachedSurely } from '../runtime/detached.ts'
 import type { CallContext } from './context.ts'
 
-/** Cancels the pending revert whose token this is. */
+/**
+ * Confirms the change of the call that `token` was given to. The window is kept (its revert
+ * cancelled) once every call that joined it asking for a window has confirmed its own.
+ */
 export function confirm(token: string, ctx: CallContext): Promise<ConfirmResult> {
   return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
     const state = ctx.store.load()
     const overdue = await settleOverdue(state, ctx)
     const pending = state.confirmation
+    const waiting = pending ? unconfirmedTokens(pending) : []
+    const reverted = overdue ?? state.lastRevert
     // A caller that timed out waiting for the answer asks again: the same answer, not an error.
-    if (state.lastConfirmed?.token === token && pending?.token !== token) return state.lastConfirmed
-    if (!pending || pending.token !== token) throw noSuchConfirmation(token, overdue ?? state.lastRevert)
-    delete state.confirmation
-    const bridges = Object.keys(pending.before)
+    if (state.lastConfirmed?.token === token && !waiting.includes(token) && !revertedToken(reverted, token))
+      return state.lastConfirmed
+    if (!pending || !waiting.includes(token)) throw noSuchConfirmation(token, reverted)
+    const others = waiting.filter(t => t !== token)
     const confirmed: ConfirmResult = {
       confirmed: true,
       token,
-      bridges,
+      bridges: Object.keys(pending.before),
       deadline: pending.deadline,
       confirmedAt: new Date().toISOString(),
+      ...(others.length ? { othersUnconfirmed: others.length } : {}),
     }
     state.lastConfirmed = confirmed
-    forgetRevertsOf(state, bridges)
-    ctx.store.save(state)
-    // A confirmed change of a bridge ends the condition its last revert reported.
-    for (const bridge of bridges) await clearAlerts(ctx, ['reverted'], bridge)
-    ctx.log.log('info', 'change confirmed, revert cancelled', { token, bridges })
+    if (others.length) {
+      pending.tokens = others
+      pending.confirmed = [...(pending.confirmed ?? []), token]
+      ctx.store.save(state)
+      ctx.log.log('info', 'change confirmed; the window waits for the other changes in it', { token, others })
+      return confirmed
+    }
+    await keepWindow(state, confirmed, ctx)
     return confirmed
   })
 }
+
+async function keepWindow(state: State, confirmed: ConfirmResult, ctx: CallContext): Promise<void> {
+  const { bridges, token } = confirmed
+  delete state.confirmation
+  forgetRevertsOf(state, bridges)
+  ctx.store.save(state)
+  // A confirmed change of a bridge ends the condition its last revert reported.
+  for (const bridge of bridges) await clearAlerts(ctx, ['reverted'], bridge)
+  ctx.log.log('info', 'change confirmed, revert cancelled', { token, bridges })
+}
+
+const revertedToken = (reverted: RevertOutcome | undefined, token: string) =>
+  !!reverted && (reverted.token === token || !!reverted.tokens?.includes(token))
 
 /** The last revert stays reported only for bridges no confirmed change has replaced since. */
 function forgetRevertsOf(state: State, bridges: string[]): void {
@@ -53,22 +83,26 @@ function forgetRevertsOf(state: State, bridges: string[]): void {
 
 function noSuchConfirmation(token: string, reverted: RevertOutcome | undefined): BinderError {
   const why =
-    reverted?.token === token
+    reverted && revertedToken(reverted, token)
       ? `its change was not confirmed by ${reverted.deadline} and was reverted at ${reverted.revertedAt}`
       : 'no change waits for a confirmation with this token (never armed here, or replaced by a later confirmation)'
   return new BinderError(ErrorCode.NO_SUCH_CONFIRMATION, `confirm: token ${token}: ${why}`, [token])
 }
 
-/** Starts the process that reverts `token`'s change at its deadline; returns its pid. */
-export function startRevertWorker(env: Environment, token: string): number | undefined {
-  return startDetached(env.root, ['revert-worker', `token=${token}`], 'vif-ip-binder-revert')
+/** Starts the process that reverts `token`'s window at its deadline; returns its pid. */
+export function startRevertWorker(ctx: CallContext, token: string): Promise<number | undefined> {
+  // A unit name of its own: one left by an earlier process must not stop this one.
+  const unit = `vif-ip-binder-revert-${randomUUID().slice(0, 8)}`
+  return startDetachedSurely(ctx.env.root, [REVERT_WORKER, `token=${token}`], unit, why =>
+    ctx.log.log('warning', `the revert process runs without a scope of its own: ${why}`, { token }),
+  )
 }
 
 /** A pending confirmation always has a revert process: one is started unless it has a live one; true if started. */
-export function ensureRevertWorker(state: State, env: Environment): boolean {
+export async function ensureRevertWorker(state: State, ctx: CallContext): Promise<boolean> {
   const pending = state.confirmation
-  if (!pending || isRunning(pending.worker)) return false
-  pending.worker = startRevertWorker(env, pending.token)
+  if (!pending || workerRunning(pending)) return false
+  pending.worker = await startRevertWorker(ctx, pending.token)
   return true
 }
 
@@ -81,20 +115,32 @@ const stillPending = (state: State, token: string): PendingConfirmation | undefi
  */
 export async function revertWorker(token: string, ctx: CallContext): Promise<RevertOutcome | undefined> {
   for (;;) {
-    const pending = stillPending(ctx.store.load(), token)
+    const state = ctx.store.load()
+    const pending = stillPending(state, token)
     if (!pending) return undefined
-    const wait = Date.parse(pending.deadline) - Date.now()
-    if (wait <= 0) break
-    await sleep(Math.min(wait, 60_000))
+    if (!isOverdue(state, ctx.env.root)) {
+      await sleep(Math.min(Math.max(Date.parse(pending.deadline) - Date.now(), 10), 60_000))
+      continue
+    }
+    const outcome = await revertWhenLocked(token, ctx)
+    if (outcome !== 'moved') return outcome
   }
-  // Another call may hold the lock for minutes (an apply's gateway check): the revert waits
-  // for it as long as it takes. Giving up would leave an admin it cut off locked out.
+}
+
+/**
+ * Another call may hold the lock for minutes (an apply's gateway check): the revert waits
+ * for it as long as it takes. Giving up would leave an admin it cut off locked out. 'moved':
+ * that call moved the deadline later meanwhile.
+ */
+async function revertWhenLocked(token: string, ctx: CallContext): Promise<RevertOutcome | undefined | 'moved'> {
   for (;;) {
     try {
       return await withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
         const state = ctx.store.load()
         const pending = stillPending(state, token)
-        if (!pending || !isOverdue(state)) return undefined
+        if (!pending) return undefined
+        if (!isOverdue(state, ctx.env.root)) return 'moved'
+        if (armedBeforeBoot(pending, ctx.env.root)) return settleOverdue(state, ctx)
         const reason = `not confirmed by ${pending.deadline}: reverted at the deadline`
         return revertPending(state, ctx, 'deadline', reason)
       })
@@ -105,26 +151,46 @@ export async function revertWorker(token: string, ctx: CallContext): Promise<Rev
   }
 }
 
-/** For calls that do not otherwise take the lock (status): an overdue revert runs first. */
+/**
+ * For calls that do not otherwise take the lock (status): an overdue revert runs first, and
+ * a window whose revert process is gone gets a new one.
+ */
 export async function settle(ctx: CallContext): Promise<RevertOutcome | undefined> {
-  if (!isOverdue(ctx.store.load())) return undefined
+  const found = ctx.store.load()
+  if (!found.confirmation || (!isOverdue(found, ctx.env.root) && workerRunning(found.confirmation))) return undefined
   return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
     const state = ctx.store.load()
-    return settleOverdue(state, ctx)
+    const reverted = await settleOverdue(state, ctx)
+    if (!reverted && (await ensureRevertWorker(state, ctx))) ctx.store.save(state)
+    return reverted
   })
 }
 
 /**
  * Boot: the reboot undid the kernel's part of an unconfirmed change, not the records, and
  * the deadline may still be ahead with no process left to honour it. Revert now, before
- * anything binds again.
+ * anything binds again. If another call holds the lock longer than a call waits for it,
+ * boot goes on without: the change is from before this boot (see armedBeforeBoot), so the
+ * first call to take the lock reverts it before anything else, and a revert process started
+ * here waits for the lock to do it if no call comes.
  */
-export function revertAtBoot(ctx: CallContext): Promise<RevertOutcome | undefined> {
-  return withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
-    const state = ctx.store.load()
-    const pending = state.confirmation
-    if (!pending) return undefined
-    const reason = `the host restarted before the change was confirmed (deadline ${pending.deadline})`
-    return revertPending(state, ctx, 'boot', reason)
-  })
+export async function revertAtBoot(ctx: CallContext): Promise<Pick<BootResult, 'reverted' | 'revertDeferred'>> {
+  try {
+    const reverted = await withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
+      const state = ctx.store.load()
+      const pending = state.confirmation
+      if (!pending) return undefined
+      const reason = `the host restarted before the change was confirmed (deadline ${pending.deadline})`
+      return revertPending(state, ctx, 'boot', reason)
+    })
+    return reverted ? { reverted } : {}
+  } catch (error) {
+    if (!(error instanceof BinderError && error.code === ErrorCode.BUSY)) throw error
+    const pending = ctx.store.load().confirmation
+    if (!pending) return {}
+    const worker = await startRevertWorker(ctx, pending.token)
+    const revertDeferred = `the host lock stayed busy for ${ctx.env.lockWaitSeconds} s: the change left unconfirmed before the restart is reverted by the next call that takes the lock, or else by its revert process (pid ${worker ?? 'none'}); boot goes on`
+    ctx.log.log('warning', `boot: ${revertDeferred}`, { token: pending.token })
+    return { revertDeferred }
+  }
 }

@@ -13,7 +13,7 @@ import { sysctlPathsFor } from '../engine/bridge-view.ts'
 import type { BridgeRecord, BridgeStatus, StatusResult } from '../../shared/results.ts'
 import { readPause } from '../runtime/pause-file.ts'
 import { installedParts } from './installed-parts.ts'
-import { isRunning } from '../engine/confirmation.ts'
+import { workerRunning } from '../engine/confirmation.ts'
 import { openAlerts } from '../engine/alerts.ts'
 import { settle } from './confirm.ts'
 import { firewallVifHealth } from './vif-health.ts'
@@ -80,7 +80,7 @@ export async function status(request: StatusRequest, ctx: CallContext): Promise<
     installed: installedParts(ctx.env.root),
     ...(request.firewallVifs === false ? {} : await firewallVifHealth(ctx)),
     ...(state.confirmation
-      ? { confirmation: { ...state.confirmation, workerRunning: isRunning(state.confirmation.worker) } }
+      ? { confirmation: { ...state.confirmation, workerRunning: workerRunning(state.confirmation) } }
       : {}),
     ...(state.lastRevert ? { lastRevert: state.lastRevert } : {}),
     ...openAlerts(ctx.env.stateDir),
