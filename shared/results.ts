@@ -177,6 +177,8 @@ export interface ReleaseResult {
   /** False when nothing was recorded for this bridge (a no-op, not an error). */
   released: boolean
   changes: Step[]
+  /** Released in a confirmation window (configure confirm=N dropped its binding): reverted unless confirmed. */
+  confirmation?: ConfirmationHandle
 }
 
 export interface BridgeStatus {
@@ -283,7 +285,8 @@ export interface ReconcileResult {
   /** Set when the host is paused: then nothing was done. */
   paused?: Pause
   applied: { vm: string; bridge: string; changes: number; error?: string[] }[]
-  released: { bridge: string; changes: number; error?: string[] }[]
+  /** heldBack: kept, not released (a release from the configuration was reverted unconfirmed). */
+  released: { bridge: string; changes: number; error?: string[]; heldBack?: string }[]
   srs: SrOutcome[]
 }
 

@@ -81,3 +81,22 @@ test('a corrected change, confirmed, ends what the revert reported: its alert an
   ).filter(m => m.name === 'VIF_IP_BINDER_REVERTED')
   assert.deepEqual(messages, [], 'the alert is destroyed')
 })
+
+test('configure confirm=N that drops a binding releases it in the window: unconfirmed, the bridge comes back and reconcile keeps it', async () => {
+  assert.deepEqual(await onBridge(), ['10.77.0.12/24'], 'the previous test left this binding')
+  const dropped = await call('configure', { bindings: JSON.stringify({ version: 1, bindings: [] }), confirm: '5' })
+  assert.equal(dropped.confirmation?.seconds, 5, 'the release has a window')
+  assert.deepEqual(
+    dropped.reconcile.released.map((r: { bridge: string }) => r.bridge),
+    [F.privateBridge],
+  )
+  assert.deepEqual(await onBridge(), [], 'released at once')
+  assert.equal((await call('status')).confirmation?.token, dropped.confirmation.token)
+
+  const reverted = await waitFor('the revert', async () => (await call('status')).lastRevert, 60_000)
+  assert.equal(reverted.token, dropped.confirmation.token)
+  assert.deepEqual(await onBridge(), ['10.77.0.12/24'], 'the release was reverted')
+  const reconciled = await call('reconcile')
+  assert.equal(reconciled.released[0]?.heldBack !== undefined, true, 'reconcile does not release it again')
+  assert.deepEqual(await onBridge(), ['10.77.0.12/24'])
+})

@@ -128,13 +128,19 @@ test('the caller killed during the apply: the change still reverts', () =>
     assert.deepEqual(await snapshot(dom0), before)
   }))
 
+/** apply confirm=seconds, then its revert process killed with -9. */
+async function applyThenKillTheRevert(dom0: string, root: string, seconds: string) {
+  const before = await snapshot(dom0)
+  const value = await callOk<{ confirmation: Handle }>(dom0, root, 'apply', { ...FULL_APPLY, confirm: seconds })
+  const worker = readState(root).confirmation?.worker
+  process.kill(worker!, 'SIGKILL')
+  await gone(worker)
+  return { before, value, worker }
+}
+
 test('the revert process killed with -9 and no call in the window: the next call reverts and converges', () =>
   withTopology(async ({ dom0, root }) => {
-    const before = await snapshot(dom0)
-    const value = await callOk<{ confirmation: Handle }>(dom0, root, 'apply', { ...FULL_APPLY, confirm: '4' })
-    const worker = readState(root).confirmation?.worker
-    process.kill(worker!, 'SIGKILL')
-    await gone(worker)
+    const { before, value, worker } = await applyThenKillTheRevert(dom0, root, '4')
     while (Date.now() <= Date.parse(value.confirmation.deadline)) await sleep(100)
     assert.equal(readState(root).lastRevert, undefined, 'nobody reverted at the deadline')
 
@@ -150,11 +156,7 @@ test('the revert process killed with -9 and no call in the window: the next call
 
 test('a revert process gone in the window, or its pid now another program: status starts a new one, which reverts', () =>
   withTopology(async ({ dom0, root }) => {
-    const before = await snapshot(dom0)
-    const value = await callOk<{ confirmation: Handle }>(dom0, root, 'apply', { ...FULL_APPLY, confirm: '6' })
-    const worker = readState(root).confirmation?.worker
-    process.kill(worker!, 'SIGKILL')
-    await gone(worker)
+    const { before, value } = await applyThenKillTheRevert(dom0, root, '6')
     // The kernel gave its pid to another program: a live pid is not a live revert process.
     const impostor = execa('sleep', ['600'])
     try {

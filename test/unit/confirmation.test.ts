@@ -5,7 +5,12 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { BridgeRecord, Step } from '../../shared/results.ts'
 import { canonicalArgs } from '../../shared/plugin-args.ts'
-import { heldBackFor, joinConfirmation } from '../../xapi-plugin/engine/confirmation.ts'
+import {
+  heldBackFor,
+  joinConfirmation,
+  restartWindow,
+  unconfirmedTokens,
+} from '../../xapi-plugin/engine/confirmation.ts'
 import { type State, emptyRecord, emptyState } from '../../xapi-plugin/engine/state.ts'
 
 const T0 = Date.parse('2026-12-02T00:00:00.000Z')
@@ -21,15 +26,17 @@ test('nothing pending and no window: nothing is armed', () => {
   assert.equal(state.confirmation, undefined)
 })
 
-test('a second change joins: same token, the later deadline, the first state before kept', () => {
+test('later changes join: the same caller keeps its token, the later deadline, the first state before kept', () => {
   const state: State = emptyState()
-  const first = joinConfirmation(state, 'xapi1', recordOf('192.0.2.2/24'), [add('192.0.2.3/24')], { seconds: 60, token: 'first' }, T0)!
+  const change = (bridge: string, before: BridgeRecord | undefined, steps: Step[], seconds: number, at: number) =>
+    joinConfirmation(state, bridge, before, steps, { seconds, token: seconds ? 'first' : undefined }, at)!
+  const first = change('xapi1', recordOf('192.0.2.2/24'), [add('192.0.2.3/24')], 60, T0)
   assert.equal(first.deadline, '2026-12-02T00:01:00.000Z')
-  const shorter = joinConfirmation(state, 'xapi1', recordOf('192.0.2.3/24'), [add('192.0.2.4/24')], { seconds: 10, token: 'first' }, T0 + 5000)!
+  const shorter = change('xapi1', recordOf('192.0.2.3/24'), [add('192.0.2.4/24')], 10, T0 + 5000)
   assert.deepEqual([shorter.token, shorter.deadline, shorter.seconds], [first.token, first.deadline, 10])
-  const longer = joinConfirmation(state, 'xapi2', undefined, [], { seconds: 120, token: 'first' }, T0 + 5000)!
+  const longer = change('xapi2', undefined, [], 120, T0 + 5000)
   assert.deepEqual([longer.token, longer.deadline], [first.token, '2026-12-02T00:02:05.000Z'])
-  const without = joinConfirmation(state, 'xapi1', undefined, [add('192.0.2.5/24')], { seconds: 0 }, T0 + 6000)!
+  const without = change('xapi1', undefined, [add('192.0.2.5/24')], 0, T0 + 6000)
   assert.equal(without.deadline, longer.deadline, 'a change without a window keeps the deadline')
   assert.deepEqual(state.confirmation!.before, { xapi1: recordOf('192.0.2.2/24'), xapi2: null })
   assert.deepEqual(
@@ -45,4 +52,24 @@ test('held back: the reverted arguments, in any key order, give the previous one
   }
   assert.equal(heldBackFor(state, 'xapi1', { addresses: '10.0.0.9/24', bridge: 'xapi1' }), null)
   assert.equal(heldBackFor(state, 'xapi1', { addresses: '10.0.0.2/24', bridge: 'xapi1' }), undefined)
+})
+
+test('each caller that asks for a window adds its own token; one that does not gets none', () => {
+  const state: State = emptyState()
+  const first = joinConfirmation(state, 'xapi1', undefined, [], { seconds: 60, token: 'admin' }, T0)!
+  const again = joinConfirmation(state, 'xapi2', undefined, [], { seconds: 60, token: 'admin' }, T0)!
+  const other = joinConfirmation(state, 'xapi1', undefined, [], { seconds: 30, token: 'xo' }, T0 + 1000)!
+  const plain = joinConfirmation(state, 'xapi3', undefined, [], { seconds: 0 }, T0 + 2000)!
+  assert.deepEqual([first.token, again.token, other.token, plain.token], ['admin', 'admin', 'xo', undefined])
+  assert.deepEqual(unconfirmedTokens(state.confirmation!), ['admin', 'xo'])
+  assert.equal(state.confirmation!.token, 'admin', 'the window is named by its first token')
+})
+
+test('the window starts again when the change is in place, never earlier than it was', () => {
+  const state: State = emptyState()
+  const armed = joinConfirmation(state, 'xapi1', undefined, [], { seconds: 60, token: 't' }, T0)!
+  assert.equal(restartWindow(state, armed, T0 + 20_000).deadline, '2026-12-02T00:01:20.000Z')
+  assert.equal(state.confirmation!.deadline, '2026-12-02T00:01:20.000Z')
+  const short = { ...armed, seconds: 10 }
+  assert.equal(restartWindow(state, short, T0 + 30_000).deadline, '2026-12-02T00:01:20.000Z')
 })

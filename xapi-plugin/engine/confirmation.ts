@@ -97,10 +97,19 @@ export function restartWindow(state: State, handle: ConfirmationHandle, now = Da
   return { ...handle, deadline: pending.deadline }
 }
 
+/** State.heldBack's `reverted` for a release that was reverted: the bridge had no arguments left. */
+export const RELEASE_REVERTED = 'released'
+
 function holdBack(state: State, bridge: string, reverted: PluginArgs | undefined, kept: PluginArgs | undefined): void {
-  if (!reverted || (kept && canonicalArgs(kept) === canonicalArgs(reverted))) return
-  state.heldBack = { ...state.heldBack, [bridge]: { reverted: canonicalArgs(reverted), instead: kept ?? null } }
+  // Released in the window (configure confirm=N dropped its binding): the release is what reverted.
+  const text = reverted ? canonicalArgs(reverted) : kept && RELEASE_REVERTED
+  if (!text || (kept && canonicalArgs(kept) === text)) return
+  state.heldBack = { ...state.heldBack, [bridge]: { reverted: text, instead: kept ?? null } }
 }
+
+/** A release from the pool's configuration that was reverted unconfirmed: reconcile keeps the bridge. */
+export const releaseHeldBack = (state: State, bridge: string): boolean =>
+  state.heldBack?.[bridge]?.reverted === RELEASE_REVERTED
 
 /**
  * When these arguments for this bridge are a reverted change (see State.heldBack): what the
@@ -111,9 +120,13 @@ export function heldBackFor(state: State, bridge: string, args: PluginArgs): Plu
   return held?.reverted === canonicalArgs(args) ? held.instead : undefined
 }
 
-/** An explicit apply of the bridge: the admin's or Xen Orchestra's decision again. */
-export function liftHoldBack(state: State, bridge: string): void {
-  if (state.heldBack?.[bridge] === undefined) return
+/**
+ * An explicit apply of the bridge: the admin's or Xen Orchestra's decision again. `onlyARelease`
+ * (an apply from the pool's configuration, any release): only a held-back release is lifted,
+ * the bridge is wanted again, or released after all.
+ */
+export function liftHoldBack(state: State, bridge: string, onlyARelease = false): void {
+  if (state.heldBack?.[bridge] === undefined || (onlyARelease && !releaseHeldBack(state, bridge))) return
   delete state.heldBack[bridge]
 }
 

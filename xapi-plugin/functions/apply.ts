@@ -15,16 +15,8 @@ import { type Observed, defaultInSlot } from '../engine/observe.ts'
 import { describeDefaultRoute } from '../kernel/ip.ts'
 import { type Plan, planApply } from '../engine/plan.ts'
 import { type State, emptyRecord } from '../engine/state.ts'
-import {
-  callToken,
-  currentBootId,
-  heldBackFor,
-  joinConfirmation,
-  liftHoldBack,
-  restartWindow,
-  settleOverdue,
-} from '../engine/confirmation.ts'
-import { ensureRevertWorker } from './confirm.ts'
+import { heldBackFor, liftHoldBack, restartWindow, settleOverdue } from '../engine/confirmation.ts'
+import { armWindow } from './confirm.ts'
 import type { CallContext } from './context.ts'
 
 type Switch = Extract<Step, { action: 'switch-default-route' }>
@@ -63,7 +55,7 @@ export async function applyHeld(
   const reverted = asked.dryRun ? undefined : await settleOverdue(state, ctx)
   const instead = options.fromPool ? heldBackInstead(state, asked, ctx) : undefined
   if (instead === null) return { ...heldBackResult(asked), ...(reverted ? { reverted } : {}) }
-  if (!options.fromPool && !asked.dryRun) liftHoldBack(state, bridge)
+  if (!asked.dryRun) liftHoldBack(state, bridge, options.fromPool)
   const request = instead ?? asked
   const view = await viewBridge(state, bridge, request.management?.bridge, request, options.kernel)
   const { record: previousRecord, observed } = view
@@ -141,15 +133,11 @@ async function writeIntent(
   result: ApplyResult,
 ): Promise<void> {
   const { bridge } = plan.final
-  const window = { seconds, token: seconds > 0 ? callToken() : undefined, bootId: currentBootId(ctx.env.root) }
-  const confirmation = joinConfirmation(state, bridge, previousRecord, [...plan.make, ...plan.break], window)
+  const steps = [...plan.make, ...plan.break]
+  const confirmation = await armWindow(state, ctx, { bridge, before: previousRecord, steps, seconds }, () => {
+    state.bridges[bridge] = plan.intent
+  })
   if (confirmation) result.confirmation = confirmation
-  state.bridges[bridge] = plan.intent
-  ctx.store.save(state)
-  // The revert process reads the pending confirmation from the state file, and ends at once
-  // if it finds none there: it starts only once that state is written. A call killed in
-  // between leaves a confirmation with no process, which the next call or boot reverts.
-  if (confirmation && (await ensureRevertWorker(state, ctx))) ctx.store.save(state)
 }
 
 async function prepareOnly(

@@ -7,12 +7,23 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
-import type { BootResult, ConfirmResult, PendingConfirmation, RevertOutcome } from '../../shared/results.ts'
+import type {
+  BootResult,
+  BridgeRecord,
+  ConfirmResult,
+  ConfirmationHandle,
+  PendingConfirmation,
+  RevertOutcome,
+  Step,
+} from '../../shared/results.ts'
 import { clearAlerts } from '../engine/alerts.ts'
 import {
   REVERT_WORKER,
   armedBeforeBoot,
+  callToken,
+  currentBootId,
   isOverdue,
+  joinConfirmation,
   revertPending,
   settleOverdue,
   unconfirmedTokens,
@@ -104,6 +115,38 @@ export async function ensureRevertWorker(state: State, ctx: CallContext): Promis
   if (!pending || workerRunning(pending)) return false
   pending.worker = await startRevertWorker(ctx, pending.token)
   return true
+}
+
+/** A change about to be made, as a window records it. */
+export interface WindowedChange {
+  bridge: string
+  /** The bridge's record before the change (undefined: none). */
+  before: BridgeRecord | undefined
+  steps: Step[]
+  /** The window asked for (0: none, but a pending one is joined). */
+  seconds: number
+}
+
+/**
+ * Joins or arms the window for a change and writes the state (with `record`'s edit) before
+ * the change is made, so a call killed half-way leaves a window that undoes all of it. The
+ * revert process reads the pending confirmation from the state file, and ends at once if it
+ * finds none there: it starts only once that state is written. A call killed in between
+ * leaves a confirmation with no process, which the next call or boot reverts.
+ */
+export async function armWindow(
+  state: State,
+  ctx: CallContext,
+  change: WindowedChange,
+  record: () => void,
+): Promise<ConfirmationHandle | undefined> {
+  const { seconds } = change
+  const window = { seconds, token: seconds > 0 ? callToken() : undefined, bootId: currentBootId(ctx.env.root) }
+  const confirmation = joinConfirmation(state, change.bridge, change.before, change.steps, window)
+  record()
+  ctx.store.save(state)
+  if (confirmation && (await ensureRevertWorker(state, ctx))) ctx.store.save(state)
+  return confirmation
 }
 
 const stillPending = (state: State, token: string): PendingConfirmation | undefined =>

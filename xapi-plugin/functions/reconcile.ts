@@ -20,6 +20,7 @@ import {
   readPoolBindings,
 } from '../xapi/pool-bindings.ts'
 import { release } from './release.ts'
+import { releaseHeldBack } from '../engine/confirmation.ts'
 import type { ApplyResult, ReconcileResult, ReleaseResult } from '../../shared/results.ts'
 import { refreshHookIndex } from './refresh-index.ts'
 
@@ -74,6 +75,37 @@ function describe(error: unknown): string[] {
   return error instanceof BinderError ? error.errorDescription : [String((error as Error)?.message ?? error)]
 }
 
+const RELEASE_HELD_BACK =
+  'its release was reverted unconfirmed: kept as before until applied or released explicitly, or bound again'
+
+/**
+ * The bridges recorded here that no bound VM needs any more go, in the window of
+ * configure confirm=N when given one (reverted unless confirmed, like its applies).
+ */
+async function releaseUnwanted(
+  wanted: Set<string>,
+  ctx: CallContext,
+  confirmSeconds: number,
+): Promise<ReconcileResult['released']> {
+  const released: ReconcileResult['released'] = []
+  const state = ctx.store.load()
+  for (const bridge of Object.keys(state.bridges)) {
+    if (wanted.has(bridge)) continue
+    if (releaseHeldBack(state, bridge)) {
+      ctx.log.log('warning', `reconcile: ${bridge}: ${RELEASE_HELD_BACK}`, { bridge })
+      released.push({ bridge, changes: 0, heldBack: RELEASE_HELD_BACK })
+      continue
+    }
+    try {
+      const result: ReleaseResult = await release({ bridge, dryRun: false }, ctx, { confirmSeconds })
+      released.push({ bridge, changes: result.changes.length })
+    } catch (error) {
+      released.push({ bridge, changes: 0, error: describe(error) })
+    }
+  }
+  return released
+}
+
 /** How configure confirm=N reconciles: its applies explicit and windowed, no waiting for a silent gateway. */
 export interface ReconcileOptions {
   apply?: ApplyOptions
@@ -114,15 +146,7 @@ export async function reconcile(ctx: CallContext, options: ReconcileOptions = {}
     // Applies may have waited minutes for their gateways: what is wanted now decides what
     // goes, not what was wanted then (a VM may have started, or come back, meanwhile).
     const wantedBridges = new Set((await boundVifsHere(xapi, host.ref, pool)).map(w => w.bridge))
-    for (const bridge of Object.keys(ctx.store.load().bridges)) {
-      if (wantedBridges.has(bridge)) continue
-      try {
-        const released: ReleaseResult = await release({ bridge, dryRun: false }, ctx)
-        result.released.push({ bridge, changes: released.changes.length })
-      } catch (error) {
-        result.released.push({ bridge, changes: 0, error: describe(error) })
-      }
-    }
+    result.released = await releaseUnwanted(wantedBridges, ctx, options.apply?.confirmSeconds ?? 0)
 
     const srConfigs = wanted.flatMap(w => w.binding.srs)
     if (srConfigs.length) result.srs = await plugSrsFor(xapi, host, srConfigs, ctx)

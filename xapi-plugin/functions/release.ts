@@ -7,30 +7,49 @@ import type { ReleaseResult } from '../../shared/results.ts'
 import { viewBridge } from '../engine/bridge-view.ts'
 import { runSteps } from '../engine/execute.ts'
 import { withHostLock } from '../engine/lock.ts'
-import { revertPending, settleOverdue } from '../engine/confirmation.ts'
+import { liftHoldBack, restartWindow, revertPending, settleOverdue } from '../engine/confirmation.ts'
+import { armWindow } from './confirm.ts'
 import { planRelease } from '../engine/plan.ts'
 import type { CallContext } from './context.ts'
 
-export async function release(request: ReleaseRequest, ctx: CallContext): Promise<ReleaseResult> {
+export interface ReleaseOptions {
+  /**
+   * Seconds: the release joins (or arms) the confirmation window, and the revert gives the
+   * bridge back unless confirmed (configure confirm=N). 0: a pending change of the bridge is
+   * reverted first instead, so the release gives back what was there before it.
+   */
+  confirmSeconds?: number
+}
+
+export async function release(
+  request: ReleaseRequest,
+  ctx: CallContext,
+  options: ReleaseOptions = {},
+): Promise<ReleaseResult> {
   const { log, store, env } = ctx
   const { bridge, dryRun } = request
+  const seconds = options.confirmSeconds ?? 0
   return withHostLock(env.lockPath, env.lockWaitSeconds, async () => {
     const state = store.load()
     if (!dryRun) await settleOverdue(state, ctx)
     // Releasing a bridge whose change is not confirmed yet: that change is reverted first,
     // so the release gives back what was there before it, and the reverted arguments are
     // held back from the next plug (it must not come back without a window).
-    if (!dryRun && state.confirmation && Object.hasOwn(state.confirmation.before, bridge))
+    if (!dryRun && !seconds && state.confirmation && Object.hasOwn(state.confirmation.before, bridge))
       await revertPending(state, ctx, 'release', `${bridge} was released before the change was confirmed`)
+    if (!dryRun) liftHoldBack(state, bridge, true)
     const record = state.bridges[bridge]
     if (!record) return { bridge, dryRun, released: false, changes: [] }
     const { observed } = await viewBridge(state, bridge, record.mirrors[0]?.dev)
     const steps = planRelease(record, observed)
     if (dryRun) return { bridge, dryRun: true, released: false, changes: steps }
+    const change = { bridge, before: record, steps, seconds }
+    const confirmation = seconds ? await armWindow(state, ctx, change, () => undefined) : undefined
     await runSteps(steps, log)
     delete state.bridges[bridge]
+    const window = confirmation && restartWindow(state, confirmation)
     store.save(state)
     log.log('info', 'released', { bridge, changes: steps.length })
-    return { bridge, dryRun: false, released: true, changes: steps }
+    return { bridge, dryRun: false, released: true, changes: steps, ...(window ? { confirmation: window } : {}) }
   })
 }
