@@ -89,11 +89,11 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
   {
     name: 'confirm',
     summary: 'keep a change applied with confirm=N: cancels its revert',
-    args: [{ name: 'token', value: 'TOKEN', required: true, doc: "the confirmation's token, from apply's result" }],
+    args: [{ name: 'token', value: 'TOKEN', required: true, doc: "this caller's token, from apply's result" }],
     example: ['token=<token>'],
     viaXapi: true,
     notes:
-      'the last confirmed token, again, gets the same answer; an unknown token, or one whose change was reverted, is refused (VIF_IP_BINDER_NO_SUCH_CONFIRMATION).',
+      'each caller of a window confirms its own token; the window is kept once all have (othersUnconfirmed: how many are still awaited). The last confirmed token, again, gets the same answer; an unknown token, or one whose change was reverted, is refused (VIF_IP_BINDER_NO_SUCH_CONFIRMATION).',
   },
   {
     name: 'apply-many',
