@@ -71,27 +71,43 @@ describe('with no Xen Orchestra: the vif-hotplug hook', () => {
     assert.match(hostLog(sim, 'host1'), /vif-hotplug remove: released/)
   })
 
-  test('once the index is written, the hook binds a restart itself and its worker brings the route', async () => {
+  test('once the index is written, the hook binds a restart itself, default route included, before it returns', async () => {
     const host1 = sim.host('host1')
     const index = JSON.parse(readFileSync(join(host1.root, 'var/lib/vif-ip-binder/hook-index.json'), 'utf8'))
     assert.ok(index.vms[sim.vm(F.firewallVm).uuid], 'the first start wrote the index')
     const watch = new KernelWatch(host1.netns)
+    const logged = hostLog(sim, 'host1')
     try {
       const since = performance.timeOrigin + performance.now()
       await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
       const escaped = F.hostAddresses[0].replace(/\./g, '\\.')
       const addressAt = await watch.when(new RegExp(`^(?!Deleted).*${F.privateBridge}\\s+inet ${escaped}/24`))
+      const mirrorAt = await watch.when(new RegExp(`^(?!Deleted).*xenbr0\\s+inet ${escaped}/32`))
       await watch.when(
         new RegExp(`^default via ${F.firewallPrivateAddress.replace(/\./g, '\\.')} dev ${F.privateBridge}`),
       )
       const hook = sim.timeline.entries({ kind: 'hotplug.finished', host: host1.uuid }).filter(e => e.at >= since)[0]!
       assert.equal(hook.detail?.exitCode, 0)
       assert.ok(addressAt <= hook.at, 'the address was bound before the hook returned')
+      assert.ok(mirrorAt <= hook.at, 'the mirror was bound before the hook returned')
+      const order = watch
+        .lines(/^(?!Deleted)(default via|.*inet 10\.77\.0\.2\/)/)
+        .map(l => l.split(/\s+/).slice(0, 3).join(' '))
+      assert.deepEqual(
+        order.map(l => (l.startsWith('default') ? 'route' : 'address')),
+        ['address', 'address', 'route'],
+        `the addresses before the route that needs them:\n${order.join('\n')}`,
+      )
       await waitFor(
         'the worker confirmed with xapi',
         () => hostLog(sim, 'host1').split('vif-hotplug online: applied').length > 2,
         20_000,
       )
+      // The slot was empty (the route went with the bridge): the hook's switch displaced
+      // nothing, so it did not wait for the gateway; its worker asked it, and changed nothing.
+      const worker = hostLog(sim, 'host1').slice(logged.length)
+      assert.doesNotMatch(worker, /info: applied \{"bridge":"xapi0"/, 'the worker found nothing left to bind')
+      assert.doesNotMatch(worker, /given back/)
       assert.equal(await pings(host1.netns, F.nfsServer), true)
     } finally {
       watch.stop()
@@ -177,6 +193,73 @@ describe('with no Xen Orchestra: a firewall slower to boot than the gateway chec
       const changes = watch.lines(/^(Deleted )?default /)
       assert.ok(changes.length <= 2, `default-route changes while waiting:\n${changes.join('\n')}`)
       assert.deepEqual(changes, [`default via ${F.firewallPrivateAddress} dev ${F.privateBridge} `])
+    } finally {
+      watch.stop()
+    }
+  })
+
+  // From here on the hook has its index: it binds a restart itself.
+  const stopFirewall = async () => {
+    const host1 = sim.host('host1')
+    await rpc(sim, 'VM.clean_shutdown', session, sim.vm(F.firewallVm).ref)
+    await waitFor(
+      'the release',
+      async () => !(await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`),
+      20_000,
+    )
+  }
+  const firewallRoute = `default via ${F.firewallPrivateAddress} dev ${F.privateBridge} `
+
+  test("a restart: the hook's default route into the empty slot is given back while the firewall is silent", async () => {
+    const host1 = sim.host('host1')
+    await stopFirewall()
+    assert.equal(await defaultRoute(host1.netns), 'none')
+    const watch = new KernelWatch(host1.netns)
+    try {
+      await watch.ready()
+      const logged = hostLog(sim, 'host1').length
+      await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
+      await waitFor('the route given back', () => /given back/.test(hostLog(sim, 'host1').slice(logged)), 20_000)
+      assert.equal(await defaultRoute(host1.netns), 'none', 'the slot as it was: empty')
+      assert.ok((await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`), 'the mirror stays')
+
+      await ip(sim.vm(F.firewallVm).netns, 'addr', 'add', `${F.firewallPrivateAddress}/24`, 'dev', 'eth0')
+      await waitFor(
+        'the binding',
+        async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`,
+        40_000,
+      )
+      // Switched by the hook, removed by its worker, switched again once the gateway answered.
+      assert.deepEqual(watch.lines(/^(Deleted )?default /), [firewallRoute, `Deleted ${firewallRoute}`, firewallRoute])
+    } finally {
+      watch.stop()
+    }
+  })
+
+  test('a restart with a default route already in the slot: the hook never displaces it for a silent firewall', async () => {
+    const host1 = sim.host('host1')
+    await stopFirewall()
+    await ip(host1.netns, 'route', 'add', 'default', 'dev', 'xenbr0')
+    const watch = new KernelWatch(host1.netns)
+    try {
+      await watch.ready()
+      const logged = hostLog(sim, 'host1').length
+      await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
+      await waitFor(
+        'a failed gateway check',
+        () => /gateway not answering yet/.test(hostLog(sim, 'host1').slice(logged)),
+        20_000,
+      )
+      assert.ok((await addresses(host1.netns))[F.privateBridge]?.includes(`${F.hostAddresses[0]}/24`))
+      assert.equal(await defaultRoute(host1.netns), 'via - dev xenbr0', 'the route in place stays')
+
+      await ip(sim.vm(F.firewallVm).netns, 'addr', 'add', `${F.firewallPrivateAddress}/24`, 'dev', 'eth0')
+      await waitFor(
+        'the binding',
+        async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`,
+        40_000,
+      )
+      assert.deepEqual(watch.lines(/^(Deleted )?default /), [firewallRoute], 'one switch, once the gateway answered')
     } finally {
       watch.stop()
     }

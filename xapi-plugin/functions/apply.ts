@@ -24,9 +24,11 @@ type Checked = ApplyResult['gatewayChecks'][number]
 
 export interface ApplyOptions {
   /**
-   * Only what needs no answer from the gateway: addresses, mirrors, routes, sysctls. No
-   * default route switch, nothing removed; the record stays the plan's intent, so a full
-   * apply afterwards finds the rest to do. For the vif-hotplug hook, which must not wait.
+   * Only what needs no answer from the gateway first: addresses, mirrors, routes, sysctls,
+   * and a default route into an empty slot (it displaces nothing, so it cuts nobody off).
+   * Nothing removed, no gateway asked; the record stays the plan's intent, so a full apply
+   * afterwards finds the rest to do, and verifyDefaultRoutes asks the gateways the switch
+   * did not wait for. For the vif-hotplug hook, which must not wait.
    */
   prepareOnly?: boolean
   /** A kernel read that is still true (apply-many's, while nothing has changed since). */
@@ -78,7 +80,7 @@ export async function applyHeld(
     else delete state.bridges[bridge]
     store.save(state)
   }
-  if (options.prepareOnly) return prepareOnly(plan, result, ctx, restoreRecord)
+  if (options.prepareOnly) return prepareOnly(plan, observed, result, ctx, restoreRecord)
   result.gatewayChecks = await makeThenSwitch(plan.make, request, ctx, restoreRecord)
   const silent = result.gatewayChecks.filter(c => !c.reachable)
   if (silent.length) {
@@ -142,11 +144,15 @@ async function writeIntent(
 
 async function prepareOnly(
   plan: Plan,
+  observed: Observed,
   result: ApplyResult,
   ctx: CallContext,
   restoreRecord: () => void,
 ): Promise<ApplyResult> {
-  result.changes = plan.make.filter(s => s.action !== 'switch-default-route')
+  // The switch comes last in the plan, so the one `ip -batch` adds the addresses before it.
+  result.changes = plan.make.filter(
+    s => s.action !== 'switch-default-route' || !defaultInSlot(observed, s.family, s.to.metric),
+  )
   try {
     await runSteps(result.changes, ctx.log)
   } catch (error) {

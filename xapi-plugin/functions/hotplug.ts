@@ -25,6 +25,10 @@ import { run } from '../runtime/run.ts'
 import { type PoolBindings, boundVif, readPoolBindings } from '../xapi/pool-bindings.ts'
 import { plugSrsFor } from './plug-srs.ts'
 import { release } from './release.ts'
+import { verifyDefaultRoutes } from './verify-routes.ts'
+
+/** How long the hook itself waits for the host lock before leaving the binding to its worker. */
+const HOOK_LOCK_WAIT_S = 2
 
 export interface HotplugEvent {
   action: 'online' | 'remove'
@@ -61,9 +65,11 @@ export function parseHotplugArgv(argv: string[]): HotplugEvent {
  * decides from the local index (engine/hook-index.ts) when it has a fresh one:
  *   - a VM no binding names, or a VIF of a bound VM on another network: nothing to do, no
  *     worker, no xapi;
- *   - a bound VIF plugging: a worker is started first (the gateway check and the default
- *     route, SR re-plug, verification against xapi: what may wait), then the hook binds the
- *     addresses, mirror, routes and sysctls itself, from the index, before returning;
+ *   - a bound VIF plugging: the hook binds the addresses, mirror, routes, sysctls and a
+ *     default route into an empty slot itself, from the index, in one `ip -batch`; then it
+ *     starts the worker for what may wait (asking the gateway, undoing a silent one's
+ *     route, SR re-plug, verification against xapi), so that the worker's start-up does
+ *     not compete with the binding for the CPU;
  *   - anything else (no index, an unknown VIF, a removal): the worker asks xapi.
  */
 export async function runHook(argv: string[], env: Environment, log: Logger): Promise<number> {
@@ -89,8 +95,10 @@ export async function runHook(argv: string[], env: Environment, log: Logger): Pr
   if (bridge === null) return 0
   const request = bridge === undefined ? undefined : index?.requests[bridge]
   if (request && event.action === 'online') {
+    // udev waits for the hook: a lock held elsewhere (a call, a worker asking a gateway)
+    // is not waited for long; the worker then binds everything, as with no index.
+    await bindFromIndex(request, createContext({ ...env, lockWaitSeconds: HOOK_LOCK_WAIT_S }, log))
     startWorker(env.root, event, bridge)
-    await bindFromIndex(request, createContext(env, log))
     return 0
   }
   const worker = startWorker(env.root, event)
@@ -143,8 +151,9 @@ export async function handleHotplug(
     ctx.log.log('info', `vif-hotplug ${event.action}: ${describePause(paused)}: nothing done`, { ...event })
     return { event, bound: false, paused }
   }
-  // Started by the hook's fast path: the gateway check and default route first, from the
-  // index; xapi only then, to confirm (and re-apply, retry, plug SRs, or release).
+  // Started by the hook's fast path: its default route's gateway asked first (the route
+  // undone if silent), then the rest of the binding from the index; xapi only then, to
+  // confirm (and re-apply, retry, plug SRs, or release).
   if (indexedBridge) await applyFromIndex(indexedBridge, ctx)
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     const pool = await readPoolBindings(xapi)
@@ -161,7 +170,10 @@ async function applyFromIndex(bridge: string, ctx: CallContext): Promise<void> {
   const args = readHookIndex(ctx.env.stateDir)?.requests[bridge]
   if (!args) return
   try {
-    await apply(parseApplyArgs(args), ctx, { fromPool: true })
+    const request = parseApplyArgs(args)
+    // A silent gateway: the retries with xapi's word on the VIF take over at once.
+    if ((await verifyDefaultRoutes(request, ctx)).some(c => !c.reachable)) return
+    await apply(request, ctx, { fromPool: true })
   } catch (error) {
     ctx.log.log('info', 'vif-hotplug: first apply from the index failed, asking xapi', {
       bridge,
