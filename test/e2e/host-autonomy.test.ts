@@ -163,8 +163,9 @@ describe('with no Xen Orchestra: a firewall slower to boot than the gateway chec
     await writePoolBindings(sim, session, { gatewayCheckSeconds: 1 })
   })
   after(() => sim?.stop())
+  const firewallRoute = `default via ${F.firewallPrivateAddress} dev ${F.privateBridge} `
 
-  test('the hook worker keeps trying over a 20 s firewall boot, with at most two default-route changes', async () => {
+  test('the hook worker keeps trying over a 20 s firewall boot: its first switch undone, then one switch', async () => {
     const host1 = sim.host('host1')
     const watch = new KernelWatch(host1.netns)
     try {
@@ -190,9 +191,9 @@ describe('with no Xen Orchestra: a firewall slower to boot than the gateway chec
       assert.match(hostLog(sim, 'host1'), /vif-hotplug online: applied/)
       const retries = hostLog(sim, 'host1').match(/gateway not answering yet, trying again/g) ?? []
       assert.ok(retries.length >= 3, `the wait went through several failed checks (${retries.length})`)
-      const changes = watch.lines(/^(Deleted )?default /)
-      assert.ok(changes.length <= 2, `default-route changes while waiting:\n${changes.join('\n')}`)
-      assert.deepEqual(changes, [`default via ${F.firewallPrivateAddress} dev ${F.privateBridge} `])
+      // The first try switched into the empty slot at once and undid it when the check
+      // failed; the retries waited for the gateway's answer: no flapping while it booted.
+      assert.deepEqual(watch.lines(/^(Deleted )?default /), [firewallRoute, `Deleted ${firewallRoute}`, firewallRoute])
     } finally {
       watch.stop()
     }
@@ -208,7 +209,6 @@ describe('with no Xen Orchestra: a firewall slower to boot than the gateway chec
       20_000,
     )
   }
-  const firewallRoute = `default via ${F.firewallPrivateAddress} dev ${F.privateBridge} `
 
   test("a restart: the hook's default route into the empty slot is given back while the firewall is silent", async () => {
     const host1 = sim.host('host1')

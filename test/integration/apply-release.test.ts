@@ -188,6 +188,41 @@ for (const kind of BRIDGE_KINDS) {
         assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
       }))
 
+    test('into an empty slot the default route goes in with the addresses; a silent gateway takes it out, and the retry waits for an answer', () =>
+      withTopology(async ({ dom0, fw, root }) => {
+        await ip(dom0, 'route', 'del', 'default')
+        await ip(fw, 'link', 'set', 'eth0', 'down')
+        const watch = new KernelWatch(dom0)
+        const changes = () =>
+          watch
+            .lines(new RegExp(`^(Deleted )?default |inet ${DOM0_4.replace(/\./g, '\\.')}`))
+            .map(line => (line.includes('inet') ? 'address' : line.startsWith('Deleted') ? 'route gone' : 'route'))
+        try {
+          await watch.ready()
+          const args = { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4, 'gateway-check': '1' }
+          for (const attempt of ['first', 'retry']) {
+            const reply = await callPlugin(dom0, root, 'apply', args)
+            assert.equal(reply.status === 'Failure' && reply.errorDescription[0], 'VIF_IP_BINDER_GATEWAY_UNREACHABLE')
+            assert.deepEqual(await defaultRoutes(dom0, 4), [], `${attempt}: the slot as it was, empty`)
+          }
+          // The retry found a record with no default route (a failed check's): it waited.
+          assert.deepEqual(changes(), ['address', 'route', 'route gone'])
+          assert.ok(watch.lines(/^default /)[0]!.includes(`via ${FW4} dev xapi1`))
+
+          await ip(fw, 'link', 'set', 'eth0', 'up')
+          await callOk(dom0, root, 'apply', { ...args, 'gateway-check': '10' })
+          assert.deepEqual(changes(), ['address', 'route', 'route gone', 'route'])
+          assert.deepEqual(
+            (await defaultRoutes(dom0, 4)).map(r => `${r.gateway} ${r.dev}`),
+            [`${FW4} xapi1`],
+          )
+        } finally {
+          watch.stop()
+        }
+        await callOk(dom0, root, 'release', { bridge: 'xapi1' })
+        assert.deepEqual(await defaultRoutes(dom0, 4), [], 'release leaves the slot empty, as it found it')
+      }))
+
     test('an IPv6 address can change its prefix length', () =>
       withTopology(async ({ dom0, root }) => {
         await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_6, gateway: FW6 })

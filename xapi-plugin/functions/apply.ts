@@ -6,13 +6,12 @@ import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { type ApplyRequest, encodeApplyArgs, parseApplyArgs } from '../../shared/plugin-args.ts'
 import type { ApplyResult, BridgeRecord, Step } from '../../shared/results.ts'
 import { viewBridge } from '../engine/bridge-view.ts'
-import { runSteps, undoSteps } from '../engine/execute.ts'
+import { inverseOf, runSteps, undoSteps } from '../engine/execute.ts'
 import { BINDING_FAILURES, clearAlerts } from '../engine/alerts.ts'
 import { checkGateway } from '../engine/gateway-check.ts'
 import { withHostLock } from '../engine/lock.ts'
 import type { KernelRead } from '../kernel/ip-batch.ts'
 import { type Observed, defaultInSlot } from '../engine/observe.ts'
-import { describeDefaultRoute } from '../kernel/ip.ts'
 import { type Plan, planApply } from '../engine/plan.ts'
 import { type State, emptyRecord } from '../engine/state.ts'
 import { heldBackFor, liftHoldBack, restartWindow, settleOverdue } from '../engine/confirmation.ts'
@@ -25,10 +24,10 @@ type Checked = ApplyResult['gatewayChecks'][number]
 export interface ApplyOptions {
   /**
    * Only what needs no answer from the gateway first: addresses, mirrors, routes, sysctls,
-   * and a default route into an empty slot (it displaces nothing, so it cuts nobody off).
-   * Nothing removed, no gateway asked; the record stays the plan's intent, so a full apply
-   * afterwards finds the rest to do, and verifyDefaultRoutes asks the gateways the switch
-   * did not wait for. For the vif-hotplug hook, which must not wait.
+   * and the default routes switched at once (switchesAtOnce). Nothing removed, no gateway
+   * asked; the record stays the plan's intent, so a full apply afterwards finds the rest
+   * to do, and verifyDefaultRoutes asks the gateways the switch did not wait for. For the
+   * vif-hotplug hook, which must not wait.
    */
   prepareOnly?: boolean
   /** A kernel read that is still true (apply-many's, while nothing has changed since). */
@@ -80,11 +79,12 @@ export async function applyHeld(
     else delete state.bridges[bridge]
     store.save(state)
   }
-  if (options.prepareOnly) return prepareOnly(plan, observed, result, ctx, restoreRecord)
-  result.gatewayChecks = await makeThenSwitch(plan.make, request, ctx, restoreRecord)
+  const atOnce = switchesAtOnce(plan.make, observed, previousRecord)
+  if (options.prepareOnly) return prepareOnly(plan, atOnce, result, ctx, restoreRecord)
+  result.gatewayChecks = await makeThenSwitch(plan.make, atOnce, request, ctx, restoreRecord)
   const silent = result.gatewayChecks.filter(c => !c.reachable)
   if (silent.length) {
-    await runSteps(wayOut(switchesOf(plan.make), silent, observed), log)
+    await runSteps(wayOut(atOnce, silent), log)
     keepDefaultRoutes(silent, plan, record, state, ctx, bridge)
   }
 
@@ -144,15 +144,12 @@ async function writeIntent(
 
 async function prepareOnly(
   plan: Plan,
-  observed: Observed,
+  atOnce: Switch[],
   result: ApplyResult,
   ctx: CallContext,
   restoreRecord: () => void,
 ): Promise<ApplyResult> {
-  // The switch comes last in the plan, so the one `ip -batch` adds the addresses before it.
-  result.changes = plan.make.filter(
-    s => s.action !== 'switch-default-route' || !defaultInSlot(observed, s.family, s.to.metric),
-  )
+  result.changes = withoutLaterSwitches(plan.make, atOnce)
   try {
     await runSteps(result.changes, ctx.log)
   } catch (error) {
@@ -165,19 +162,40 @@ async function prepareOnly(
 const switchesOf = (steps: Step[]) => steps.filter((s): s is Switch => s.action === 'switch-default-route')
 
 /**
- * Runs the plan's make steps, but switches a default route only to a gateway that answered
- * on the bridge. The switches come last in a plan: everything before them makes the gateway
- * reachable on the bridge, where it is asked before any route points at it. So a firewall
- * still booting never gets the default route, however many times a caller retries.
+ * The default routes that go in with the addresses, before their gateway is asked: those
+ * into an empty slot (they displace nothing, so they cut nobody off), on a bridge with no
+ * record yet or whose record owns that family's route (the bridge went and took it). A
+ * record that keeps no route of the family is a failed check's: the retries then wait for
+ * the gateway's answer, so a firewall still booting sees one switch undone, not a flapping.
+ */
+function switchesAtOnce(make: Step[], observed: Observed, record: BridgeRecord | undefined): Switch[] {
+  return switchesOf(make).filter(
+    s =>
+      !defaultInSlot(observed, s.family, s.to.metric) &&
+      (!record || record.defaultRoutes.some(d => d.family === s.family)),
+  )
+}
+
+/** The make steps but the switches that wait for their gateway; the switches stay last, after the addresses. */
+const withoutLaterSwitches = (make: Step[], atOnce: Switch[]) =>
+  make.filter(s => s.action !== 'switch-default-route' || atOnce.includes(s))
+
+/**
+ * Runs the plan's make steps, but switches a default route that displaces one only to a
+ * gateway that answered on the bridge. The switches come last in a plan: everything before
+ * them makes the gateway reachable on the bridge, where it is asked before any route that
+ * displaced another points at it. So a firewall still booting never takes the place of a
+ * route in use, however many times a caller retries.
  */
 async function makeThenSwitch(
   make: Step[],
+  atOnce: Switch[],
   request: ApplyRequest,
   ctx: CallContext,
   restoreRecord: () => void,
 ): Promise<Checked[]> {
   const switches = switchesOf(make)
-  const prepare = make.filter(s => s.action !== 'switch-default-route')
+  const prepare = withoutLaterSwitches(make, atOnce)
   try {
     await runSteps(prepare, ctx.log)
   } catch (error) {
@@ -185,7 +203,7 @@ async function makeThenSwitch(
     throw error
   }
   const checks = request.gatewayCheckSeconds > 0 ? await checkGateways(request, switches) : []
-  const answered = switches.filter(s => !checks.some(c => c.family === s.family && !c.reachable))
+  const answered = switches.filter(s => !atOnce.includes(s) && !checks.some(c => c.family === s.family && !c.reachable))
   try {
     await runSteps(answered, ctx.log)
   } catch (error) {
@@ -197,20 +215,12 @@ async function makeThenSwitch(
 }
 
 /**
- * A silent gateway's slot left empty (the bridge went, and our route with it) gets the
- * route we first displaced back: never no way out. The only default-route change made
- * while the gateway is silent, and only when there was none.
+ * A silent gateway's route switched at once is undone: its slot gets back the route we
+ * first displaced (the bridge went, and our route with it: never no way out), or stays
+ * empty as it was.
  */
-function wayOut(switches: Switch[], silent: Checked[], observed: Observed): Step[] {
-  return switches
-    .filter(s => silent.some(c => c.family === s.family) && s.from && !defaultInSlot(observed, s.family, s.to.metric))
-    .map(s => ({
-      action: 'switch-default-route',
-      family: s.family,
-      to: s.from!,
-      from: null,
-      description: `none -> ${describeDefaultRoute(s.from!)}`,
-    }))
+function wayOut(atOnce: Switch[], silent: Checked[]): Step[] {
+  return atOnce.filter(s => silent.some(c => c.family === s.family)).flatMap(s => inverseOf(s) ?? [])
 }
 
 /** Asks each new gateway from the bridge itself, so the check needs no default route through it. */
