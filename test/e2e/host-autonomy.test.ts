@@ -19,6 +19,17 @@ import { type Harness, addresses, defaultRoute, pings, startHarness, waitFor } f
 import { hostLog, installHostPlugin } from './standalone-hosts.ts'
 import { autonomousPool, bootHost, disabledPool, pbdAttached, writePoolBindings } from './autonomous-pool.ts'
 
+/** Stops the firewall VM on host1 and waits for the hook's release (the mirror gone). */
+async function stopFirewall(sim: Simulator, session: string): Promise<void> {
+  const host1 = sim.host('host1')
+  await rpc(sim, 'VM.clean_shutdown', session, sim.vm(F.firewallVm).ref)
+  await waitFor(
+    'the mirror released',
+    async () => !(await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`),
+    20_000,
+  )
+}
+
 describe('with no Xen Orchestra: the vif-hotplug hook', () => {
   let sim: Simulator
   let session: string
@@ -61,12 +72,7 @@ describe('with no Xen Orchestra: the vif-hotplug hook', () => {
 
   test('the remove action releases: the addresses go, the mirror goes', async () => {
     const host1 = sim.host('host1')
-    await rpc(sim, 'VM.clean_shutdown', session, sim.vm(F.firewallVm).ref)
-    await waitFor(
-      'the mirror released',
-      async () => !(await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`),
-      20_000,
-    )
+    await stopFirewall(sim, session)
     assert.equal((await addresses(host1.netns))[F.privateBridge], undefined, 'the bridge went with its last VIF')
     assert.match(hostLog(sim, 'host1'), /vif-hotplug remove: released/)
   })
@@ -148,6 +154,32 @@ describe('with no Xen Orchestra: the vif-hotplug hook', () => {
       sim.sessions.login = login
     }
   })
+
+  test('the host lock held elsewhere: the hook does not wait for it in udev, its worker binds once it is free', async () => {
+    const host1 = sim.host('host1')
+    await stopFirewall(sim, session)
+    // Another call holding the host's lock (flock on the same file) for longer than the hook waits.
+    const holder = execa('flock', [join(host1.root, 'var/run/vif-ip-binder.lock'), 'sleep', '6'], { reject: false })
+    let freedAt = Infinity
+    void holder.then(() => (freedAt = performance.timeOrigin + performance.now()))
+    const watch = new KernelWatch(host1.netns)
+    try {
+      await watch.ready()
+      const since = performance.timeOrigin + performance.now()
+      await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
+      const hook = sim.timeline.entries({ kind: 'hotplug.finished', host: host1.uuid }).filter(e => e.at >= since)[0]!
+      assert.equal(hook.detail?.exitCode, 0)
+      assert.ok(hook.at < freedAt, 'the hook returned while the lock was still held')
+      const escaped = F.hostAddresses[0].replace(/\./g, '\\.')
+      const addressAt = await watch.when(new RegExp(`^(?!Deleted).*${F.privateBridge}\\s+inet ${escaped}/24`))
+      await holder
+      assert.ok(addressAt >= freedAt, 'bound by the worker, once the lock was free')
+      await waitFor('the binding', async () => (await defaultRoute(host1.netns)) !== 'none', 20_000)
+    } finally {
+      watch.stop()
+      holder.kill()
+    }
+  })
 })
 
 describe('with no Xen Orchestra: a firewall slower to boot than the gateway check', () => {
@@ -164,6 +196,16 @@ describe('with no Xen Orchestra: a firewall slower to boot than the gateway chec
   })
   after(() => sim?.stop())
   const firewallRoute = `default via ${F.firewallPrivateAddress} dev ${F.privateBridge} `
+  /** The firewall gets its address on dom0's network (it has booted): wait for the default route through it. */
+  const firewallAnswers = async () => {
+    await ip(sim.vm(F.firewallVm).netns, 'addr', 'add', `${F.firewallPrivateAddress}/24`, 'dev', 'eth0')
+    await waitFor(
+      'the binding',
+      async () =>
+        (await defaultRoute(sim.host('host1').netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`,
+      40_000,
+    )
+  }
 
   test('the hook worker keeps trying over a 20 s firewall boot: its first switch undone, then one switch', async () => {
     const host1 = sim.host('host1')
@@ -181,12 +223,7 @@ describe('with no Xen Orchestra: a firewall slower to boot than the gateway chec
 
       // The firewall answers 20 s after its VIF plugged: several checks fail meanwhile.
       await new Promise(resolve => setTimeout(resolve, Math.max(0, 20_000 - (Date.now() - booting))))
-      await ip(sim.vm(F.firewallVm).netns, 'addr', 'add', `${F.firewallPrivateAddress}/24`, 'dev', 'eth0')
-      await waitFor(
-        'the binding',
-        async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`,
-        40_000,
-      )
+      await firewallAnswers()
       await waitFor('the PBD of host1 plugged', () => pbdAttached(sim, 'host1'), 30_000)
       assert.match(hostLog(sim, 'host1'), /vif-hotplug online: applied/)
       const retries = hostLog(sim, 'host1').match(/gateway not answering yet, trying again/g) ?? []
@@ -200,70 +237,57 @@ describe('with no Xen Orchestra: a firewall slower to boot than the gateway chec
   })
 
   // From here on the hook has its index: it binds a restart itself.
-  const stopFirewall = async () => {
+  /** Stops the firewall, runs `prepare`, starts the firewall again, and `body` with the kernel's events since. */
+  const restart = async (
+    prepare: () => Promise<unknown>,
+    body: (watch: KernelWatch, log: () => string) => Promise<void>,
+  ) => {
     const host1 = sim.host('host1')
-    await rpc(sim, 'VM.clean_shutdown', session, sim.vm(F.firewallVm).ref)
-    await waitFor(
-      'the release',
-      async () => !(await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`),
-      20_000,
-    )
+    await stopFirewall(sim, session)
+    await prepare()
+    const watch = new KernelWatch(host1.netns)
+    try {
+      await watch.ready()
+      const logged = hostLog(sim, 'host1').length
+      await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
+      await body(watch, () => hostLog(sim, 'host1').slice(logged))
+    } finally {
+      watch.stop()
+    }
   }
 
-  test("a restart: the hook's default route into the empty slot is given back while the firewall is silent", async () => {
-    const host1 = sim.host('host1')
-    await stopFirewall()
-    assert.equal(await defaultRoute(host1.netns), 'none')
-    const watch = new KernelWatch(host1.netns)
-    try {
-      await watch.ready()
-      const logged = hostLog(sim, 'host1').length
-      await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
-      await waitFor('the route given back', () => /given back/.test(hostLog(sim, 'host1').slice(logged)), 20_000)
-      assert.equal(await defaultRoute(host1.netns), 'none', 'the slot as it was: empty')
-      assert.ok((await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`), 'the mirror stays')
+  test("a restart: the hook's default route into the empty slot is given back while the firewall is silent", () =>
+    restart(
+      async () => assert.equal(await defaultRoute(sim.host('host1').netns), 'none'),
+      async (watch, log) => {
+        const host1 = sim.host('host1')
+        await waitFor('the route given back', () => /given back/.test(log()), 20_000)
+        assert.equal(await defaultRoute(host1.netns), 'none', 'the slot as it was: empty')
+        assert.ok((await addresses(host1.netns)).xenbr0?.includes(`${F.hostAddresses[0]}/32`), 'the mirror stays')
 
-      await ip(sim.vm(F.firewallVm).netns, 'addr', 'add', `${F.firewallPrivateAddress}/24`, 'dev', 'eth0')
-      await waitFor(
-        'the binding',
-        async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`,
-        40_000,
-      )
-      // Switched by the hook, removed by its worker, switched again once the gateway answered.
-      assert.deepEqual(watch.lines(/^(Deleted )?default /), [firewallRoute, `Deleted ${firewallRoute}`, firewallRoute])
-    } finally {
-      watch.stop()
-    }
-  })
+        await firewallAnswers()
+        // Switched by the hook, removed by its worker, switched again once the gateway answered.
+        assert.deepEqual(watch.lines(/^(Deleted )?default /), [
+          firewallRoute,
+          `Deleted ${firewallRoute}`,
+          firewallRoute,
+        ])
+      },
+    ))
 
-  test('a restart with a default route already in the slot: the hook never displaces it for a silent firewall', async () => {
-    const host1 = sim.host('host1')
-    await stopFirewall()
-    await ip(host1.netns, 'route', 'add', 'default', 'dev', 'xenbr0')
-    const watch = new KernelWatch(host1.netns)
-    try {
-      await watch.ready()
-      const logged = hostLog(sim, 'host1').length
-      await rpc(sim, 'VM.start_on', session, sim.vm(F.firewallVm).ref, host1.ref, false, false)
-      await waitFor(
-        'a failed gateway check',
-        () => /gateway not answering yet/.test(hostLog(sim, 'host1').slice(logged)),
-        20_000,
-      )
-      assert.ok((await addresses(host1.netns))[F.privateBridge]?.includes(`${F.hostAddresses[0]}/24`))
-      assert.equal(await defaultRoute(host1.netns), 'via - dev xenbr0', 'the route in place stays')
+  test('a restart with a default route already in the slot: the hook never displaces it for a silent firewall', () =>
+    restart(
+      () => ip(sim.host('host1').netns, 'route', 'add', 'default', 'dev', 'xenbr0'),
+      async (watch, log) => {
+        const host1 = sim.host('host1')
+        await waitFor('a failed gateway check', () => /gateway not answering yet/.test(log()), 20_000)
+        assert.ok((await addresses(host1.netns))[F.privateBridge]?.includes(`${F.hostAddresses[0]}/24`))
+        assert.equal(await defaultRoute(host1.netns), 'via - dev xenbr0', 'the route in place stays')
 
-      await ip(sim.vm(F.firewallVm).netns, 'addr', 'add', `${F.firewallPrivateAddress}/24`, 'dev', 'eth0')
-      await waitFor(
-        'the binding',
-        async () => (await defaultRoute(host1.netns)) === `via ${F.firewallPrivateAddress} dev ${F.privateBridge}`,
-        40_000,
-      )
-      assert.deepEqual(watch.lines(/^(Deleted )?default /), [firewallRoute], 'one switch, once the gateway answered')
-    } finally {
-      watch.stop()
-    }
-  })
+        await firewallAnswers()
+        assert.deepEqual(watch.lines(/^(Deleted )?default /), [firewallRoute], 'one switch, once the gateway answered')
+      },
+    ))
 })
 
 describe('plug-srs', () => {
