@@ -223,6 +223,43 @@ for (const kind of BRIDGE_KINDS) {
         assert.deepEqual(await defaultRoutes(dom0, 4), [], 'release leaves the slot empty, as it found it')
       }))
 
+    test('with a default route of another metric in place, a silent gateway gets none: ours would shadow it', () =>
+      withTopology(async ({ dom0, fw, root }) => {
+        const args = { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4, 'gateway-check': '5' }
+        await callOk(dom0, root, 'apply', args)
+        // Our route gone with its bridge, and another way out in another slot meanwhile.
+        await ip(dom0, 'route', 'del', 'default', 'via', FW4, 'dev', 'xapi1')
+        const backup = { gateway: PREVIOUS4.gateway, dev: PREVIOUS4.dev, metric: PREVIOUS4.metric + 100 }
+        await ip(
+          dom0,
+          'route',
+          'add',
+          'default',
+          'via',
+          backup.gateway,
+          'dev',
+          backup.dev,
+          'metric',
+          String(backup.metric),
+        )
+        await ip(fw, 'link', 'set', 'eth0', 'down')
+        const watch = new KernelWatch(dom0)
+        try {
+          await watch.ready()
+          const reply = await callPlugin(dom0, root, 'apply', { ...args, 'gateway-check': '1' })
+          assert.equal(reply.status === 'Failure' && reply.errorDescription[0], 'VIF_IP_BINDER_GATEWAY_UNREACHABLE')
+          assert.deepEqual(watch.lines(new RegExp(`^default via ${FW4.replace(/\./g, '\\.')}`)), [], 'never switched')
+          assert.ok(
+            (await defaultRoutes(dom0, 4)).some(r => r.gateway === backup.gateway && r.metric === backup.metric),
+            'the other way out is still there',
+          )
+        } finally {
+          watch.stop()
+        }
+        await ip(fw, 'link', 'set', 'eth0', 'up')
+        await callOk(dom0, root, 'release', { bridge: 'xapi1' })
+      }))
+
     test('an IPv6 address can change its prefix length', () =>
       withTopology(async ({ dom0, root }) => {
         await callOk(dom0, root, 'apply', { bridge: 'xapi1', addresses: DOM0_6, gateway: FW6 })

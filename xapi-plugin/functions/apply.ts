@@ -11,7 +11,7 @@ import { BINDING_FAILURES, clearAlerts } from '../engine/alerts.ts'
 import { checkGateway } from '../engine/gateway-check.ts'
 import { withHostLock } from '../engine/lock.ts'
 import type { KernelRead } from '../kernel/ip-batch.ts'
-import { type Observed, defaultInSlot } from '../engine/observe.ts'
+import type { Observed } from '../engine/observe.ts'
 import { type Plan, planApply } from '../engine/plan.ts'
 import { type State, emptyRecord } from '../engine/state.ts'
 import { heldBackFor, liftHoldBack, restartWindow, settleOverdue } from '../engine/confirmation.ts'
@@ -163,16 +163,16 @@ const switchesOf = (steps: Step[]) => steps.filter((s): s is Switch => s.action 
 
 /**
  * The default routes that go in with the addresses, before their gateway is asked: those
- * into an empty slot (they displace nothing, so they cut nobody off), on a bridge with no
- * record yet or whose record owns that family's route (the bridge went and took it). A
- * record that keeps no route of the family is a failed check's: the retries then wait for
- * the gateway's answer, so a firewall still booting sees one switch undone, not a flapping.
+ * of a family dom0 has no default route of at all (they displace and shadow nothing, so
+ * they cut nobody off; a route of another metric would be shadowed by ours while the
+ * gateway may be silent), on a bridge with no record yet or whose record owns that
+ * family's route (the bridge went and took it). A record that keeps no route of the family
+ * is a failed check's: the retries then wait for the gateway's answer, so a firewall still
+ * booting sees one switch undone, not a flapping.
  */
 function switchesAtOnce(make: Step[], observed: Observed, record: BridgeRecord | undefined): Switch[] {
   return switchesOf(make).filter(
-    s =>
-      !defaultInSlot(observed, s.family, s.to.metric) &&
-      (!record || record.defaultRoutes.some(d => d.family === s.family)),
+    s => observed.defaults[s.family].length === 0 && (!record || record.defaultRoutes.some(d => d.family === s.family)),
   )
 }
 
