@@ -7,7 +7,9 @@
 //   - vif-hotplug: no XO at all; the host plugin installed with `install --root`, the
 //     bindings in pool.other_config, xapi's vif-hotplug hook as the only trigger;
 //   - its floor: the minimal shell hook (bench/shell-hook.ts) installed as vif-hotplug
-//     instead, alternated run by run with ours in the same simulator.
+//     instead, alternated run by run with each path in that path's own simulator (for the
+//     XO path, with the XO plugin unloaded during the shell hook's runs), so that each ratio
+//     compares runs made under the same load.
 // Then, ours installed: what the hook costs for a VIF no binding names (CPU, as a process,
 // and whether it logged in to xapi).
 // The VM is stopped between runs and the release awaited, so each run starts clean.
@@ -88,21 +90,49 @@ function pathResult(runs: Run[]): PathResult {
   }
 }
 
-export async function xoPath(runs: number, hostPlugin: string): Promise<PathResult> {
+export interface XoPathResult {
+  xo: PathResult
+  /** The shell hook, alternated with the XO path in the same simulator. */
+  shell: PathResult
+  /** xo / shell, medians */
+  ratio: number
+}
+
+export async function xoPath(runs: number, hostPlugin: string): Promise<XoPathResult> {
   // The e2e harness: firewall-pool, the built host plugin, no vif-hotplug hook, the XO
   // plugin through the facade (xen-api client over JSON-RPC).
   const h = await startHarness({ hostPlugin })
   try {
     await h.plugin.configure({ bindings: [firewallBinding(h.sim)] })
-    await h.plugin.load()
-    await h.plugin.instance.whenIdle()
-    const results = []
-    for (let i = 0; i < runs; i++) results.push(await oneRun(h.sim, () => h.plugin.instance.whenIdle()))
-    return pathResult(results)
+    const shell = { content: await shellHookFor(h.sim) }
+    const settle = { xo: () => h.plugin.instance.whenIdle(), shell: afterShellHook }
+    // Either the XO plugin loaded and no hook, or the shell hook and the plugin unloaded.
+    const use = async (which: 'xo' | 'shell') => {
+      if (which === 'xo') {
+        await h.sim.removeVifHotplug([HOST])
+        await h.plugin.load()
+        await h.plugin.instance.whenIdle()
+      } else {
+        await h.plugin.unload()
+        await h.sim.installVifHotplug(shell, [HOST])
+      }
+    }
+    const results: Record<'xo' | 'shell', Run[]> = { xo: [], shell: [] }
+    let current: 'xo' | 'shell' | undefined
+    for (let i = 0; i < 2 * runs; i++) {
+      const which = (i >> 1) % 2 === i % 2 ? 'xo' : 'shell' // xo shell, shell xo, …
+      if (which !== current) await use((current = which))
+      results[which].push(await oneRun(h.sim, settle[which]))
+    }
+    const result = { xo: pathResult(results.xo), shell: pathResult(results.shell) }
+    return { ...result, ratio: result.xo.summary.p50 / result.shell.summary.p50 }
   } finally {
     await h.close()
   }
 }
+
+/** A hook's detached work ends a little after the kernel shows the binding: let it go. */
+const afterShellHook = () => new Promise<void>(resolve => setTimeout(resolve, 100))
 
 /** What the XO plugin would have written to pool.other_config for the quick-start binding. */
 async function writePoolBindings(sim: Simulator): Promise<void> {
@@ -195,8 +225,7 @@ export async function hotplugPath(runs: number, hostPlugin: string): Promise<Hot
     await writePoolBindings(sim)
     const ours = { source: join(sim.host(HOST).root, EXECUTABLE) }
     const shell = { content: await shellHookFor(sim) }
-    // The hook's detached worker ends a little after the kernel shows its work: let it go.
-    const settle = () => new Promise<void>(resolve => setTimeout(resolve, 100))
+    const settle = afterShellHook
     // Unmeasured: the first start has no index yet (the worker writes it).
     await oneRun(sim, settle)
     const results: Record<'ours' | 'shell', Run[]> = { ours: [], shell: [] }

@@ -462,6 +462,11 @@ export class Simulator {
     }
   }
 
+  /** No vif-hotplug hook at all on these hosts (all by default). */
+  async removeVifHotplug(hosts?: string[]): Promise<void> {
+    for (const host of this.targetHosts(hosts)) await rm(join(host.root, 'etc/xapi.d/vif-hotplug'), { force: true })
+  }
+
   private targetHosts(hosts?: string[]): SimHost[] {
     return hosts === undefined ? this.hosts : hosts.map(h => this.host(h))
   }
