@@ -171,27 +171,73 @@ function failed(step: Step, error: unknown): BinderError {
   return new BinderError(ErrorCode.COMMAND_FAILED, `${step.action} failed: ${(error as Error).message}`, [step.action])
 }
 
+const isSysctl = (step: Step) => step.action === 'set-sysctl'
+
+interface Owned {
+  step: Step
+  /** The group (the bridge) the step belongs to. */
+  group: number
+}
+
 /**
- * Runs `ip` steps in one `ip -batch` process, in order. Removing what is already gone
- * counts as done (release and convergence must be repeatable; gone is asked of the kernel):
- * the batch goes on from the next line. Returns the steps done and, if one failed, its error.
+ * Runs the `ip` steps of every group in one `ip -batch` process, in order. Removing what is
+ * already gone counts as done (release and convergence must be repeatable; gone is asked of
+ * the kernel). A step that fails gives up its group alone: `fail` undoes what that group did,
+ * and the batch goes on with the next group's steps.
  */
-async function runIpSteps(steps: Step[]): Promise<{ done: Step[]; error?: BinderError }> {
-  const done: Step[] = []
+async function runIpSteps(
+  steps: Owned[],
+  done: Step[][],
+  fail: (owned: Owned, error: BinderError) => Promise<void>,
+): Promise<void> {
+  const givenUp = new Set<number>()
   let rest = steps
   while (rest.length) {
-    const commands = rest.map(step => ipArgsOf(step)!)
+    const commands = rest.map(({ step }) => ipArgsOf(step)!)
     const { done: count, failure } = await runIpBatch(commands)
-    done.push(...rest.slice(0, count))
-    if (!failure) break
-    const step = rest[failure.index]!
-    if (!isRemoval(step) || (await stillThere(step))) {
-      return { done, error: failed(step, new CommandError(commands[failure.index]!, failure.message)) }
+    for (const { step, group } of rest.slice(0, count)) done[group]!.push(step)
+    if (!failure) return
+    const owned = rest[failure.index]!
+    if (isRemoval(owned.step) && !(await stillThere(owned.step))) done[owned.group]!.push(owned.step)
+    else {
+      givenUp.add(owned.group)
+      await fail(owned, failed(owned.step, new CommandError(commands[failure.index]!, failure.message)))
     }
-    done.push(step)
-    rest = rest.slice(failure.index + 1)
+    rest = rest.slice(failure.index + 1).filter(({ group }) => !givenUp.has(group))
   }
-  return { done }
+}
+
+/**
+ * Runs several groups of steps (one per bridge) as if each ran alone through runSteps, at
+ * the cost of one `ip` process for all: the sysctls (files) of each group first, then every
+ * group's `ip` steps in one batch. A group whose step fails is undone alone (its steps that
+ * ran, in reverse order) and gets that error; the other groups go on. Returns each group's
+ * error, or undefined where every step ran.
+ */
+export async function runStepGroups(groups: Step[][], log: Logger): Promise<(BinderError | undefined)[]> {
+  const done: Step[][] = groups.map(() => [])
+  const errors: (BinderError | undefined)[] = groups.map(() => undefined)
+  const fail = async ({ step, group }: Owned, error: BinderError) => {
+    log.log('err', 'step failed, undoing what this bridge did in this call', { step, error: error.message })
+    await undoSteps(done[group]!, log)
+    errors[group] = error
+  }
+  for (const [group, steps] of groups.entries()) {
+    for (const step of steps.filter(isSysctl)) {
+      try {
+        await runStep(step)
+        done[group]!.push(step)
+      } catch (error) {
+        await fail({ step, group }, failed(step, error))
+        break
+      }
+    }
+  }
+  const ipSteps = groups.flatMap((steps, group) =>
+    errors[group] ? [] : steps.filter(step => !isSysctl(step)).map(step => ({ step, group })),
+  )
+  await runIpSteps(ipSteps, done, fail)
+  return errors
 }
 
 /**
@@ -201,22 +247,6 @@ async function runIpSteps(steps: Step[]): Promise<{ done: Step[]; error?: Binder
  * steps it has.
  */
 export async function runSteps(steps: Step[], log: Logger): Promise<void> {
-  const done: Step[] = []
-  const giveUp = async (step: Step, error: BinderError): Promise<never> => {
-    log.log('err', 'step failed, undoing this call', { step, error: error.message })
-    await undoSteps(done, log)
-    throw error
-  }
-  for (const step of steps.filter(s => s.action === 'set-sysctl')) {
-    try {
-      await runStep(step)
-      done.push(step)
-    } catch (error) {
-      await giveUp(step, failed(step, error))
-    }
-  }
-  const ipSteps = steps.filter(s => s.action !== 'set-sysctl')
-  const result = await runIpSteps(ipSteps)
-  done.push(...result.done)
-  if (result.error) await giveUp(ipSteps[result.done.length]!, result.error)
+  const [error] = await runStepGroups([steps], log)
+  if (error) throw error
 }

@@ -140,13 +140,25 @@ export async function armWindow(
   change: WindowedChange,
   record: () => void,
 ): Promise<ConfirmationHandle | undefined> {
-  const { seconds } = change
-  const window = { seconds, token: seconds > 0 ? callToken() : undefined, bootId: currentBootId(ctx.env.root) }
-  const confirmation = joinConfirmation(state, change.bridge, change.before, change.steps, window)
+  const [confirmation] = await armWindows(state, ctx, [change], record)
+  return confirmation
+}
+
+/** armWindow for the changes of several bridges (apply-many's), with one save for all. */
+export async function armWindows(
+  state: State,
+  ctx: CallContext,
+  changes: WindowedChange[],
+  record: () => void,
+): Promise<(ConfirmationHandle | undefined)[]> {
+  const confirmations = changes.map(({ bridge, before, steps, seconds }) => {
+    const window = { seconds, token: seconds > 0 ? callToken() : undefined, bootId: currentBootId(ctx.env.root) }
+    return joinConfirmation(state, bridge, before, steps, window)
+  })
   record()
   ctx.store.save(state)
-  if (confirmation && (await ensureRevertWorker(state, ctx))) ctx.store.save(state)
-  return confirmation
+  if (confirmations.some(Boolean) && (await ensureRevertWorker(state, ctx))) ctx.store.save(state)
+  return confirmations
 }
 
 const stillPending = (state: State, token: string): PendingConfirmation | undefined =>

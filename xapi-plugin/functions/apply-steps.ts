@@ -1,0 +1,138 @@
+// The pieces of an apply that concern one bridge at a time: what the pool's configuration
+// may not re-apply, the record written before acting, the gateway checks, and what a
+// silent gateway leaves.
+
+import { familyName } from '../../shared/addresses.ts'
+import { BinderError, ErrorCode } from '../../shared/errors.ts'
+import { type ApplyRequest, encodeApplyArgs, parseApplyArgs } from '../../shared/plugin-args.ts'
+import type { ApplyResult, BridgeRecord, Step } from '../../shared/results.ts'
+import { heldBackFor, liftHoldBack } from '../engine/confirmation.ts'
+import { checkGateway } from '../engine/gateway-check.ts'
+import { type Observed, defaultInSlot } from '../engine/observe.ts'
+import type { Plan } from '../engine/plan.ts'
+import type { State } from '../engine/state.ts'
+import { describeDefaultRoute } from '../kernel/ip.ts'
+import type { Logger } from '../runtime/log.ts'
+import { armWindows } from './confirm.ts'
+import type { CallContext } from './context.ts'
+
+export type Switch = Extract<Step, { action: 'switch-default-route' }>
+export type Checked = ApplyResult['gatewayChecks'][number]
+
+const HELD_BACK =
+  'a change to these arguments was reverted unconfirmed: kept as before until applied explicitly (apply, or a new configuration)'
+
+/**
+ * The request to apply: the one asked, or, when it comes from the pool's configuration and
+ * is a change that was reverted unconfirmed, the arguments this bridge had before it (null:
+ * it had none, nothing to apply). An explicit apply lifts the hold; one from the pool's
+ * configuration lifts only a held-back release (the bridge is wanted again).
+ */
+export function effectiveRequest(
+  state: State,
+  asked: ApplyRequest,
+  ctx: CallContext,
+  fromPool = false,
+): ApplyRequest | null {
+  const kept = fromPool ? heldBackFor(state, asked.bridge, encodeApplyArgs(asked)) : undefined
+  if (kept !== undefined)
+    ctx.log.log('warning', `apply from the pool's configuration: ${HELD_BACK}`, { bridge: asked.bridge })
+  if (kept === null) return null
+  if (!asked.dryRun) liftHoldBack(state, asked.bridge, fromPool)
+  return kept ? { ...parseApplyArgs(kept), dryRun: asked.dryRun } : asked
+}
+
+export const heldBackResult = (request: ApplyRequest): ApplyResult => ({
+  bridge: request.bridge,
+  dryRun: request.dryRun,
+  changes: [],
+  unchanged: [],
+  gatewayChecks: [],
+  heldBack: HELD_BACK,
+})
+
+/**
+ * Written before acting, so a call killed half-way leaves records that own everything it
+ * might have added and still know which default route to give back, and a revert armed
+ * (its process started) that undoes all of it. One save for every bridge of the call.
+ */
+export async function writeIntents(
+  jobs: { plan: Plan; previousRecord: BridgeRecord | undefined; result: ApplyResult }[],
+  state: State,
+  ctx: CallContext,
+  seconds: number,
+): Promise<void> {
+  const changes = jobs.map(({ plan, previousRecord }) => ({
+    bridge: plan.final.bridge,
+    before: previousRecord,
+    steps: [...plan.make, ...plan.break],
+    seconds,
+  }))
+  const confirmations = await armWindows(state, ctx, changes, () => {
+    for (const { plan } of jobs) state.bridges[plan.final.bridge] = plan.intent
+  })
+  jobs.forEach(({ result }, i) => {
+    if (confirmations[i]) result.confirmation = confirmations[i]
+  })
+}
+
+export const switchesOf = (steps: Step[]) => steps.filter((s): s is Switch => s.action === 'switch-default-route')
+
+/** Asks each new gateway from the bridge itself, so the check needs no default route through it. */
+export function checkGateways(request: ApplyRequest, switches: Switch[]): Promise<Checked[]> {
+  if (request.gatewayCheckSeconds <= 0) return Promise.resolve([])
+  return Promise.all(
+    switches.map(async s => ({
+      family: s.family,
+      gateway: s.to.gateway!,
+      ...(await checkGateway(request.bridge, s.family, s.to.gateway!, request.gatewayCheckSeconds)),
+    })),
+  )
+}
+
+/**
+ * A silent gateway's slot left empty (the bridge went, and our route with it) gets the
+ * route we first displaced back: never no way out. The only default-route change made
+ * while the gateway is silent, and only when there was none.
+ */
+export function wayOut(switches: Switch[], silent: Checked[], observed: Observed): Step[] {
+  return switches
+    .filter(s => silent.some(c => c.family === s.family) && s.from && !defaultInSlot(observed, s.family, s.to.metric))
+    .map(s => ({
+      action: 'switch-default-route',
+      family: s.family,
+      to: s.from!,
+      from: null,
+      description: `none -> ${describeDefaultRoute(s.from!)}`,
+    }))
+}
+
+/**
+ * Never lock the admin out: the default routes whose new gateway did not answer were never
+ * switched; the record keeps what they were, and the bridge's apply fails. The addresses
+ * stay (they harm nothing, and a later apply converges from them). Returns that failure.
+ */
+export function keepDefaultRoutes(
+  silent: Checked[],
+  plan: Plan,
+  record: BridgeRecord,
+  state: State,
+  log: Logger,
+): BinderError {
+  const { bridge } = plan.final
+  const isSilent = (family: number) => silent.some(f => f.family === family)
+  state.bridges[bridge] = {
+    ...plan.intent,
+    defaultRoutes: [
+      ...plan.intent.defaultRoutes.filter(d => !isSilent(d.family)),
+      ...record.defaultRoutes.filter(d => isSilent(d.family)),
+    ],
+  }
+  const words = silent.map(f => `${familyName(f.family)} gateway ${f.gateway}: ${f.reason}`).join('; ')
+  log.log('warning', 'gateway did not answer, default route left as it was', { bridge, failed: silent })
+  return new BinderError(
+    ErrorCode.GATEWAY_UNREACHABLE,
+    `${words}; the default route was left as it was`,
+    silent.map(f => f.gateway),
+  )
+}
