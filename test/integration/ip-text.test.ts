@@ -9,7 +9,7 @@ import { parseAddrText, parseRouteText } from '../../xapi-plugin/kernel/ip-text.
 import { kernelReadScript, parseKernelRead } from '../../xapi-plugin/kernel/ip-batch.ts'
 import { execa } from 'execa'
 import { parseReply, runPluginXml, xapiEncodedCall } from '../helpers/host-plugin.ts'
-import { ip, ipJson } from '../helpers/netns.ts'
+import { createBridge, ip, ipJson } from '../helpers/netns.ts'
 import {
   DOM0_4,
   DOM0_6,
@@ -107,3 +107,32 @@ test('apply, a second apply and release work on text output alone', () =>
     assert.deepEqual(await defaultRoutes(dom0, 4), [{ dst: 'default', ...PREVIOUS4 }])
     assert.deepEqual(await defaultRoutes(dom0, 6), [{ dst: 'default', ...PREVIOUS6 }])
   }))
+
+test('apply-many reads and changes several bridges on text output alone', () =>
+  withTopology(async ({ dom0, root }) => {
+    await createBridge(dom0, 'xapi2')
+    const requests = JSON.stringify([FULL_APPLY, { bridge: 'xapi2', addresses: '198.18.0.2/24', 'gateway-check': '0' }])
+    const first = (await callInText(dom0, root, 'apply-many', { requests })) as unknown as ManyValue
+    assert.deepEqual(
+      first.results.map(r => r.ok),
+      [true, true],
+    )
+    assert.deepEqual(await addressesOf(dom0, 'xapi1'), [DOM0_6, DOM0_4].sort())
+    assert.deepEqual(await addressesOf(dom0, 'xapi2'), ['198.18.0.2/24'])
+    assert.deepEqual(await defaultRoutes(dom0, 6), [
+      { dst: 'default', gateway: FW6, dev: 'xapi1', metric: PREVIOUS6.metric },
+    ])
+
+    const before = await kernelSnapshot(dom0)
+    const second = (await callInText(dom0, root, 'apply-many', { requests })) as unknown as ManyValue
+    assert.deepEqual(
+      second.results.map(r => r.changes),
+      [[], []],
+      'nothing to do, as seen through text',
+    )
+    assert.deepEqual(await kernelSnapshot(dom0), before)
+  }))
+
+interface ManyValue {
+  results: { ok: boolean; changes: unknown[] }[]
+}

@@ -14,7 +14,7 @@ import { viewBridge } from '../engine/bridge-view.ts'
 import { settleOverdue } from '../engine/confirmation.ts'
 import type { Observed } from '../engine/observe.ts'
 import { type Plan, planApply } from '../engine/plan.ts'
-import { overlaps, readsOf, writesOf } from '../engine/plan/footprint.ts'
+import { type Footprint, mustWait, readsOf, writesOf } from '../engine/plan/footprint.ts'
 import { type State, emptyRecord } from '../engine/state.ts'
 import { type KernelRead, readKernel } from '../kernel/ip-batch.ts'
 import { runRound } from './apply-round.ts'
@@ -78,11 +78,10 @@ async function openRound(
   outcomes: Outcome[],
 ): Promise<{ round: Job[]; next: number }> {
   const round: Job[] = []
-  const reads: string[] = []
-  const writes: string[] = []
+  const before: Footprint = { reads: [], writes: [] }
   for (const [n, { index, request }] of pending.entries()) {
-    const wants = readsOf(request, state.bridges[request.bridge])
-    if (overlaps(wants, writes)) return { round, next: n }
+    const reads = readsOf(request, state.bridges[request.bridge])
+    if (mustWait({ reads }, before)) return { round, next: n }
     let job: Job
     try {
       job = await planJob(index, request, state, kernel)
@@ -91,11 +90,11 @@ async function openRound(
       continue
     }
     const { plan, record } = job
-    const changes = request.dryRun ? [] : writesOf([...plan.make, ...plan.break], record, plan.final)
-    if (overlaps(changes, [...reads, ...writes])) return { round, next: n }
+    const writes = request.dryRun ? [] : writesOf([...plan.make, ...plan.break], record, plan.final)
+    if (mustWait({ writes }, before)) return { round, next: n }
     round.push(job)
-    reads.push(...wants)
-    writes.push(...changes)
+    before.reads.push(...reads)
+    before.writes.push(...writes)
   }
   return { round, next: pending.length }
 }

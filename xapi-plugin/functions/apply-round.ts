@@ -13,6 +13,9 @@ import type { CallContext } from './context.ts'
 
 const prepareOf = (job: Job) => job.plan.make.filter(s => s.action !== 'switch-default-route')
 
+/** A bridge with a switch to verify first; the others switch in the make batch, after their other steps. */
+const checksFirst = (job: Job) => job.request.gatewayCheckSeconds > 0 && switchesOf(job.plan.make).length > 0
+
 class Round {
   constructor(
     private readonly state: State,
@@ -28,9 +31,12 @@ class Round {
     this.outcomes[job.index] = { ok: false, error }
   }
 
-  /** Everything but the switches. Returns the bridges still going. */
+  /** Everything but the switches that wait for their gateway. Returns the bridges still going. */
   async make(jobs: Job[]): Promise<Job[]> {
-    const errors = await runStepGroups(jobs.map(prepareOf), this.ctx.log)
+    const errors = await runStepGroups(
+      jobs.map(job => (checksFirst(job) ? prepareOf(job) : job.plan.make)),
+      this.ctx.log,
+    )
     jobs.forEach((job, i) => errors[i] && this.fail(job, errors[i], true))
     return jobs.filter((_, i) => !errors[i])
   }
@@ -40,7 +46,8 @@ class Round {
    * before a switch made the gateway reachable there, so it is asked before any route
    * points at it: a firewall still booting never gets the default route.
    */
-  async switch(jobs: Job[]): Promise<Job[]> {
+  async switch(made: Job[]): Promise<Job[]> {
+    const jobs = made.filter(checksFirst)
     const checks = await Promise.all(jobs.map(job => checkGateways(job.request, switchesOf(job.plan.make))))
     const answered = jobs.map((job, i) => {
       job.result.gatewayChecks = checks[i]!
@@ -53,7 +60,8 @@ class Round {
       await undoSteps(prepareOf(job), this.ctx.log)
       this.fail(job, errors[i], true)
     }
-    return this.silent(jobs.filter((_, i) => !errors[i]))
+    const switched = await this.silent(jobs.filter((_, i) => !errors[i]))
+    return made.filter(job => !checksFirst(job) || switched.includes(job))
   }
 
   /** Bridges whose gateway did not answer keep their default routes and fail. */

@@ -3,9 +3,9 @@
 // them changes what another reads or changes: then each plan is the one it would be
 // after the others had run, as if every bridge had been applied alone, one after another.
 //
-// Keys: `link:<dev>` (a whole interface: its addresses and state), `addr:<dev>:<cidr>` (one
-// address), `route:<family>:<destination>`, `default:<family>` (the default routes, and
-// the records of who displaced whom). A key ending in `*` stands for every key it starts.
+// Keys: `link:<dev>` (an interface's state), `addr:<dev>:<cidr>` (one address),
+// `route:<family>:<destination>`, `default:<family>` (the default routes, and the records
+// of who displaced whom). A key ending in `*` stands for every key it starts.
 
 import { type Family, familyOf, networkOf } from '../../../shared/addresses.ts'
 import type { ApplyRequest } from '../../../shared/plugin-args.ts'
@@ -23,7 +23,7 @@ function prefixRoute(cidr: string): string {
 
 /** Everything planApply and the other bridges' records may read for this bridge. */
 export function readsOf(request: ApplyRequest, record: BridgeRecord | undefined): string[] {
-  const keys = [`link:${request.bridge}`]
+  const keys = [`link:${request.bridge}`, `addr:${request.bridge}:*`]
   const mirrors = [...(record?.mirrors ?? [])]
   if (request.management) {
     const { address, bridge } = request.management
@@ -46,10 +46,10 @@ export function readsOf(request: ApplyRequest, record: BridgeRecord | undefined)
 function writesOfStep(step: Step): string[] {
   switch (step.action) {
     case 'add-address':
-      return [`link:${step.dev}`, `addr:${step.dev}:${step.cidr}`, prefixRoute(step.cidr)]
+      return [`addr:${step.dev}:${step.cidr}`, prefixRoute(step.cidr)]
     // The kernel may take routes through the device with an address, and bring some back with a link.
     case 'remove-address':
-      return [`link:${step.dev}`, `addr:${step.dev}:${step.cidr}`, 'route:*', 'default:*']
+      return [`addr:${step.dev}:${step.cidr}`, 'route:*', 'default:*']
     case 'link-up':
       return [`link:${step.dev}`, `addr:${step.dev}:*`, 'route:*']
     case 'add-route':
@@ -74,9 +74,23 @@ export function writesOf(steps: Step[], record: BridgeRecord, final: BridgeRecor
 
 const covers = (key: string, other: string) => key.endsWith('*') && other.startsWith(key.slice(0, -1))
 
-/** Whether two sets of keys share one. */
-export function overlaps(a: Iterable<string>, b: Iterable<string>): boolean {
-  const bs = [...b]
-  for (const key of a) if (bs.some(other => other === key || covers(key, other) || covers(other, key))) return true
-  return false
+function overlaps(a: string[], b: string[]): boolean {
+  return a.some(key => b.some(other => other === key || covers(key, other) || covers(other, key)))
+}
+
+export interface Footprint {
+  reads: string[]
+  writes: string[]
+}
+
+/**
+ * Whether a bridge must wait for a fresh read once the bridges before it (`round`) have
+ * run: it reads what they change, or changes what they read or change. A wildcard change
+ * (routes the kernel may drop with an address) matters to what is read, not to another
+ * bridge's own changes, which are never those routes.
+ */
+export function mustWait(next: Partial<Footprint>, round: Footprint): boolean {
+  const exact = (keys: string[]) => keys.filter(key => !key.endsWith('*'))
+  const { reads = [], writes = [] } = next
+  return overlaps(reads, round.writes) || overlaps(writes, round.reads) || overlaps(exact(writes), exact(round.writes))
 }
