@@ -97,7 +97,8 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
   },
   {
     name: 'apply-many',
-    summary: 'apply several bridges in one call, one lock and one kernel read (what Xen Orchestra sends a host)',
+    summary:
+      'apply several bridges in one call: one lock, one kernel read, one batch of changes (what Xen Orchestra sends a host)',
     args: [
       {
         name: 'requests',

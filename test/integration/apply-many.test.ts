@@ -10,20 +10,8 @@ import { test } from 'node:test'
 import { ErrorCode } from '../../shared/errors.ts'
 import { callOk } from '../helpers/host-plugin.ts'
 import { createBridge, runIn } from '../helpers/netns.ts'
-import {
-  DOM0_4,
-  DOM0_6,
-  FW4,
-  FW6,
-  PREVIOUS4,
-  PREVIOUS6,
-  addressesOf,
-  defaultRoutes,
-  kernelSnapshot,
-  ping,
-  readSysctl,
-  withTopology,
-} from './topology.ts'
+import { DOM0_4, DOM0_6, FW4, FW6, PREVIOUS4, PREVIOUS6 } from './topology.ts'
+import { addressesOf, defaultRoutes, kernelSnapshot, ping, readSysctl, withTopology } from './topology.ts'
 
 interface ManyValue {
   results: {
