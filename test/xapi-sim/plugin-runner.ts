@@ -6,9 +6,9 @@
 
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { execa } from 'execa'
 import { decodeMethodResponse, encodeMethodCall, type XmlRpcValue } from '../../shared/xmlrpc.ts'
 import { XapiFailure } from './errors.ts'
+import { forkExec } from './fork-client.ts'
 import { ipBinary } from './netns-tools.ts'
 
 export const PLUGIN_PATH_ENV = '/sbin:/usr/sbin:/bin:/usr/bin'
@@ -43,20 +43,14 @@ export async function runPlugin(
 
   const xml = encodeMethodCall(fn, [sessionRef, args as Record<string, XmlRpcValue>])
   // `ip netns exec` execs the plugin in place, so its exit status and signal are the plugin's.
-  const r = await execa(ipBinary(), ['netns', 'exec', target.netns, join(dir, plugin), xml], {
-    env: pluginEnvironment(target.root),
-    extendEnv: false,
-    stdin: 'ignore',
-    reject: false,
-    stripFinalNewline: false,
-    cancelSignal: signal,
-    forceKillAfterDelay: 1000,
-  })
+  // Started by forkexecd, as xapi starts it: see forkexecd.ts.
+  const argv = ['netns', 'exec', target.netns, join(dir, plugin), xml]
+  const r = await forkExec(ipBinary(), argv, pluginEnvironment(target.root), signal)
   return mapPluginOutcome({
-    signal: r.isCanceled ? 'SIGTERM' : r.signal,
+    signal: r.canceled ? 'SIGTERM' : r.signal,
     exitCode: r.exitCode,
-    stdout: String(r.stdout ?? ''),
-    stderr: String(r.stderr ?? ''),
+    stdout: r.stdout,
+    stderr: r.stderr || (r.error ?? ''),
   })
 }
 
