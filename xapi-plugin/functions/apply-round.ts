@@ -1,6 +1,7 @@
 // One round of a batch apply: the stages every bridge of the round goes through together,
 // each a single `ip` process for all of them. Make (everything but the default route
-// switches), ask every new gateway at once, switch to those that answered, then break
+// switches that must wait for their gateway), ask every new gateway at once, switch to
+// those that answered (undo the switches made at once to those that did not), then break
 // what is no longer wanted. A bridge that fails at a stage is undone alone and leaves the
 // round; the others go on. One state save at the end.
 
@@ -8,13 +9,26 @@ import { restartWindow } from '../engine/confirmation.ts'
 import { runStepGroups, undoSteps } from '../engine/execute.ts'
 import type { State } from '../engine/state.ts'
 import type { Job, Outcome } from './apply-batch.ts'
-import { type Checked, checkGateways, keepDefaultRoutes, switchesOf, wayOut, writeIntents } from './apply-steps.ts'
+import {
+  type Checked,
+  checkGateways,
+  keepDefaultRoutes,
+  switchesAtOnce,
+  switchesOf,
+  wayOut,
+  withoutLaterSwitches,
+  writeIntents,
+} from './apply-steps.ts'
 import type { CallContext } from './context.ts'
 
-const prepareOf = (job: Job) => job.plan.make.filter(s => s.action !== 'switch-default-route')
-
-/** A bridge with a switch to verify first; the others switch in the make batch, after their other steps. */
+/** A bridge with a switch to verify; the others switch in the make batch, after their other steps. */
 const checksFirst = (job: Job) => job.request.gatewayCheckSeconds > 0 && switchesOf(job.plan.make).length > 0
+
+const atOnceOf = (job: Job) => switchesAtOnce(job.plan.make, job.observed, job.previousRecord)
+
+/** What the make batch runs for the bridge: all of its make steps but the switches that wait for their gateway. */
+const firstBatchOf = (job: Job) =>
+  checksFirst(job) ? withoutLaterSwitches(job.plan.make, atOnceOf(job)) : job.plan.make
 
 class Round {
   constructor(
@@ -33,18 +47,16 @@ class Round {
 
   /** Everything but the switches that wait for their gateway. Returns the bridges still going. */
   async make(jobs: Job[]): Promise<Job[]> {
-    const errors = await runStepGroups(
-      jobs.map(job => (checksFirst(job) ? prepareOf(job) : job.plan.make)),
-      this.ctx.log,
-    )
+    const errors = await runStepGroups(jobs.map(firstBatchOf), this.ctx.log)
     jobs.forEach((job, i) => errors[i] && this.fail(job, errors[i], true))
     return jobs.filter((_, i) => !errors[i])
   }
 
   /**
-   * The default routes switch only to gateways that answered on their bridge. Everything
-   * before a switch made the gateway reachable there, so it is asked before any route
-   * points at it: a firewall still booting never gets the default route.
+   * A default route that displaces one switches only to a gateway that answered on its
+   * bridge. Everything before a switch made the gateway reachable there, so it is asked
+   * before any such route points at it: a firewall still booting never takes the place of
+   * a route in use. The switches made at once are checked the same way.
    */
   async switch(made: Job[]): Promise<Job[]> {
     const jobs = made.filter(checksFirst)
@@ -52,23 +64,24 @@ class Round {
     const answered = jobs.map((job, i) => {
       job.result.gatewayChecks = checks[i]!
       const silent = (family: number) => checks[i]!.some(c => c.family === family && !c.reachable)
-      return switchesOf(job.plan.make).filter(s => !silent(s.family))
+      const atOnce = atOnceOf(job)
+      return switchesOf(job.plan.make).filter(s => !atOnce.includes(s) && !silent(s.family))
     })
     const errors = await runStepGroups(answered, this.ctx.log)
     for (const [i, job] of jobs.entries()) {
       if (!errors[i]) continue
-      await undoSteps(prepareOf(job), this.ctx.log)
+      await undoSteps(firstBatchOf(job), this.ctx.log)
       this.fail(job, errors[i], true)
     }
     const switched = await this.silent(jobs.filter((_, i) => !errors[i]))
     return made.filter(job => !checksFirst(job) || switched.includes(job))
   }
 
-  /** Bridges whose gateway did not answer keep their default routes and fail. */
+  /** Bridges whose gateway did not answer keep their default routes (those switched at once undone) and fail. */
   private async silent(jobs: Job[]): Promise<Job[]> {
     const silentOf = (job: Job): Checked[] => job.result.gatewayChecks.filter(c => !c.reachable)
     const failing = jobs.filter(job => silentOf(job).length)
-    const ways = failing.map(job => wayOut(switchesOf(job.plan.make), silentOf(job), job.observed))
+    const ways = failing.map(job => wayOut(atOnceOf(job), silentOf(job)))
     const errors = await runStepGroups(ways, this.ctx.log)
     failing.forEach((job, i) => {
       const error = errors[i] ?? keepDefaultRoutes(silentOf(job), job.plan, job.record, this.state, this.ctx.log)

@@ -7,11 +7,11 @@ import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { type ApplyRequest, encodeApplyArgs, parseApplyArgs } from '../../shared/plugin-args.ts'
 import type { ApplyResult, BridgeRecord, Step } from '../../shared/results.ts'
 import { heldBackFor, liftHoldBack } from '../engine/confirmation.ts'
+import { inverseOf } from '../engine/execute.ts'
 import { checkGateway } from '../engine/gateway-check.ts'
-import { type Observed, defaultInSlot } from '../engine/observe.ts'
+import type { Observed } from '../engine/observe.ts'
 import type { Plan } from '../engine/plan.ts'
 import type { State } from '../engine/state.ts'
-import { describeDefaultRoute } from '../kernel/ip.ts'
 import type { Logger } from '../runtime/log.ts'
 import { armWindows } from './confirm.ts'
 import type { CallContext } from './context.ts'
@@ -91,20 +91,31 @@ export function checkGateways(request: ApplyRequest, switches: Switch[]): Promis
 }
 
 /**
- * A silent gateway's slot left empty (the bridge went, and our route with it) gets the
- * route we first displaced back: never no way out. The only default-route change made
- * while the gateway is silent, and only when there was none.
+ * The default routes that go in with the addresses, before their gateway is asked: those
+ * of a family dom0 has no default route of at all (they displace and shadow nothing, so
+ * they cut nobody off; a route of another metric would be shadowed by ours while the
+ * gateway may be silent), on a bridge with no record yet or whose record owns that
+ * family's route (the bridge went and took it). A record that keeps no route of the family
+ * is a failed check's: the retries then wait for the gateway's answer, so a firewall still
+ * booting sees one switch undone, not a flapping.
  */
-export function wayOut(switches: Switch[], silent: Checked[], observed: Observed): Step[] {
-  return switches
-    .filter(s => silent.some(c => c.family === s.family) && s.from && !defaultInSlot(observed, s.family, s.to.metric))
-    .map(s => ({
-      action: 'switch-default-route',
-      family: s.family,
-      to: s.from!,
-      from: null,
-      description: `none -> ${describeDefaultRoute(s.from!)}`,
-    }))
+export function switchesAtOnce(make: Step[], observed: Observed, record: BridgeRecord | undefined): Switch[] {
+  return switchesOf(make).filter(
+    s => observed.defaults[s.family].length === 0 && (!record || record.defaultRoutes.some(d => d.family === s.family)),
+  )
+}
+
+/** The make steps but the switches that wait for their gateway; the switches stay last, after the addresses. */
+export const withoutLaterSwitches = (make: Step[], atOnce: Switch[]) =>
+  make.filter(s => s.action !== 'switch-default-route' || atOnce.includes(s))
+
+/**
+ * A silent gateway's route switched at once is undone: its slot gets back the route we
+ * first displaced (the bridge went, and our route with it: never no way out), or stays
+ * empty as it was.
+ */
+export function wayOut(atOnce: Switch[], silent: Checked[]): Step[] {
+  return atOnce.filter(s => silent.some(c => c.family === s.family)).flatMap(s => inverseOf(s) ?? [])
 }
 
 /**

@@ -10,14 +10,16 @@ import type { KernelRead } from '../kernel/ip-batch.ts'
 import { settleOverdue } from '../engine/confirmation.ts'
 import type { State } from '../engine/state.ts'
 import { type Job, applyBatch, planJob } from './apply-batch.ts'
-import { effectiveRequest, heldBackResult, writeIntents } from './apply-steps.ts'
+import { effectiveRequest, heldBackResult, switchesAtOnce, withoutLaterSwitches, writeIntents } from './apply-steps.ts'
 import type { CallContext } from './context.ts'
 
 export interface ApplyOptions {
   /**
-   * Only what needs no answer from the gateway: addresses, mirrors, routes, sysctls. No
-   * default route switch, nothing removed; the record stays the plan's intent, so a full
-   * apply afterwards finds the rest to do. For the vif-hotplug hook, which must not wait.
+   * Only what needs no answer from the gateway first: addresses, mirrors, routes, sysctls,
+   * and the default routes switched at once (switchesAtOnce). Nothing removed, no gateway
+   * asked; the record stays the plan's intent, so a full apply afterwards finds the rest
+   * to do, and verifyDefaultRoutes asks the gateways the switch did not wait for. For the
+   * vif-hotplug hook, which must not wait.
    */
   prepareOnly?: boolean
   /** A kernel read that is still true (apply-many's, while nothing has changed since). */
@@ -56,7 +58,7 @@ async function prepareOnly(asked: ApplyRequest, ctx: CallContext, options: Apply
   const result: ApplyResult = { ...job.result, ...(reverted ? { reverted } : {}) }
   if (request.dryRun) return result
   await writeIntents([{ ...job, result }], state, ctx, options.confirmSeconds ?? 0)
-  result.changes = job.plan.make.filter(s => s.action !== 'switch-default-route')
+  result.changes = withoutLaterSwitches(job.plan.make, switchesAtOnce(job.plan.make, job.observed, job.previousRecord))
   try {
     await runSteps(result.changes, ctx.log)
   } catch (error) {
