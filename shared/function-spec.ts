@@ -162,6 +162,15 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
     viaXapi: true,
   },
   {
+    name: 'refresh-index',
+    summary: "read the pool document again into the vif-hotplug hook's local index",
+    args: [],
+    example: [],
+    viaXapi: true,
+    notes:
+      'Xen Orchestra calls it on every host of a pool after it writes the pool document. apply, apply-many, release and resume remove the index (configure rewrites it), so that the next hook asks xapi.',
+  },
+  {
     name: 'rescue',
     summary: 'enable a host that booted disabled and start the bound VMs (opt-in)',
     args: [],

@@ -290,6 +290,18 @@ export interface ReconcileResult {
   srs: SrOutcome[]
 }
 
+/** `refresh-index`: the hook's local index, rewritten from the pool document now. */
+export interface RefreshIndexResult {
+  host: string
+  /** The pool has a document (false: no binding, the hook has nothing to do on this host). */
+  configured: boolean
+  refreshedAt: string
+  /** The bound VMs the index names (UUIDs). */
+  vms: string[]
+  /** The bridges of this host the hook binds from the index. */
+  bridges: string[]
+}
+
 export interface RescueStep {
   vm: string
   name: string

@@ -11,6 +11,7 @@ import type {
   ApplyResult,
   BridgeStatus,
   InstalledParts,
+  RefreshIndexResult,
   ReleaseResult,
   StatusResult,
 } from '../shared/results.ts'
@@ -117,6 +118,11 @@ export class HostPluginClient {
 
   release(xapi: XapiConnection, hostRef: string, bridge: string): Promise<ReleaseResult> {
     return this.call<ReleaseResult>(xapi, hostRef, 'release', { bridge })
+  }
+
+  /** The host's vif-hotplug index, read again from the pool document. */
+  refreshIndex(xapi: XapiConnection, hostRef: string): Promise<RefreshIndexResult> {
+    return this.call<RefreshIndexResult>(xapi, hostRef, 'refresh-index')
   }
 
   /** Without the firewall VIFs' check, which costs the host many questions to its xapi. */

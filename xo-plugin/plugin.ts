@@ -18,6 +18,7 @@ import {
 } from './effective-config.ts'
 import { TX_OFF_NOTE, turnTxChecksumOff } from './firewall-vifs.ts'
 import { HostPluginClient, describeError, isTransient } from './host-plugin.ts'
+import { refreshHookIndexes } from './index-refresh.ts'
 import { type Logger, OnceLogger } from './log.ts'
 import { poolConfigText, writePoolConfig } from './pool-config.ts'
 import { PoolWatch } from './pool-watch.ts'
@@ -522,6 +523,8 @@ export class VifIpBinderPlugin {
           if (outcome !== 'unchanged') this.written.set(poolId, { text, replaced: current })
           if (outcome !== 'unchanged')
             this.log.info(`pool ${JSON.stringify(xapi.pool?.name_label)}: bindings ${outcome} in other_config`)
+          // Every host's hook, not only those XO applies on: the firewall may start on any.
+          if (outcome !== 'unchanged') void refreshHookIndexes(this.queue, this.client, xapi, this.log)
         } catch (error) {
           this.log.warn(
             `could not write the bindings into pool ${JSON.stringify(xapi.pool?.name_label)}'s other_config (read-only connection?)`,

@@ -13,6 +13,13 @@ import type { RecordBatch, ServerEvent, XapiConnection, XapiRecord, XoApp } from
 
 type Fields = Record<string, unknown>
 
+function unknownFunction(fn: string): Error {
+  return Object.assign(new Error('UNKNOWN_XENAPI_PLUGIN_FUNCTION'), {
+    code: 'UNKNOWN_XENAPI_PLUGIN_FUNCTION',
+    params: [fn],
+  })
+}
+
 export class FakeObjects extends EventEmitter {
   all: Record<string, XapiRecord> = {}
 }
@@ -31,6 +38,8 @@ export interface FakeHostPlugin {
   plugGate?: Promise<void>
   /** plug-srs throws this (an older host plugin without it, say). */
   plugSrsFailure?: unknown
+  /** A host plugin older than refresh-index. */
+  noRefreshIndex?: boolean
 }
 
 export interface Call {
@@ -255,11 +264,13 @@ export class FakeXapi implements XapiConnection {
       }
       case 'plug-srs':
         return JSON.stringify(await this.plugSrs(hostRef, state, pluginArgs))
+      case 'refresh-index': {
+        if (state.noRefreshIndex) throw unknownFunction(fn)
+        const host = this.byRef(hostRef)!.uuid
+        return JSON.stringify({ host, configured: true, refreshedAt: new Date().toISOString(), vms: [], bridges: [] })
+      }
       default:
-        throw Object.assign(new Error('UNKNOWN_XENAPI_PLUGIN_FUNCTION'), {
-          code: 'UNKNOWN_XENAPI_PLUGIN_FUNCTION',
-          params: [fn],
-        })
+        throw unknownFunction(fn)
     }
   }
 

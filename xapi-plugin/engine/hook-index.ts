@@ -2,10 +2,12 @@
 // bound network (with that network's bridge) and the apply arguments for each bridge on
 // this host. With it the vif-hotplug hook decides from one small file, without xapi:
 // another VM's VIF costs nothing, a bound VIF is bound at once. It is written by whatever
-// read the pool document from xapi anyway (the hook's worker, reconcile, boot); missing,
-// unreadable or older than MAX_AGE_MS, it is not used and the hook takes its full path.
+// read the pool document from xapi anyway (the hook's worker, reconcile, boot, configure,
+// refresh-index); missing, unreadable or older than MAX_AGE_MS, it is not used and the hook
+// takes its full path. Every explicit call that changes what this host holds removes it: the
+// caller (Xen Orchestra) may have changed the pool document without this host knowing.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { PluginArgs } from '../../shared/plugin-args.ts'
 
@@ -56,4 +58,16 @@ export function writeHookIndex(stateDir: string, index: HookIndex): void {
   const partial = `${path}.${process.pid}.partial`
   writeFileSync(partial, JSON.stringify(index) + '\n', { mode: 0o644 })
   renameSync(partial, path)
+}
+
+/**
+ * No index until the next one is written from xapi: the next hook takes its full path.
+ * Never throws: a call that changed the host must still answer.
+ */
+export function forgetHookIndex(stateDir: string): void {
+  try {
+    rmSync(hookIndexPath(stateDir), { force: true })
+  } catch {
+    // Left in place, it still expires after MAX_AGE_MS.
+  }
 }

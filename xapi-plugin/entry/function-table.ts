@@ -3,7 +3,7 @@
 // loads its own module when called (a lazy initialisation in the bundle): a call
 // evaluates the code of its own function, not that of all the others.
 
-import { invalidArgument } from '../../shared/errors.ts'
+import { ErrorCode, invalidArgument } from '../../shared/errors.ts'
 import {
   type PluginArgs,
   parseApplyArgs,
@@ -22,6 +22,7 @@ import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../../shared/vers
 import type { CallContext } from '../functions/context.ts'
 import { installedParts } from '../functions/installed-parts.ts'
 import { readPause } from '../runtime/pause-file.ts'
+import { forgetHookIndex } from '../engine/hook-index.ts'
 
 export type PluginFunction = (args: PluginArgs, ctx: CallContext) => Promise<unknown>
 
@@ -38,6 +39,26 @@ function noArgs(fn: string, body: (ctx: CallContext) => Promise<unknown>): Plugi
   }
 }
 
+/**
+ * A call that changes what this host is asked to hold removes the hook's index before it
+ * answers: its caller (Xen Orchestra) may have changed the pool document too, which the
+ * index would otherwise hide from the hook for up to MAX_AGE_MS. Refused arguments changed
+ * nothing and keep it.
+ */
+function forgetsIndex(fn: PluginFunction): PluginFunction {
+  return async (args, ctx) => {
+    let refused = false
+    try {
+      return await fn(args, ctx)
+    } catch (error) {
+      refused = (error as { code?: unknown }).code === ErrorCode.INVALID_ARGUMENT
+      throw error
+    } finally {
+      if (!refused) forgetHookIndex(ctx.env.stateDir)
+    }
+  }
+}
+
 export const functions: Record<string, PluginFunction> = {
   version: noArgs('version', async ctx => {
     const paused = readPause(ctx.env.stateDir)
@@ -49,7 +70,7 @@ export const functions: Record<string, PluginFunction> = {
     }
     return paused ? { ...result, paused } : result
   }),
-  apply: async (args, ctx) => {
+  apply: forgetsIndex(async (args, ctx) => {
     const [{ apply }, { resolveXapiArgs }] = await Promise.all([
       import('../functions/apply.ts'),
       import('../functions/resolve-args.ts'),
@@ -58,20 +79,20 @@ export const functions: Record<string, PluginFunction> = {
     const confirmSeconds = parseConfirmSeconds(window)
     const request = parseApplyArgs(await resolveXapiArgs('apply', rest, ctx))
     return withPause(ctx, await apply(request, ctx, { confirmSeconds }))
-  },
+  }),
   confirm: async (args, ctx) => (await import('../functions/confirm.ts')).confirm(parseConfirmArgs(args).token, ctx),
-  release: async (args, ctx) => {
+  release: forgetsIndex(async (args, ctx) => {
     const [{ release }, { resolveXapiArgs }] = await Promise.all([
       import('../functions/release.ts'),
       import('../functions/resolve-args.ts'),
     ])
     return withPause(ctx, await release(parseReleaseArgs(await resolveXapiArgs('release', args, ctx)), ctx))
-  },
-  'apply-many': async (args, ctx) => {
+  }),
+  'apply-many': forgetsIndex(async (args, ctx) => {
     const confirmSeconds = parseConfirmSeconds(args.confirm)
     const { applyMany, parseApplyMany } = await import('../functions/apply-many.ts')
     return withPause(ctx, await applyMany(await parseApplyMany(args, ctx), ctx, confirmSeconds))
-  },
+  }),
   status: async (args, ctx) => (await import('../functions/status.ts')).status(parseStatusArgs(args), ctx),
   'plug-srs': async (args, ctx) => (await import('../functions/plug-srs.ts')).plugSrs(parsePlugSrsArgs(args), ctx),
   reconcile: noArgs('reconcile', async ctx => (await import('../functions/reconcile.ts')).reconcile(ctx)),
@@ -90,7 +111,11 @@ export const functions: Record<string, PluginFunction> = {
     rejectUnknownKeys('pause', args)
     return (await import('../functions/pause.ts')).pause(args.reason, ctx)
   },
-  resume: noArgs('resume', async ctx => (await import('../functions/pause.ts')).resume(ctx)),
+  // While paused, the hook kept no index up to date.
+  resume: forgetsIndex(noArgs('resume', async ctx => (await import('../functions/pause.ts')).resume(ctx))),
+  'refresh-index': noArgs('refresh-index', async ctx =>
+    (await import('../functions/refresh-index.ts')).refreshIndex(ctx),
+  ),
 }
 
 /** Run by the host itself (the boot unit, the hook's worker), not through xapi. */

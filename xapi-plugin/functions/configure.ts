@@ -127,8 +127,8 @@ async function writeConfiguration(request: ConfigureRequest, ctx: CallContext) {
     const call = (method: string, ...params: unknown[]) => xapi.call(method, ...params)
     const outcome = await writePoolDocument(call, pool.ref, text, pool.otherConfig, writerId(host.uuid))
     ctx.log.log('info', 'configure: pool configuration written', { bindings: bindings.length, outcome })
-    // This host's hook reads the new bindings at once; other hosts refresh theirs at their
-    // next reconcile or hook worker, or when it expires.
+    // This host's hook reads the new bindings at once (no index at all if that fails); other
+    // hosts refresh theirs at their next reconcile or hook worker, or when it expires.
     await refreshHookIndex(xapi, host, await readPoolBindings(xapi), ctx)
     return { ...result, outcome }
   })
