@@ -8,8 +8,8 @@ import { after, before, test } from 'node:test'
 import { FIREWALL_POOL as F } from '../xapi-sim/scenarios/firewall-pool.ts'
 import type { Simulator } from '../xapi-sim/simulator.ts'
 import { rpc } from '../xapi-sim/test-helpers.ts'
-import { addresses, waitFor } from './helpers.ts'
-import { startStandalonePool } from './standalone-hosts.ts'
+import { waitFor } from './helpers.ts'
+import { callOnHost, firewallDocument, onPrivateBridge, startStandalonePool } from './standalone-hosts.ts'
 
 let sim: Simulator
 let session: string
@@ -18,27 +18,9 @@ before(async () => {
 })
 after(() => sim?.stop())
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function call(fn: string, args: Record<string, string> = {}): Promise<any> {
-  return JSON.parse(
-    (await rpc(sim, 'host.call_plugin', session, sim.host('host1').ref, 'vif-ip-binder', fn, args)) as string,
-  )
-}
-
-const documentFor = (address: string) =>
-  JSON.stringify({
-    version: 1,
-    bindings: [
-      {
-        vm: F.firewallVm,
-        network: F.privateNetwork,
-        addresses: [`${address}/24`],
-        gateways: [F.firewallPrivateAddress],
-      },
-    ],
-  })
-
-const onBridge = async () => (await addresses(sim.host('host1').netns))[F.privateBridge] ?? []
+const call = (fn: string, args: Record<string, string> = {}) => callOnHost(sim, session, fn, args)
+const documentFor = firewallDocument
+const onBridge = () => onPrivateBridge(sim)
 
 test('configure confirm=N applies this host at once and reverts unless confirmed; reconcile keeps the reverted change out', async () => {
   await call('configure', { bindings: documentFor(F.hostAddresses[0]) })

@@ -8,9 +8,10 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { HOST_PLUGIN, XAPI_PATH } from '../helpers/host-plugin.ts'
 import type { ScenarioDefinition } from '../xapi-sim/scenario.ts'
-import { firewallPool } from '../xapi-sim/scenarios/firewall-pool.ts'
+import { FIREWALL_POOL as F, firewallPool } from '../xapi-sim/scenarios/firewall-pool.ts'
 import { type Simulator, startSimulator } from '../xapi-sim/simulator.ts'
-import { login } from '../xapi-sim/test-helpers.ts'
+import { login, rpc } from '../xapi-sim/test-helpers.ts'
+import { addresses } from './helpers.ts'
 
 export async function installHostPlugin(sim: Simulator): Promise<void> {
   for (const name of ['host1', 'host2']) {
@@ -38,3 +39,35 @@ export function hostLog(sim: Simulator, host: string): string {
     return ''
   }
 }
+
+/** A host function called through xapi on a host (host1 unless named), its answer parsed. */
+export async function callOnHost(
+  sim: Simulator,
+  session: string,
+  fn: string,
+  args: Record<string, string> = {},
+  host = 'host1',
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): Promise<any> {
+  return JSON.parse(
+    (await rpc(sim, 'host.call_plugin', session, sim.host(host).ref, 'vif-ip-binder', fn, args)) as string,
+  )
+}
+
+/** The pool document binding the firewall's private network to this host address. */
+export const firewallDocument = (address: string): string =>
+  JSON.stringify({
+    version: 1,
+    bindings: [
+      {
+        vm: F.firewallVm,
+        network: F.privateNetwork,
+        addresses: [`${address}/24`],
+        gateways: [F.firewallPrivateAddress],
+      },
+    ],
+  })
+
+/** The addresses on the private bridge of a host (host1 unless named). */
+export const onPrivateBridge = async (sim: Simulator, host = 'host1'): Promise<string[]> =>
+  (await addresses(sim.host(host).netns))[F.privateBridge] ?? []

@@ -5,12 +5,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { BridgeRecord, Step } from '../../shared/results.ts'
 import { canonicalArgs } from '../../shared/plugin-args.ts'
-import {
-  heldBackFor,
-  joinConfirmation,
-  restartWindow,
-  unconfirmedTokens,
-} from '../../xapi-plugin/engine/confirmation.ts'
+import { joinConfirmation, restartWindow, unconfirmedTokens } from '../../xapi-plugin/engine/confirmation.ts'
+import { heldBackFor, settleHoldOnApply } from '../../xapi-plugin/engine/held-back.ts'
 import { type State, emptyRecord, emptyState } from '../../xapi-plugin/engine/state.ts'
 
 const T0 = Date.parse('2026-12-02T00:00:00.000Z')
@@ -52,6 +48,21 @@ test('held back: the reverted arguments, in any key order, give the previous one
   }
   assert.equal(heldBackFor(state, 'xapi1', { addresses: '10.0.0.9/24', bridge: 'xapi1' }), null)
   assert.equal(heldBackFor(state, 'xapi1', { addresses: '10.0.0.2/24', bridge: 'xapi1' }), undefined)
+})
+
+test('held back: only the reverted arguments applied explicitly, or others from the pool, lift it', () => {
+  const reverted = { bridge: 'xapi1', addresses: '10.0.0.9/24' }
+  const working = { bridge: 'xapi1', addresses: '10.0.0.2/24' }
+  const state: State = { ...emptyState(), heldBack: { xapi1: { reverted: canonicalArgs(reverted), instead: null } } }
+  settleHoldOnApply(state, 'xapi1', working)
+  assert.deepEqual(heldBackFor(state, 'xapi1', reverted), working, 'explicit, others: they are applied instead')
+  settleHoldOnApply(state, 'xapi1', reverted, true)
+  assert.deepEqual(heldBackFor(state, 'xapi1', reverted), working, 'from the pool, the reverted ones: held')
+  settleHoldOnApply(state, 'xapi1', { addresses: '10.0.0.9/24', bridge: 'xapi1' })
+  assert.equal(state.heldBack?.xapi1, undefined, 'explicit, the reverted ones: lifted')
+  state.heldBack = { xapi1: { reverted: canonicalArgs(reverted), instead: null } }
+  settleHoldOnApply(state, 'xapi1', working, true)
+  assert.equal(state.heldBack?.xapi1, undefined, 'from the pool, others: the configuration changed')
 })
 
 test('each caller that asks for a window adds its own token; one that does not gets none', () => {

@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type PluginArgs, canonicalArgs } from '../../shared/plugin-args.ts'
 import type {
   BridgeRecord,
   ConfirmationHandle,
@@ -18,6 +17,7 @@ import type {
 import { commandLine } from '../runtime/detached.ts'
 import { type AlertContext, raiseAlert } from './alerts.ts'
 import { undoSteps } from './execute.ts'
+import { holdBack } from './held-back.ts'
 import type { State, StateStore } from './state.ts'
 
 /** The window a change asks for, and who asks. */
@@ -95,39 +95,6 @@ export function restartWindow(state: State, handle: ConfirmationHandle, now = Da
   const deadline = new Date(now + handle.seconds * 1000).toISOString()
   if (Date.parse(deadline) > Date.parse(pending.deadline)) pending.deadline = deadline
   return { ...handle, deadline: pending.deadline }
-}
-
-/** State.heldBack's `reverted` for a release that was reverted: the bridge had no arguments left. */
-export const RELEASE_REVERTED = 'released'
-
-function holdBack(state: State, bridge: string, reverted: PluginArgs | undefined, kept: PluginArgs | undefined): void {
-  // Released in the window (configure confirm=N dropped its binding): the release is what reverted.
-  const text = reverted ? canonicalArgs(reverted) : kept && RELEASE_REVERTED
-  if (!text || (kept && canonicalArgs(kept) === text)) return
-  state.heldBack = { ...state.heldBack, [bridge]: { reverted: text, instead: kept ?? null } }
-}
-
-/** A release from the pool's configuration that was reverted unconfirmed: reconcile keeps the bridge. */
-export const releaseHeldBack = (state: State, bridge: string): boolean =>
-  state.heldBack?.[bridge]?.reverted === RELEASE_REVERTED
-
-/**
- * When these arguments for this bridge are a reverted change (see State.heldBack): what the
- * bridge had before it (null: nothing). Undefined when they are not.
- */
-export function heldBackFor(state: State, bridge: string, args: PluginArgs): PluginArgs | null | undefined {
-  const held = state.heldBack?.[bridge]
-  return held?.reverted === canonicalArgs(args) ? held.instead : undefined
-}
-
-/**
- * An explicit apply of the bridge: the admin's or Xen Orchestra's decision again. `onlyARelease`
- * (an apply from the pool's configuration, any release): only a held-back release is lifted,
- * the bridge is wanted again, or released after all.
- */
-export function liftHoldBack(state: State, bridge: string, onlyARelease = false): void {
-  if (state.heldBack?.[bridge] === undefined || (onlyARelease && !releaseHeldBack(state, bridge))) return
-  delete state.heldBack[bridge]
 }
 
 /**

@@ -20,7 +20,7 @@ export interface State {
   /**
    * Per bridge, the arguments of a change that was reverted unconfirmed (canonicalArgs): the pool's
    * configuration may still hold them, and the hook, reconcile and boot must not re-apply
-   * what cut the host off. An explicit apply of the bridge lifts it.
+   * what cut the host off; `instead` is what they get (engine/held-back.ts says what lifts it).
    */
   heldBack?: Record<string, { reverted: string; instead: PluginArgs | null }>
 }

@@ -6,7 +6,7 @@ import { familyName } from '../../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { type ApplyRequest, encodeApplyArgs, parseApplyArgs } from '../../shared/plugin-args.ts'
 import type { ApplyResult, BridgeRecord, Step } from '../../shared/results.ts'
-import { heldBackFor, liftHoldBack } from '../engine/confirmation.ts'
+import { heldBackFor, settleHoldOnApply } from '../engine/held-back.ts'
 import { inverseOf } from '../engine/execute.ts'
 import { checkGateway } from '../engine/gateway-check.ts'
 import type { Observed } from '../engine/observe.ts'
@@ -25,8 +25,7 @@ const HELD_BACK =
 /**
  * The request to apply: the one asked, or, when it comes from the pool's configuration and
  * is a change that was reverted unconfirmed, the arguments this bridge had before it (null:
- * it had none, nothing to apply). An explicit apply lifts the hold; one from the pool's
- * configuration lifts only a held-back release (the bridge is wanted again).
+ * it had none, nothing to apply). engine/held-back.ts says which applies lift the hold.
  */
 export function effectiveRequest(
   state: State,
@@ -38,7 +37,7 @@ export function effectiveRequest(
   if (kept !== undefined)
     ctx.log.log('warning', `apply from the pool's configuration: ${HELD_BACK}`, { bridge: asked.bridge })
   if (kept === null) return null
-  if (!asked.dryRun) liftHoldBack(state, asked.bridge, fromPool)
+  if (!asked.dryRun) settleHoldOnApply(state, asked.bridge, encodeApplyArgs(asked), fromPool)
   return kept ? { ...parseApplyArgs(kept), dryRun: asked.dryRun } : asked
 }
 

@@ -20,7 +20,7 @@ import {
   readPoolBindings,
 } from '../xapi/pool-bindings.ts'
 import { release } from './release.ts'
-import { releaseHeldBack } from '../engine/confirmation.ts'
+import { releaseHeldBack } from '../engine/held-back.ts'
 import type { ApplyResult, ReconcileResult, ReleaseResult } from '../../shared/results.ts'
 import { refreshHookIndex } from './refresh-index.ts'
 

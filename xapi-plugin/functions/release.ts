@@ -7,7 +7,8 @@ import type { ReleaseResult } from '../../shared/results.ts'
 import { viewBridge } from '../engine/bridge-view.ts'
 import { runSteps } from '../engine/execute.ts'
 import { withHostLock } from '../engine/lock.ts'
-import { liftHoldBack, restartWindow, revertPending, settleOverdue } from '../engine/confirmation.ts'
+import { restartWindow, revertPending, settleOverdue } from '../engine/confirmation.ts'
+import { settleHoldOnRelease } from '../engine/held-back.ts'
 import { armWindow } from './confirm.ts'
 import { planRelease } from '../engine/plan.ts'
 import type { CallContext } from './context.ts'
@@ -37,7 +38,7 @@ export async function release(
     // held back from the next plug (it must not come back without a window).
     if (!dryRun && !seconds && state.confirmation && Object.hasOwn(state.confirmation.before, bridge))
       await revertPending(state, ctx, 'release', `${bridge} was released before the change was confirmed`)
-    if (!dryRun) liftHoldBack(state, bridge, true)
+    if (!dryRun) settleHoldOnRelease(state, bridge)
     const record = state.bridges[bridge]
     if (!record) return { bridge, dryRun, released: false, changes: [] }
     const { observed } = await viewBridge(state, bridge, record.mirrors[0]?.dev)
