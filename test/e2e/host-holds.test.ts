@@ -1,7 +1,8 @@
 // A change reverted unconfirmed stays held back from the pool's configuration until its own
 // arguments are applied explicitly: recovering by hand with other arguments must not let the
-// next VIF plug bring the reverted change back without a window. Asserted on the host's
-// kernel state and state file; waits are bounded waits for observed state.
+// next VIF plug bring the reverted change back without a window. The revert's alert ends
+// once the host no longer holds the bridge. Asserted on the host's kernel state, state file
+// and xapi messages; waits are bounded waits for observed state.
 
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -61,4 +62,28 @@ test('an explicit apply of the reverted arguments themselves lifts the hold', as
   assert.deepEqual(await onBridge(), [REVERTED])
   await call('reconcile')
   assert.deepEqual(await onBridge(), [REVERTED], 'the configuration applies again')
+})
+
+const revertAlerts = async () =>
+  Object.values(
+    (await rpc(sim, 'message.get_all_records', session)) as Record<string, { name: string; obj_uuid: string }>,
+  ).filter(m => m.name === 'VIF_IP_BINDER_REVERTED')
+
+test("a release of the bridge on the host that reverted ends the revert's alert", async () => {
+  const first = (await call('status')).lastRevert.revertedAt
+  await call('apply', {
+    bridge: F.privateBridge,
+    addresses: '10.77.0.11/24',
+    gateway: F.firewallPrivateAddress,
+    confirm: '3',
+  })
+  await waitFor('the revert', async () => (await call('status')).lastRevert.revertedAt !== first, 60_000)
+  assert.deepEqual(
+    (await revertAlerts()).map(m => m.obj_uuid),
+    [sim.host('host1').uuid],
+    'the alert is raised on host1',
+  )
+  await rpc(sim, 'VM.clean_shutdown', session, sim.vm(F.firewallVm).ref)
+  await waitFor('the bridge released', async () => (await onBridge()).length === 0, 30_000)
+  await waitFor('the alert destroyed', async () => (await revertAlerts()).length === 0, 30_000)
 })

@@ -7,6 +7,7 @@ import type { ReleaseResult } from '../../shared/results.ts'
 import { viewBridge } from '../engine/bridge-view.ts'
 import { runSteps } from '../engine/execute.ts'
 import { withHostLock } from '../engine/lock.ts'
+import { clearAlerts } from '../engine/alerts.ts'
 import { restartWindow, revertPending, settleOverdue } from '../engine/confirmation.ts'
 import { settleHoldOnRelease } from '../engine/held-back.ts'
 import { armWindow } from './confirm.ts'
@@ -30,14 +31,17 @@ export async function release(
   const { log, store, env } = ctx
   const { bridge, dryRun } = request
   const seconds = options.confirmSeconds ?? 0
-  return withHostLock(env.lockPath, env.lockWaitSeconds, async () => {
+  let revertedNow = false
+  const result = await withHostLock(env.lockPath, env.lockWaitSeconds, async () => {
     const state = store.load()
-    if (!dryRun) await settleOverdue(state, ctx)
+    if (!dryRun) revertedNow = !!(await settleOverdue(state, ctx))?.bridges.includes(bridge)
     // Releasing a bridge whose change is not confirmed yet: that change is reverted first,
     // so the release gives back what was there before it, and the reverted arguments are
     // held back from the next plug (it must not come back without a window).
-    if (!dryRun && !seconds && state.confirmation && Object.hasOwn(state.confirmation.before, bridge))
+    if (!dryRun && !seconds && state.confirmation && Object.hasOwn(state.confirmation.before, bridge)) {
       await revertPending(state, ctx, 'release', `${bridge} was released before the change was confirmed`)
+      revertedNow = true
+    }
     if (!dryRun) settleHoldOnRelease(state, bridge)
     const record = state.bridges[bridge]
     if (!record) return { bridge, dryRun, released: false, changes: [] }
@@ -53,4 +57,8 @@ export async function release(
     log.log('info', 'released', { bridge, changes: steps.length })
     return { bridge, dryRun: false, released: true, changes: steps, ...(window ? { confirmation: window } : {}) }
   })
+  // The host no longer holds the bridge (its VM left): an earlier revert's alert is no longer
+  // a condition here. One this very call raised stays: it is the news of that revert.
+  if (!dryRun && !seconds && !revertedNow) await clearAlerts(ctx, ['reverted'], bridge)
+  return result
 }
