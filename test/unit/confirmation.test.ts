@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import type { BridgeRecord, Step } from '../../shared/results.ts'
 import { canonicalArgs } from '../../shared/plugin-args.ts'
 import { joinConfirmation, restartWindow, unconfirmedTokens } from '../../xapi-plugin/engine/confirmation.ts'
-import { heldBackFor, settleHoldOnApply } from '../../xapi-plugin/engine/held-back.ts'
+import { heldBackFor, holdBack, settleHoldOnApply } from '../../xapi-plugin/engine/held-back.ts'
 import { type State, emptyRecord, emptyState } from '../../xapi-plugin/engine/state.ts'
 
 const T0 = Date.parse('2026-12-02T00:00:00.000Z')
@@ -63,6 +63,20 @@ test('held back: only the reverted arguments applied explicitly, or others from 
   state.heldBack = { xapi1: { reverted: canonicalArgs(reverted), instead: null } }
   settleHoldOnApply(state, 'xapi1', working, true)
   assert.equal(state.heldBack?.xapi1, undefined, 'from the pool, others: the configuration changed')
+})
+
+test('held back: a second revert keeps the first one held too, until each is applied explicitly', () => {
+  const first = { bridge: 'xapi1', addresses: '10.0.0.9/24' }
+  const second = { bridge: 'xapi1', addresses: '10.0.0.11/24' }
+  const working = { bridge: 'xapi1', addresses: '10.0.0.2/24' }
+  const state: State = emptyState()
+  holdBack(state, 'xapi1', first, working)
+  holdBack(state, 'xapi1', second, working)
+  assert.deepEqual(heldBackFor(state, 'xapi1', first), working, 'the first one is still held')
+  assert.deepEqual(heldBackFor(state, 'xapi1', second), working)
+  settleHoldOnApply(state, 'xapi1', first)
+  assert.equal(heldBackFor(state, 'xapi1', first), undefined, 'applied explicitly: lifted')
+  assert.deepEqual(heldBackFor(state, 'xapi1', second), first, 'the other one held, what was applied instead')
 })
 
 test('each caller that asks for a window adds its own token; one that does not gets none', () => {

@@ -17,12 +17,25 @@ export function holdBack(
   // Released in the window (configure confirm=N dropped its binding): the release is what reverted.
   const text = reverted ? canonicalArgs(reverted) : kept && RELEASE_REVERTED
   if (!text || (kept && canonicalArgs(kept) === text)) return
-  state.heldBack = { ...state.heldBack, [bridge]: { reverted: text, instead: kept ?? null } }
+  // One held already stays held too: the pool's configuration may still hold either change.
+  const earlier = heldTexts(state.heldBack?.[bridge]).filter(t => t !== text)
+  hold(state, bridge, [text, ...earlier], kept ?? null)
 }
+
+/** Holds these reverted arguments (none: lifts the hold), `instead` applied in their place. */
+function hold(state: State, bridge: string, texts: string[], instead: PluginArgs | null): void {
+  const [reverted, ...also] = texts
+  if (reverted === undefined) delete state.heldBack?.[bridge]
+  else state.heldBack = { ...state.heldBack, [bridge]: { reverted, instead, ...(also.length ? { also } : {}) } }
+}
+
+type Hold = NonNullable<State['heldBack']>[string]
+
+const heldTexts = (held: Hold | undefined): string[] => (held ? [held.reverted, ...(held.also ?? [])] : [])
 
 /** A release from the pool's configuration that was reverted unconfirmed: reconcile keeps the bridge. */
 export const releaseHeldBack = (state: State, bridge: string): boolean =>
-  state.heldBack?.[bridge]?.reverted === RELEASE_REVERTED
+  heldTexts(state.heldBack?.[bridge]).includes(RELEASE_REVERTED)
 
 /**
  * When these arguments for this bridge are a reverted change (see State.heldBack): what the
@@ -30,7 +43,7 @@ export const releaseHeldBack = (state: State, bridge: string): boolean =>
  */
 export function heldBackFor(state: State, bridge: string, args: PluginArgs): PluginArgs | null | undefined {
   const held = state.heldBack?.[bridge]
-  return held?.reverted === canonicalArgs(args) ? held.instead : undefined
+  return held && heldTexts(held).includes(canonicalArgs(args)) ? held.instead : undefined
 }
 
 /**
@@ -43,13 +56,20 @@ export function heldBackFor(state: State, bridge: string, args: PluginArgs): Plu
 export function settleHoldOnApply(state: State, bridge: string, args: PluginArgs, fromPool = false): void {
   const held = state.heldBack?.[bridge]
   if (!held) return
-  const reverted = held.reverted === canonicalArgs(args)
-  if (reverted && fromPool) return
-  if (reverted || fromPool) delete state.heldBack![bridge]
-  else held.instead = args
+  const text = canonicalArgs(args)
+  const left = heldTexts(held).filter(t => t !== text)
+  if (left.length < heldTexts(held).length && fromPool) return
+  hold(state, bridge, fromPool ? [] : left, args)
 }
 
 /** A release of the bridge: one that was reverted is the decision again, or the bridge is gone from the configuration. */
 export function settleHoldOnRelease(state: State, bridge: string): void {
-  if (releaseHeldBack(state, bridge)) delete state.heldBack![bridge]
+  const texts = heldTexts(state.heldBack?.[bridge])
+  if (texts.includes(RELEASE_REVERTED))
+    hold(
+      state,
+      bridge,
+      texts.filter(t => t !== RELEASE_REVERTED),
+      null,
+    )
 }

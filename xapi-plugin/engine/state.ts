@@ -20,9 +20,10 @@ export interface State {
   /**
    * Per bridge, the arguments of a change that was reverted unconfirmed (canonicalArgs): the pool's
    * configuration may still hold them, and the hook, reconcile and boot must not re-apply
-   * what cut the host off; `instead` is what they get (engine/held-back.ts says what lifts it).
+   * what cut the host off; `instead` is what they get, `also` earlier reverted arguments still
+   * held (engine/held-back.ts says what lifts them).
    */
-  heldBack?: Record<string, { reverted: string; instead: PluginArgs | null }>
+  heldBack?: Record<string, { reverted: string; instead: PluginArgs | null; also?: string[] }>
 }
 
 export const emptyState = (): State => ({ version: 1, bridges: {} })
