@@ -230,18 +230,8 @@ for (const kind of BRIDGE_KINDS) {
         // Our route gone with its bridge, and another way out in another slot meanwhile.
         await ip(dom0, 'route', 'del', 'default', 'via', FW4, 'dev', 'xapi1')
         const backup = { gateway: PREVIOUS4.gateway, dev: PREVIOUS4.dev, metric: PREVIOUS4.metric + 100 }
-        await ip(
-          dom0,
-          'route',
-          'add',
-          'default',
-          'via',
-          backup.gateway,
-          'dev',
-          backup.dev,
-          'metric',
-          String(backup.metric),
-        )
+        const backupRoute = ['default', 'via', backup.gateway, 'dev', backup.dev, 'metric', String(backup.metric)]
+        await ip(dom0, 'route', 'add', ...backupRoute)
         await ip(fw, 'link', 'set', 'eth0', 'down')
         const watch = new KernelWatch(dom0)
         try {
