@@ -65,8 +65,8 @@ export function parseHotplugArgv(argv: string[]): HotplugEvent {
  * decides from the local index (engine/hook-index.ts) when it has a fresh one:
  *   - a VM no binding names, or a VIF of a bound VM on another network: nothing to do, no
  *     worker, no xapi;
- *   - a bound VIF plugging: the hook binds the addresses, mirror, routes, sysctls and a
- *     default route into an empty slot itself, from the index, in one `ip -batch`; then it
+ *   - a bound VIF plugging: the hook binds the addresses, mirror, routes, sysctls and the
+ *     default route of a family dom0 has none of itself, from the index, in one `ip -batch`; then it
  *     starts the worker for what may wait (asking the gateway, undoing a silent one's
  *     route, SR re-plug, verification against xapi), so that the worker's start-up does
  *     not compete with the binding for the CPU;

@@ -1,6 +1,6 @@
-// The hook's default route, verified after the fact. The hook switches a default route
-// into an empty slot with the addresses, before asking the gateway: displacing nothing, it
-// cuts nobody off, and dom0 is reachable as soon as the firewall routes. Its worker asks
+// The hook's default route, verified after the fact. The hook switches in the default route
+// of a family dom0 has none of with the addresses, before asking the gateway: displacing and
+// shadowing nothing, it cuts nobody off, and dom0 is reachable as soon as the firewall routes. Its worker asks
 // the gateway right after, and a silent one is undone: the slot gets back what the record
 // says was there before (the route first displaced, or none), as a failed check leaves it.
 
