@@ -2,7 +2,7 @@
 // may not re-apply, the record written before acting, the gateway checks, and what a
 // silent gateway leaves.
 
-import { familyName } from '../../shared/addresses.ts'
+import { type Family, familyName } from '../../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { type ApplyRequest, encodeApplyArgs, parseApplyArgs } from '../../shared/plugin-args.ts'
 import type { ApplyResult, BridgeRecord, Step } from '../../shared/results.ts'
@@ -77,17 +77,21 @@ export async function writeIntents(
 
 export const switchesOf = (steps: Step[]) => steps.filter((s): s is Switch => s.action === 'switch-default-route')
 
-/** Asks each new gateway from the bridge itself, so the check needs no default route through it. */
+/** Asks one gateway from the bridge itself, so the check needs no default route through it. */
+export async function askGateway(bridge: string, family: Family, gateway: string, seconds: number): Promise<Checked> {
+  return { family, gateway, ...(await checkGateway(bridge, family, gateway, seconds)) }
+}
+
+/** Asks each new gateway at once. */
 export function checkGateways(request: ApplyRequest, switches: Switch[]): Promise<Checked[]> {
   if (request.gatewayCheckSeconds <= 0) return Promise.resolve([])
-  return Promise.all(
-    switches.map(async s => ({
-      family: s.family,
-      gateway: s.to.gateway!,
-      ...(await checkGateway(request.bridge, s.family, s.to.gateway!, request.gatewayCheckSeconds)),
-    })),
-  )
+  const { bridge, gatewayCheckSeconds } = request
+  return Promise.all(switches.map(s => askGateway(bridge, s.family, s.to.gateway!, gatewayCheckSeconds)))
 }
+
+/** What the log and the error say of the gateways that did not answer. */
+export const silentGateways = (silent: Checked[]) =>
+  silent.map(c => `${familyName(c.family)} gateway ${c.gateway}: ${c.reason}`).join('; ')
 
 /**
  * The default routes that go in with the addresses, before their gateway is asked: those
@@ -138,7 +142,7 @@ export function keepDefaultRoutes(
       ...record.defaultRoutes.filter(d => isSilent(d.family)),
     ],
   }
-  const words = silent.map(f => `${familyName(f.family)} gateway ${f.gateway}: ${f.reason}`).join('; ')
+  const words = silentGateways(silent)
   log.log('warning', 'gateway did not answer, default route left as it was', { bridge, failed: silent })
   return new BinderError(
     ErrorCode.GATEWAY_UNREACHABLE,

@@ -1,21 +1,19 @@
 // The hook's default route, verified after the fact. The hook switches in the default route
 // of a family dom0 has none of with the addresses, before asking the gateway: displacing and
-// shadowing nothing, it cuts nobody off, and dom0 is reachable as soon as the firewall routes. Its worker asks
-// the gateway right after, and a silent one is undone: the slot gets back what the record
-// says was there before (the route first displaced, or none), as a failed check leaves it.
+// shadowing nothing, it cuts nobody off, and dom0 is reachable as soon as the firewall
+// routes. Its worker asks the gateway right after, and a silent one is undone: the slot
+// gets back what the record says was there before (the route first displaced, or none), as
+// a failed check leaves it.
 
-import { familyName } from '../../shared/addresses.ts'
 import type { ApplyRequest } from '../../shared/plugin-args.ts'
-import type { ApplyResult, OwnedDefaultRoute } from '../../shared/results.ts'
+import type { OwnedDefaultRoute } from '../../shared/results.ts'
 import { runSteps } from '../engine/execute.ts'
-import { checkGateway } from '../engine/gateway-check.ts'
 import { withHostLock } from '../engine/lock.ts'
 import { type Observed, defaultInSlot, observe } from '../engine/observe.ts'
 import { restoreDefaultRoute } from '../engine/plan/default-routes.ts'
 import { sameDefaultRoute } from '../kernel/ip.ts'
+import { type Checked, askGateway, silentGateways } from './apply-steps.ts'
 import type { CallContext } from './context.ts'
-
-type Checked = ApplyResult['gatewayChecks'][number]
 
 const inPlace = (observed: Observed) => (d: OwnedDefaultRoute) =>
   sameDefaultRoute(defaultInSlot(observed, d.family, d.ours.metric), d.ours)
@@ -30,11 +28,7 @@ export function verifyDefaultRoutes(request: ApplyRequest, ctx: CallContext): Pr
     const observed = await observe(bridge, undefined, [])
     const routes = record.defaultRoutes.filter(d => d.ours.gateway && inPlace(observed)(d))
     const checks = await Promise.all(
-      routes.map(async ({ family, ours }) => ({
-        family,
-        gateway: ours.gateway!,
-        ...(await checkGateway(bridge, family, ours.gateway!, gatewayCheckSeconds)),
-      })),
+      routes.map(({ family, ours }) => askGateway(bridge, family, ours.gateway!, gatewayCheckSeconds)),
     )
     const silent = routes.filter(d => checks.some(c => c.family === d.family && !c.reachable))
     if (!silent.length) return checks
@@ -45,8 +39,10 @@ export function verifyDefaultRoutes(request: ApplyRequest, ctx: CallContext): Pr
     state.bridges[bridge] = { ...record, defaultRoutes: record.defaultRoutes.filter(d => !silent.includes(d)) }
     ctx.store.save(state)
     const failed = checks.filter(c => !c.reachable)
-    const words = failed.map(c => `${familyName(c.family)} gateway ${c.gateway}: ${c.reason}`).join('; ')
-    ctx.log.log('warning', `gateway did not answer, default route given back: ${words}`, { bridge, failed })
+    ctx.log.log('warning', `gateway did not answer, default route given back: ${silentGateways(failed)}`, {
+      bridge,
+      failed,
+    })
     return checks
   })
 }
