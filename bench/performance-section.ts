@@ -169,9 +169,10 @@ function reconcile(o: BenchOutput): string {
   return `**Reconciling after a reconnection.** ${r.bindings} bindings over ${r.hosts} simulated hosts (${r.bindings / r.hosts} per host),
 Xen Orchestra disconnected while every firewall VM started, then reconnected: all ${r.hostsInSync} of ${r.hosts} hosts
 correct (\`status\` in sync on ${r.bridgesInSync} of ${r.bindings} bridges) **${ms(r.totalMs)}** after the reconnection, with ${r.calls}
-\`host.call_plugin\` calls in all (${byFunction}): each host is asked what it holds with one \`status\`
-(one kernel read, no xapi round trip: \`firewall-vifs=false\`), with no new \`version\` call for a host
-already found compatible, and gets its bindings in one \`apply-many\` (one lock, one kernel read). At most ${r.maxInFlight} calls were in flight (the plugin's bound: ${r.concurrency}); an
+\`host.call_plugin\` calls in all (${byFunction}): each host gets all its bindings in one \`apply-many\`
+(one lock, one kernel read) sent with \`refuse-changes=true\`, whose answer also lists every bridge the
+host holds, so nothing is asked first (a binding the host holds with other arguments would be refused,
+and sent again with a confirmation window); no new \`version\` call for a host already found compatible. At most ${r.maxInFlight} calls were in flight (the plugin's bound: ${r.concurrency}); an
 \`apply-many\` took ${ms(r.applyMs.p50)} median under that load.`
 }
 

@@ -58,7 +58,8 @@ export interface ReconcileResult {
   concurrency: number
   /** ms from XO's reconnection to the last apply answered */
   totalMs: number
-  phases: { connectedMs: number; statusDoneMs: number; firstApplyMs: number }
+  /** `statusDoneMs`: null when no host was asked (every host had targets: their apply-many answers tell). */
+  phases: { connectedMs: number; statusDoneMs: number | null; firstApplyMs: number }
   /** host.call_plugin calls of apply or apply-many */
   applies: number
   /** every host.call_plugin call after the reconnection */
@@ -158,7 +159,7 @@ export async function reconcile(hosts: number, networksPerHost: number, hostPlug
       totalMs: end - t0,
       phases: {
         connectedMs: connected - t0,
-        statusDoneMs: Math.max(...statuses.map(e => e.at)) - t0,
+        statusDoneMs: statuses.length ? Math.max(...statuses.map(e => e.at)) - t0 : null,
         firstApplyMs: Math.min(...started.filter(e => isApply(e.detail?.fn)).map(e => e.at)) - t0,
       },
       applies: applies.length,

@@ -24,6 +24,11 @@ export const ErrorCode = {
   NO_SUCH_NETWORK: 'VIF_IP_BINDER_NO_SUCH_NETWORK',
   /** `confirm` with a token that is neither the pending confirmation's nor the last confirmed one: unknown or reverted. */
   NO_SUCH_CONFIRMATION: 'VIF_IP_BINDER_NO_SUCH_CONFIRMATION',
+  /**
+   * apply-many refuse-changes=true: the bridge holds other arguments, or its last change was
+   * reverted unconfirmed. Nothing was changed on it; apply it with `confirm=N`.
+   */
+  NEEDS_CONFIRMATION: 'VIF_IP_BINDER_NEEDS_CONFIRMATION',
 } as const
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]

@@ -107,6 +107,11 @@ export const FUNCTION_SPECS: readonly FunctionSpec[] = [
         doc: 'a JSON array of apply argument objects, one per bridge, each as apply takes them (confirm aside)',
       },
       CONFIRM,
+      {
+        name: 'refuse-changes',
+        value: 'true|false',
+        doc: 'bind only bridges that hold nothing or these same arguments, and whose last change was not reverted unconfirmed; the others fail with VIF_IP_BINDER_NEEDS_CONFIRMATION, unchanged (default: false; not with confirm)',
+      },
     ],
     example: ['requests=[{"bridge":"xapi1","addresses":"192.0.2.2/24","gateway":"192.0.2.1"}]'],
     viaXapi: true,

@@ -169,6 +169,8 @@ export const MAX_APPLY_MANY = 64
 /** apply-many: one entry per request, in order; a failed bridge does not stop the others. */
 export interface ApplyManyResult {
   results: ((ApplyResult & { ok: true }) | { ok: false; bridge: string; errorDescription: string[] })[]
+  /** Every bridge the host holds once the call is done, with its recorded arguments (not only those asked). */
+  holds: Record<string, PluginArgs>
 }
 
 export interface ReleaseResult {

@@ -8,6 +8,7 @@ import { PLUGIN_NAME } from '../shared/version.ts'
 import { QueueClosedError, type CallQueue } from './call-queue.ts'
 import { type DesiredBinding, type HostRef } from './desired.ts'
 import { canonicalArgs } from '../shared/plugin-args.ts'
+import { ErrorCode } from '../shared/errors.ts'
 import {
   type HostPluginCheck,
   type HostPluginClient,
@@ -39,6 +40,13 @@ interface Entry extends HostRef {
    * already, so its confirmation ends the revert (its record and alert).
    */
   endRevert?: boolean
+  /**
+   * `settled` is what we last knew, from before a reconnection: the next apply of a target
+   * goes to the host even if it looks settled, with refuse-changes (the host knows better).
+   */
+  doubted?: boolean
+  /** A target the host refused to apply without a window (it holds other arguments, or reverted it). */
+  refusedFor?: string
   scheduled: boolean
 }
 
@@ -78,6 +86,8 @@ export class Converger {
   isPaused: (poolId: string, hostRef: string) => boolean = () => false
   /** The confirmation window for changes from a new configuration (0: none). */
   confirmSeconds: () => number = () => 0
+  /** Is this bridge named by a binding of this pool's configuration (so ours to release)? */
+  ownsBridge: (poolId: string, bridge: string) => boolean = () => false
   /** Confirms an applied change through a new connection to its host; throws if it cannot. */
   confirmChange: (target: DesiredBinding, token: string, deadline: string) => Promise<void> = async () => undefined
   /** Reverts by key (host/bridge), for the Test report. */
@@ -130,6 +140,25 @@ export class Converger {
     const entry = this.entries.get(key) ?? this.createEntry(key, host, bridge)
     entry.settled = recordedArgs ? canonicalArgs(recordedArgs) : null
     entry.endRevert = reverted && recordedArgs !== null ? true : undefined
+    entry.doubted = undefined
+  }
+
+  /**
+   * After a reconnection: what we believe each host holds may have changed meanwhile. Every
+   * target is sent again (one apply-many per host, with refuse-changes), and its answer says
+   * what the host holds; nothing is asked first.
+   */
+  doubt(poolId: string): void {
+    for (const entry of this.entries.values()) {
+      if (entry.poolId !== poolId) continue
+      entry.doubted = true
+      this.kick(entry)
+    }
+  }
+
+  /** Does the host have a target here, whose apply-many answer will tell what else it holds? */
+  hasTargets(hostUuid: string): boolean {
+    return [...this.entries.values()].some(e => e.hostUuid === hostUuid && e.target !== null)
   }
 
   /** Keys we believe bound on a host (to reconcile with what the host reports). */
@@ -200,7 +229,8 @@ export class Converger {
   }
 
   private settled(entry: Entry, want: string | null): boolean {
-    return want === entry.settled && !(entry.endRevert && want !== null)
+    if (want !== entry.settled) return false
+    return want === null || !(entry.endRevert || entry.doubted || entry.refusedFor === want)
   }
 
   private kick(entry: Entry): void {
@@ -302,9 +332,9 @@ export class Converger {
     const started = Date.now()
     const window = this.needsWindow(entry, want) ? this.confirmSeconds() : 0
     if (window > 0) return this.applyConfirmed(xapi, entry, target, window, started)
-    const companions = this.companionsOf(entry, target)
-    if (companions.length && !this.singleApplyHosts.has(entry.hostUuid)) {
-      if (await this.applyMany(xapi, [entry, ...companions], started)) return
+    // apply-many even alone: refuse-changes, and its answer says what else the host holds.
+    if (!this.singleApplyHosts.has(entry.hostUuid)) {
+      if (await this.applyMany(xapi, [entry, ...this.companionsOf(entry, target)], started)) return
     }
     const result = await this.client.apply(xapi, target.hostRef, target.args)
     this.applied(entry, target, want, result, started)
@@ -316,7 +346,8 @@ export class Converger {
    * an unchanged binding on a VIF plug.
    */
   private needsWindow(entry: Entry, want: string | null): boolean {
-    return entry.confirmFor === want || entry.endRevert === true || (entry.settled !== null && entry.settled !== want)
+    if (entry.confirmFor === want || entry.refusedFor === want || entry.endRevert === true) return true
+    return !entry.doubted && entry.settled !== null && entry.settled !== want
   }
 
   /**
@@ -376,7 +407,11 @@ export class Converger {
     )
   }
 
-  /** false when the host plugin predates apply-many (then one apply per bridge, as before). */
+  /**
+   * false when the host plugin predates apply-many (then one apply per bridge, as before).
+   * With a confirmation window configured, the host refuses what would change a binding
+   * without one: those entries learn what it holds and take their turn with a window.
+   */
   private async applyMany(xapi: XapiConnection, batch: Entry[], started: number): Promise<boolean> {
     const targets = batch.map(e => e.target!)
     let answer: ApplyManyResult
@@ -385,6 +420,7 @@ export class Converger {
         xapi,
         targets[0]!.hostRef,
         targets.map(t => t.args),
+        this.confirmSeconds() > 0,
       )
     } catch (error) {
       if (!isUnknownFunction(error)) throw error
@@ -393,10 +429,52 @@ export class Converger {
     }
     answer.results.forEach((result, i) => {
       if (result.ok) this.applied(batch[i]!, targets[i]!, targetText(targets[i]!), result, started)
+      else if (result.errorDescription[0] === ErrorCode.NEEDS_CONFIRMATION)
+        this.refused(batch[i]!, result.errorDescription)
     })
+    if (answer.holds) this.learnHolds(batch, answer.holds)
     const own = answer.results[0]
-    if (own && !own.ok) throw pluginError(own.errorDescription)
+    if (own && !own.ok && own.errorDescription[0] !== ErrorCode.NEEDS_CONFIRMATION)
+      throw pluginError(own.errorDescription)
     return true
+  }
+
+  /** [code, message, bridge, 'reverted' | 'changed', the arguments it holds as JSON, or ''] */
+  private refused(entry: Entry, [, , , reason, held]: string[]): void {
+    entry.settled = held ? canonicalArgs(JSON.parse(held) as Record<string, string>) : null
+    entry.refusedFor = targetText(entry.target) ?? undefined
+    entry.doubted = undefined
+    this.log.info(
+      `host ${JSON.stringify(entry.hostName)} holds ${reason === 'reverted' ? 'a reverted change of' : 'another binding on'} bridge ${entry.bridge}: applying it with a confirmation window`,
+      { host: entry.hostUuid, bridge: entry.bridge },
+    )
+  }
+
+  /**
+   * The host's other bridges, as its apply-many answer lists them: what `status` would have
+   * told. Known keys take the host's word; a bridge we did not know is learned only if it
+   * is ours to manage (a binding the admin applied by hand stays theirs).
+   */
+  private learnHolds(batch: Entry[], holds: Record<string, Record<string, string>>): void {
+    const { poolId, hostUuid } = batch[0]!
+    const host = batch[0]!.target!
+    const inBatch = new Set(batch.map(e => e.bridge))
+    const learned: Entry[] = []
+    for (const entry of this.entries.values()) {
+      if (entry.hostUuid !== hostUuid || inBatch.has(entry.bridge)) continue
+      const held = holds[entry.bridge]
+      if ((held ? canonicalArgs(held) : null) !== entry.settled || entry.doubted) learned.push(entry)
+    }
+    for (const bridge of Object.keys(holds)) {
+      if (inBatch.has(bridge) || this.entries.has(`${hostUuid}/${bridge}`) || !this.ownsBridge(poolId, bridge)) continue
+      learned.push(this.createEntry(`${hostUuid}/${bridge}`, host, bridge))
+    }
+    for (const entry of learned) {
+      const held = holds[entry.bridge]
+      entry.settled = held ? canonicalArgs(held) : null
+      entry.doubted = undefined
+      this.kick(entry)
+    }
   }
 
   private applied(
@@ -406,8 +484,11 @@ export class Converger {
     result: ApplyResult,
     started: number,
   ): void {
+    // Re-sent after a reconnection and found in place: its storage was seen to when it was bound.
+    const found = entry.doubted === true && result.changes.length === 0
     entry.hostRef = target.hostRef
     entry.settled = want
+    entry.doubted = entry.refusedFor = undefined
     this.log.info(`applied on host ${JSON.stringify(target.hostName)} bridge ${target.bridge}`, {
       host: target.hostUuid,
       bridge: target.bridge,
@@ -416,7 +497,7 @@ export class Converger {
       ms: Date.now() - started,
     })
     try {
-      this.onApplied(target)
+      if (!found) this.onApplied(target)
     } catch (error) {
       this.log.error('after-apply hook failed', { error, host: target.hostUuid })
     }
@@ -433,6 +514,7 @@ export class Converger {
     const started = Date.now()
     const result = await this.client.release(xapi, entry.hostRef, entry.bridge)
     entry.settled = null
+    entry.doubted = undefined
     this.log.info(`released on host ${JSON.stringify(entry.hostName)} bridge ${entry.bridge}`, {
       host: entry.hostUuid,
       bridge: entry.bridge,

@@ -111,9 +111,18 @@ export class HostPluginClient {
     return this.call<ApplyResult>(xapi, hostRef, 'apply', args)
   }
 
-  /** Several bridges of one host in one call (host plugins from the same release). */
-  applyMany(xapi: XapiConnection, hostRef: string, requests: PluginArgs[]): Promise<ApplyManyResult> {
-    return this.call<ApplyManyResult>(xapi, hostRef, 'apply-many', { requests: JSON.stringify(requests) })
+  /**
+   * Several bridges of one host in one call (host plugins from the same release).
+   * `refuseChanges`: a bridge whose binding this would change is left alone (NEEDS_CONFIRMATION).
+   */
+  applyMany(
+    xapi: XapiConnection,
+    hostRef: string,
+    requests: PluginArgs[],
+    refuseChanges = false,
+  ): Promise<ApplyManyResult> {
+    const args = { requests: JSON.stringify(requests), ...(refuseChanges ? { 'refuse-changes': 'true' } : {}) }
+    return this.call<ApplyManyResult>(xapi, hostRef, 'apply-many', args)
   }
 
   release(xapi: XapiConnection, hostRef: string, bridge: string): Promise<ReleaseResult> {

@@ -294,6 +294,10 @@ export class VifIpBinderPlugin {
     this.converger.onApplied = target => this.plugger.start(target)
     this.converger.confirmSeconds = () => this.config?.confirmSeconds ?? 0
     this.converger.confirmChange = (target, token, deadline) => this.confirmChange(target, token, deadline)
+    this.converger.ownsBridge = (poolId, bridge) => {
+      const pool = [...this.pools.values()].find(p => p.poolId === poolId)
+      return pool !== undefined && this.configBridges(pool).has(bridge)
+    }
   }
 
   private readonly onConnected = ({ server, xapi }: ServerEvent) => {
@@ -376,34 +380,40 @@ export class VifIpBinderPlugin {
       await this.writePoolConfigs([xapi], false)
     }
     this.converger.forgetFailures(poolId)
-    // What is plainly needed already queues behind each host's own status call, whose
-    // answer the job reads when its turn comes: no host waits for the slowest one's status.
-    const learning = this.learnFromHosts(pool)
-    if (this.pools.get(pool.id) === pool) this.reconcile(pool)
-    await learning
+    // Every target is sent again, each host's in one apply-many whose answer tells what else it
+    // holds; only hosts without a target are asked, with `status`, what changed while XO was away.
+    this.reconcile(pool)
+    this.converger.doubt(poolId)
+    await this.learnFromHosts(pool)
     if (this.pools.get(pool.id) === pool) this.reconcile(pool)
   }
 
-  /**
-   * Asks each host what it holds for the bound networks' bridges, so that what changed
-   * while XO was away (a VM stopped, XO restarted) is released or re-applied.
-   */
-  private async learnFromHosts(pool: AttachedPool): Promise<void> {
-    const { xapi, poolId } = pool
-    const effective = poolId ? this.effective(pool) : undefined
-    if (!poolId || !effective) return
-    const index = new PoolIndex(xapi)
+  /** The bridges of the networks this pool's bindings name. */
+  private configBridges(pool: AttachedPool): Set<string> {
+    const effective = pool.poolId ? this.effective(pool) : undefined
+    const index = new PoolIndex(pool.xapi)
     const bridges = new Set<string>()
-    for (const r of effective.resolved) {
-      if (r.poolId !== poolId) continue
+    for (const r of effective?.resolved ?? []) {
+      if (r.poolId !== pool.poolId) continue
       const bridge = index.uuid<NetworkRecord>(r.networkUuid, 'network')?.bridge
       if (bridge) bridges.add(bridge)
     }
+    return bridges
+  }
+
+  /**
+   * Asks each host without a target what it holds for the bound networks' bridges, so that
+   * what changed while XO was away (a VM stopped or moved, XO restarted) is released.
+   */
+  private async learnFromHosts(pool: AttachedPool): Promise<void> {
+    const { xapi, poolId } = pool
+    if (!poolId || !this.effective(pool) || this.pools.get(pool.id) !== pool) return
+    const bridges = this.configBridges(pool)
     await Promise.all(
-      index.all<HostRecord>('host').map(async record => {
+      new PoolIndex(xapi).all<HostRecord>('host').map(async record => {
         const host = { poolId, hostRef: record.$ref, hostUuid: record.uuid, hostName: record.name_label }
         const wanted = new Set([...bridges, ...this.converger.boundBridges(record.uuid)])
-        if (wanted.size === 0) return
+        if (wanted.size === 0 || this.converger.hasTargets(record.uuid)) return
         try {
           await this.queue.run(record.uuid, `${record.name_label}/status`, async () => {
             const check = await this.converger.hostCheck(xapi, host)

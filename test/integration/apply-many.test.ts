@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ErrorCode } from '../../shared/errors.ts'
-import { callOk } from '../helpers/host-plugin.ts'
+import { callOk, callPlugin } from '../helpers/host-plugin.ts'
 import { createBridge, runIn } from '../helpers/netns.ts'
 import { DOM0_4, DOM0_6, FW4, FW6, PREVIOUS4, PREVIOUS6 } from './topology.ts'
 import { addressesOf, defaultRoutes, kernelSnapshot, ping, readSysctl, withTopology } from './topology.ts'
@@ -120,4 +120,60 @@ test('a route to the subnet another bridge of the call brings is refused as its 
     )
     assert.deepEqual(await addressesOf(dom0, 'xapi2'), ['198.18.0.2/24'])
     assert.deepEqual(await addressesOf(dom0, 'xapi3'), [], 'a refused plan changes nothing')
+  }))
+
+test('refuse-changes binds a new bridge, re-applies a held one, and leaves a bridge holding other arguments as it is', () =>
+  withTopology(async ({ dom0, root }) => {
+    await createBridge(dom0, 'xapi2')
+    await createBridge(dom0, 'xapi3')
+    const xapi1 = { bridge: 'xapi1', addresses: DOM0_4, gateway: FW4, 'gateway-check': '0' }
+    const xapi2 = { bridge: 'xapi2', addresses: '198.18.0.2/24', 'gateway-check': '0' }
+    await many(dom0, root, [xapi1, xapi2])
+    const before = await kernelSnapshot(dom0)
+    // Xen Orchestra, not knowing what the host holds: xapi1 the same, xapi2 another address, xapi3 new.
+    const xapi3 = { bridge: 'xapi3', addresses: '198.19.0.2/24', 'gateway-check': '0' }
+    const asked = [xapi1, { ...xapi2, addresses: '198.18.0.9/24' }, xapi3]
+    const answer = await callOk<ManyValue & { holds: Record<string, Record<string, string>> }>(
+      dom0,
+      root,
+      'apply-many',
+      { requests: JSON.stringify(asked), 'refuse-changes': 'true' },
+    )
+    assert.deepEqual(
+      answer.results.map(r => [r.bridge, r.ok, r.changes?.length, r.errorDescription?.[0]]),
+      [
+        ['xapi1', true, 0, undefined],
+        ['xapi2', false, undefined, ErrorCode.NEEDS_CONFIRMATION],
+        ['xapi3', true, 2, undefined],
+      ],
+    )
+    const [, message, bridge, reason, held] = answer.results[1]!.errorDescription!
+    assert.match(message!, /bridge xapi2 holds other arguments: apply it with confirm=N/)
+    assert.deepEqual([bridge, reason, JSON.parse(held!).addresses], ['xapi2', 'changed', '198.18.0.2/24'])
+    assert.deepEqual(await addressesOf(dom0, 'xapi2'), ['198.18.0.2/24'], 'the refused bridge is untouched')
+    assert.deepEqual(await addressesOf(dom0, 'xapi3'), ['198.19.0.2/24'])
+    const notXapi3 = (routes: unknown[]) => routes.filter(r => (r as { dev?: string }).dev !== 'xapi3')
+    assert.deepEqual(notXapi3((await kernelSnapshot(dom0)).routes4), before.routes4, 'only xapi3 got routes')
+    // The answer tells every bridge the host holds, as recorded, so no status call is needed.
+    assert.deepEqual(Object.fromEntries(Object.entries(answer.holds).map(([b, args]) => [b, args.addresses])), {
+      xapi1: DOM0_4,
+      xapi2: '198.18.0.2/24',
+      xapi3: '198.19.0.2/24',
+    })
+  }))
+
+test('refuse-changes takes true or false, and never beside confirm: nothing is changed', () =>
+  withTopology(async ({ dom0, root }) => {
+    const before = await kernelSnapshot(dom0)
+    const requests = JSON.stringify([{ bridge: 'xapi1', addresses: DOM0_4, 'gateway-check': '0' }])
+    for (const [args, value] of [
+      [{ 'refuse-changes': 'yes' }, 'yes'],
+      [{ 'refuse-changes': 'true', confirm: '30' }, 'refuse-changes'],
+    ] as const) {
+      const reply = await callPlugin(dom0, root, 'apply-many', { requests, ...args })
+      assert.equal(reply.status, 'Failure')
+      assert.equal(reply.errorDescription?.[0], ErrorCode.INVALID_ARGUMENT)
+      assert.ok(reply.errorDescription?.includes(value), JSON.stringify(reply.errorDescription))
+    }
+    assert.deepEqual(await kernelSnapshot(dom0), before)
   }))

@@ -5,7 +5,8 @@
 
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { PluginArgs } from '../../shared/plugin-args.ts'
+import { ErrorCode } from '../../shared/errors.ts'
+import { type PluginArgs, canonicalArgs } from '../../shared/plugin-args.ts'
 import { PROTOCOL_VERSION } from '../../shared/version.ts'
 import { CallQueue } from '../../xo-plugin/call-queue.ts'
 import { Converger } from '../../xo-plugin/converger.ts'
@@ -16,17 +17,36 @@ import { RecordingLogger } from './xo-fakes.ts'
 
 const HOST = { poolId: 'pool', hostRef: 'OpaqueRef:host1', hostUuid: 'host1-uuid', hostName: 'host1' }
 
-/** The host plugin's answers, and every call Xen Orchestra made, in order. */
+/**
+ * The host plugin's answers, from what it holds per bridge (its state file), and every call
+ * Xen Orchestra made, in order. apply-many's refuse-changes is the host's change guard.
+ */
 class RecordingClient extends HostPluginClient {
   readonly calls: { fn: string; args: PluginArgs }[] = []
+  readonly holds = new Map<string, PluginArgs>()
 
   override async call<T>(_xapi: XapiConnection, _hostRef: string, fn: string, args: PluginArgs = {}): Promise<T> {
     if (fn === 'version') return { name: 'vif-ip-binder', version: '9.9.9', protocol: PROTOCOL_VERSION } as T
     this.calls.push({ fn, args })
-    const applied = (request: PluginArgs) => ({ ok: true, bridge: request.bridge, changes: [], gatewayChecks: [] })
-    if (fn === 'apply-many') return { results: (JSON.parse(args.requests!) as PluginArgs[]).map(applied) } as T
-    const confirmation = args.confirm ? { token: `token-${args.bridge}`, deadline: '', seconds: 45 } : undefined
-    return { ...applied(args), ...(confirmation ? { confirmation } : {}) } as T
+    if (fn === 'release') return { bridge: args.bridge, released: this.holds.delete(args.bridge!), changes: [] } as T
+    if (fn === 'apply-many') {
+      const requests = JSON.parse(args.requests!) as PluginArgs[]
+      const results = requests.map(request => this.applied(request, args['refuse-changes'] === 'true'))
+      return { results, holds: Object.fromEntries(this.holds) } as T
+    }
+    const { confirm, ...request } = args
+    const confirmation = confirm ? { token: `token-${args.bridge}`, deadline: '', seconds: 45 } : undefined
+    return { ...this.applied(request, false), ...(confirmation ? { confirmation } : {}) } as T
+  }
+
+  private applied(request: PluginArgs, refuseChanges: boolean) {
+    const held = this.holds.get(request.bridge!)
+    if (refuseChanges && held && canonicalArgs(held) !== canonicalArgs(request)) {
+      const errorDescription = [ErrorCode.NEEDS_CONFIRMATION, 'holds other arguments', request.bridge!, 'changed']
+      return { ok: false, bridge: request.bridge, errorDescription: [...errorDescription, JSON.stringify(held)] }
+    }
+    this.holds.set(request.bridge!, request)
+    return { ok: true, bridge: request.bridge, changes: [], gatewayChecks: [] }
   }
 }
 
@@ -40,12 +60,7 @@ const target = (bridge: string, address: string): DesiredBinding => ({
   srs: [],
 })
 
-/**
- * xapi2 is new on the host (no window needed) and comes first in the queue; xapi1 is new
- * too, or holds other arguments than the ones wanted now (a change: it needs a window).
- */
-async function converge(xapi1Holds: PluginArgs | null) {
-  const client = new RecordingClient()
+function startConverger(client: RecordingClient) {
   const queue = new CallQueue({
     concurrency: 1,
     timeoutMs: 2000,
@@ -58,20 +73,38 @@ async function converge(xapi1Holds: PluginArgs | null) {
   converger.confirmSeconds = () => 45
   const confirmed: string[] = []
   converger.confirmChange = async (_target, token) => void confirmed.push(token)
+  const converged = async () => {
+    await queue.idle()
+    converger.close()
+    queue.close()
+    return { calls: client.calls, confirmed }
+  }
+  return { converger, converged, queue }
+}
+
+const wanted = [target('xapi2', '198.51.100.2/24'), target('xapi1', '192.0.2.3/24')]
+const targets = (list: DesiredBinding[]) => new Map(list.map(t => [t.key, t]))
+
+/**
+ * xapi2 is new on the host (no window needed) and comes first in the queue; xapi1 is new
+ * too, or holds other arguments than the ones wanted now (a change: it needs a window).
+ */
+async function converge(xapi1Holds: PluginArgs | null) {
+  const client = new RecordingClient()
+  if (xapi1Holds) client.holds.set('xapi1', xapi1Holds)
+  const { converger, converged } = startConverger(client)
   converger.learn(HOST, 'xapi2', null)
   converger.learn(HOST, 'xapi1', xapi1Holds)
-  const wanted = [target('xapi2', '198.51.100.2/24'), target('xapi1', '192.0.2.3/24')]
-  converger.setTargets('pool', new Map(wanted.map(t => [t.key, t])))
-  await queue.idle()
-  converger.close()
-  queue.close()
-  return { calls: client.calls, confirmed }
+  converger.setTargets('pool', targets(wanted))
+  return converged()
 }
+
+const REFUSE = { 'refuse-changes': 'true' }
 
 test('a change that needs a confirmation window is not sent along in another binding’s apply-many', async () => {
   const { calls, confirmed } = await converge({ bridge: 'xapi1', addresses: '192.0.2.2/24' })
   assert.deepEqual(calls, [
-    { fn: 'apply', args: { bridge: 'xapi2', addresses: '198.51.100.2/24' } },
+    { fn: 'apply-many', args: { requests: JSON.stringify([wanted[0]!.args]), ...REFUSE } },
     { fn: 'apply', args: { bridge: 'xapi1', addresses: '192.0.2.3/24', confirm: '45' } },
   ])
   assert.deepEqual(confirmed, ['token-xapi1'], 'confirmed through the host, as a change from a window is')
@@ -87,7 +120,45 @@ test('two bindings new on the host, neither needing a window, go in one apply-ma
           { bridge: 'xapi2', addresses: '198.51.100.2/24' },
           { bridge: 'xapi1', addresses: '192.0.2.3/24' },
         ]),
+        ...REFUSE,
       },
     },
   ])
+})
+
+test('after a reconnection, what the host holds is learned from its apply-many: a change it refuses gets a window', async () => {
+  // Xen Orchestra restarted: it knows nothing; the host holds another address on xapi1.
+  const client = new RecordingClient()
+  client.holds.set('xapi1', { bridge: 'xapi1', addresses: '192.0.2.2/24' })
+  const { converger, converged } = startConverger(client)
+  converger.doubt('pool')
+  converger.setTargets('pool', targets(wanted))
+  const { calls, confirmed } = await converged()
+  assert.deepEqual(calls, [
+    { fn: 'apply-many', args: { requests: JSON.stringify(wanted.map(t => t.args)), ...REFUSE } },
+    { fn: 'apply', args: { bridge: 'xapi1', addresses: '192.0.2.3/24', confirm: '45' } },
+  ])
+  assert.deepEqual(confirmed, ['token-xapi1'], 'the change was confirmed through the host')
+  assert.deepEqual(client.holds.get('xapi1'), wanted[1]!.args)
+})
+
+test('after a reconnection, a target the host holds already is sent once, and a bound bridge it no longer needs is released', async () => {
+  const client = new RecordingClient()
+  const { converger, converged, queue } = startConverger(client)
+  // Both applied before the disconnection; then xapi1's VM went away while XO was not looking.
+  converger.setTargets('pool', targets(wanted))
+  await queue.idle()
+  converger.ownsBridge = (_pool, bridge) => bridge !== 'xapi9'
+  client.holds.set('xapi3', { bridge: 'xapi3', addresses: '203.0.113.2/24' }) // a bridge of the configuration
+  client.holds.set('xapi9', { bridge: 'xapi9', addresses: '203.0.113.9/24' }) // the admin's own binding
+  const before = [...client.calls]
+  converger.doubt('pool')
+  converger.setTargets('pool', targets([wanted[0]!]))
+  const { calls } = await converged()
+  assert.deepEqual(calls.slice(before.length), [
+    { fn: 'apply-many', args: { requests: JSON.stringify([wanted[0]!.args]), ...REFUSE } },
+    { fn: 'release', args: { bridge: 'xapi1' } },
+    { fn: 'release', args: { bridge: 'xapi3' } },
+  ])
+  assert.deepEqual([...client.holds.keys()], ['xapi2', 'xapi9'], 'what is not ours stays')
 })

@@ -7,6 +7,8 @@
 import { EventEmitter } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import { encodeValue } from '../../shared/xmlrpc.ts'
+import { ErrorCode } from '../../shared/errors.ts'
+import { canonicalArgs } from '../../shared/plugin-args.ts'
 import { type PluginOptions, VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
 import type { LogData, Logger } from '../../xo-plugin/log.ts'
 import type { RecordBatch, ServerEvent, XapiConnection, XapiRecord, XoApp } from '../../xo-plugin/xapi-types.ts'
@@ -227,17 +229,24 @@ export class FakeXapi implements XapiConnection {
       }
       case 'apply-many': {
         const results = (JSON.parse(pluginArgs.requests!) as Record<string, string>[]).map(args => {
+          // As the host's change guard: another binding on the bridge is left alone.
+          const held = state.bridges.get(args.bridge!)
+          if (pluginArgs['refuse-changes'] === 'true' && held && canonicalArgs(held) !== canonicalArgs(args)) {
+            const errorDescription = [ErrorCode.NEEDS_CONFIRMATION, 'holds other arguments', args.bridge!, 'changed']
+            return { ok: false, bridge: args.bridge, errorDescription: [...errorDescription, JSON.stringify(held)] }
+          }
           state.bridges.set(args.bridge!, { ...args })
+          const same = held && canonicalArgs(held) === canonicalArgs(args)
           return {
             ok: true,
             bridge: args.bridge,
             dryRun: false,
-            changes: [{ action: 'add-address' }],
+            changes: same ? [] : [{ action: 'add-address' }],
             unchanged: [],
             gatewayChecks: [],
           }
         })
-        return JSON.stringify({ results })
+        return JSON.stringify({ results, holds: Object.fromEntries(state.bridges) })
       }
       case 'release': {
         const released = state.bridges.delete(pluginArgs.bridge!)
@@ -317,8 +326,16 @@ export class FakeXapi implements XapiConnection {
 
   /** Bridges applied, by apply or within apply-many. */
   appliedBridges(): number {
-    const many = this.pluginCalls('apply-many').map(c => (JSON.parse(c.args!.requests!) as unknown[]).length)
-    return this.pluginCalls('apply').length + many.reduce((a, b) => a + b, 0)
+    return this.applyRequests().length
+  }
+
+  /** Every bridge sent to a host to apply, alone or within an apply-many, in order (a single apply's with its window). */
+  applyRequests(): { host?: string; args: Record<string, string> }[] {
+    return this.pluginCalls().flatMap(({ fn, host, args }) => {
+      if (fn === 'apply') return [{ host, args: args! }]
+      if (fn !== 'apply-many') return []
+      return (JSON.parse(args!.requests!) as Record<string, string>[]).map(request => ({ host, args: request }))
+    })
   }
 
   pluginCalls(fn?: string): Call[] {

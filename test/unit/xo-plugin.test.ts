@@ -8,6 +8,7 @@ import { VifIpBinderPlugin } from '../../xo-plugin/plugin.ts'
 import { DATA_LINE_WIDTH, type PluginApiError } from '../../xo-plugin/xo-errors.ts'
 import { FacadeTasks } from '../xo-facade/facade.ts'
 import { PAUSE_KEY } from '../../shared/pause.ts'
+import type { XapiRecord } from '../../xo-plugin/xapi-types.ts'
 import { halt, pluginOnFakePool, startOn } from './xo-fakes.ts'
 import { failureText } from '../helpers/test-failure.ts'
 
@@ -217,7 +218,7 @@ describe('configure', () => {
     xapi.connecting = false
     assert.ok(log.matching('warn', /checked again when its pool connects/).length >= 1)
     await plugin.load()
-    assert.equal(xapi.pluginCalls('apply').length, 0)
+    assert.equal(xapi.applyRequests().length, 0)
     fetched()
     await plugin.whenIdle()
     assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.addresses, '192.168.1.2/24')
@@ -274,10 +275,10 @@ describe('while loaded', () => {
     await plugin.configure({ bindings: [{ ...config.bindings[0]!, managementAddress: '10.0.0.5' }] }, { loaded: false })
     await plugin.load()
     await plugin.whenIdle()
-    assert.equal(xapi.pluginCalls('apply').length, 0, 'nothing runs while the VM is halted')
+    assert.equal(xapi.applyRequests().length, 0, 'nothing runs while the VM is halted')
     startOn(xapi, vm, vif, hosts[1])
     await plugin.whenIdle()
-    const applies = xapi.pluginCalls('apply')
+    const applies = xapi.applyRequests()
     assert.equal(applies.length, 1)
     assert.equal(applies[0]!.host, hosts[1].$ref)
     assert.deepEqual(applies[0]!.args, {
@@ -317,7 +318,7 @@ describe('while loaded', () => {
     await plugin.load()
     startOn(xapi, vm, vif, hosts[0])
     await plugin.whenIdle()
-    assert.equal(xapi.pluginCalls('apply').length, 1)
+    assert.equal(xapi.applyRequests().length, 1)
     const pause = JSON.stringify({ reason: 'replacing the firewall', at: '2026-12-01T03:00:00.000Z' })
     xapi.update(hosts[0], { other_config: { [PAUSE_KEY]: pause } })
     halt(xapi, vm, vif)
@@ -326,7 +327,7 @@ describe('while loaded', () => {
     startOn(xapi, vm, vif, hosts[0])
     xapi.update(vif, { currently_attached: false })
     await plugin.whenIdle()
-    assert.equal(xapi.pluginCalls('apply').length + xapi.pluginCalls('release').length, 1, 'nothing at all')
+    assert.equal(xapi.applyRequests().length + xapi.pluginCalls('release').length, 1, 'nothing at all')
     xapi.update(hosts[0], { other_config: {} })
     await plugin.whenIdle()
     assert.deepEqual(
@@ -365,7 +366,7 @@ describe('while loaded', () => {
     await plugin.whenIdle()
     assert.equal(xapi.pool!.other_config['vif-ip-binder'], hostWritten, 'the host-written document is kept')
     assert.equal(plugin.poolConfiguration(xapi.pool!.uuid)?.source, 'pool')
-    assert.equal(xapi.pluginCalls('apply')[0]?.args?.addresses, '192.168.1.9/24', 'XO converges on the pool document')
+    assert.equal(xapi.applyRequests()[0]?.args?.addresses, '192.168.1.9/24', 'XO converges on the pool document')
     assert.ok(
       log.matching('warn', /its configuration was written on host "host2" .* differs from XO's settings/).length === 1,
       'and says which one is in effect',
@@ -418,7 +419,7 @@ describe('while loaded', () => {
     await plugin.whenIdle()
     xapi.update(vif, { currently_attached: true })
     await plugin.whenIdle()
-    const windows = xapi.pluginCalls('apply').map(c => [c.args!.addresses, c.args!.confirm])
+    const windows = xapi.applyRequests().map(c => [c.args!.addresses, c.args!.confirm])
     assert.deepEqual(windows, [
       ['192.168.1.2/24', undefined],
       ['192.168.1.3/24', '45'],
@@ -451,7 +452,7 @@ describe('while loaded', () => {
     )
     assert.equal(warnings.length, 1)
     // One attempt, not retried: a missing plugin does not come back by itself.
-    assert.equal(xapi.pluginCalls('apply').filter(c => c.host === hosts[1].$ref).length, 1)
+    assert.equal(xapi.applyRequests().filter(c => c.host === hosts[1].$ref).length, 1)
     assert.equal(xapi.pluginOf(hosts[1]).bridges.size, 0)
   })
 
@@ -511,7 +512,7 @@ describe('while loaded', () => {
     await plugin.load()
     startOn(xapi, vm, vif, hosts[0])
     await plugin.whenIdle()
-    assert.equal(xapi.pluginCalls('apply').length, 0)
+    assert.equal(xapi.applyRequests().length, 0)
     assert.equal(log.matching('warn', /speaks protocol 2, this XO plugin speaks 1/).length, 1)
   })
 
@@ -523,7 +524,7 @@ describe('while loaded', () => {
     xo.disconnect('lab')
     startOn(xapi, vm, vif, hosts[0])
     await plugin.whenIdle()
-    assert.equal(xapi.pluginCalls('apply').length, 0, 'a disconnected pool is not acted upon')
+    assert.equal(xapi.applyRequests().length, 0, 'a disconnected pool is not acted upon')
     xo.connect('lab', xapi)
     await plugin.whenIdle()
     assert.equal(xapi.pluginOf(hosts[0]).bridges.get('xapi1')?.addresses, '192.168.1.2/24')
@@ -543,16 +544,29 @@ describe('while loaded', () => {
     )
   })
 
-  it('does not re-apply on load what a host already holds', async () => {
+  it('on load, sends a host what it already holds once, without a window or a question first', async () => {
     const { plugin, config, xapi, vm, vif, hosts } = ctx
     startOn(xapi, vm, vif, hosts[0])
-    xapi
-      .pluginOf(hosts[0])
-      .bridges.set('xapi1', { gateway: '192.168.1.1', addresses: '192.168.1.2/24', bridge: 'xapi1' })
-    await plugin.configure(config, { loaded: false })
+    const held = { gateway: '192.168.1.1', addresses: '192.168.1.2/24', bridge: 'xapi1' }
+    xapi.pluginOf(hosts[0]).bridges.set('xapi1', held)
+    await plugin.configure({ ...config, confirmSeconds: 45 }, { loaded: false })
     await plugin.load()
     await plugin.whenIdle()
-    assert.equal(xapi.pluginCalls('apply').length, 0)
+    const calls = (host: XapiRecord) =>
+      xapi.pluginCalls().flatMap(c => (c.host === host.$ref ? [[c.fn, c.args?.['refuse-changes']]] : []))
+    assert.deepEqual(calls(hosts[0]), [
+      ['refresh-index', undefined],
+      ['version', undefined],
+      ['apply-many', 'true'],
+    ])
+    // A host without a target is asked what it holds instead: a bound bridge there is released.
+    assert.deepEqual(calls(hosts[1]), [
+      ['refresh-index', undefined],
+      ['version', undefined],
+      ['status', undefined],
+    ])
+    assert.deepEqual(xapi.applyRequests(), [{ host: hosts[0].$ref, args: held }])
+    assert.deepEqual(plugin.pendingKeys(), [])
   })
 
   it('unload stops listening and leaves the hosts as they are', async () => {

@@ -89,9 +89,9 @@ export const functions: Record<string, PluginFunction> = {
     return withPause(ctx, await release(parseReleaseArgs(await resolveXapiArgs('release', args, ctx)), ctx))
   }),
   'apply-many': forgetsIndex(async (args, ctx) => {
-    const confirmSeconds = parseConfirmSeconds(args.confirm)
-    const { applyMany, parseApplyMany } = await import('../functions/apply-many.ts')
-    return withPause(ctx, await applyMany(await parseApplyMany(args, ctx), ctx, confirmSeconds))
+    const { applyMany, parseApplyMany, parseApplyManyOptions } = await import('../functions/apply-many.ts')
+    const options = parseApplyManyOptions(args)
+    return withPause(ctx, await applyMany(await parseApplyMany(args, ctx), ctx, options))
   }),
   status: async (args, ctx) => (await import('../functions/status.ts')).status(parseStatusArgs(args), ctx),
   'plug-srs': async (args, ctx) => (await import('../functions/plug-srs.ts')).plugSrs(parsePlugSrsArgs(args), ctx),

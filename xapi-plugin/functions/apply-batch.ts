@@ -11,6 +11,7 @@
 import type { ApplyRequest } from '../../shared/plugin-args.ts'
 import type { ApplyResult, BridgeRecord, RevertOutcome } from '../../shared/results.ts'
 import { viewBridge } from '../engine/bridge-view.ts'
+import { refusedChange } from '../engine/change-guard.ts'
 import { settleOverdue } from '../engine/confirmation.ts'
 import type { Observed } from '../engine/observe.ts'
 import { type Plan, planApply } from '../engine/plan.ts'
@@ -28,6 +29,8 @@ export interface BatchOptions {
   confirmSeconds?: number
   /** From the pool's configuration (the hook, reconcile, boot), not asked for by a caller: see State.heldBack. */
   fromPool?: boolean
+  /** apply-many refuse-changes=true: a bridge whose binding this would change is left alone (engine/change-guard.ts). */
+  refuseChanges?: boolean
 }
 
 export type Outcome = { ok: true; result: ApplyResult } | { ok: false; error: unknown }
@@ -110,8 +113,10 @@ export async function applyBatch(
   const outcomes: Outcome[] = []
   let pending: { index: number; request: ApplyRequest }[] = []
   requests.forEach((asked, index) => {
-    const request = effectiveRequest(state, asked, ctx, options.fromPool)
-    if (request) pending.push({ index, request })
+    const refused = options.refuseChanges && !asked.dryRun ? refusedChange(state, asked) : undefined
+    const request = refused ? undefined : effectiveRequest(state, asked, ctx, options.fromPool)
+    if (refused) outcomes[index] = { ok: false, error: refused }
+    else if (request) pending.push({ index, request })
     else outcomes[index] = { ok: true, result: heldBackResult(asked) }
   })
   let kernel = options.kernel

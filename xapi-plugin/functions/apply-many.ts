@@ -5,13 +5,26 @@
 // order.
 //
 //   vif-ip-binder apply-many requests='[{"bridge":"xapi1","addresses":"192.0.2.2/24"},…]'
+//
+// With refuse-changes=true (what Xen Orchestra sends after a reconnection, not knowing what
+// the host holds) a bridge whose binding it would change is left alone and answered
+// NEEDS_CONFIRMATION (engine/change-guard.ts); the answer also tells every bridge the host
+// holds, so that the caller needs no `status` first.
 
 import { BinderError, invalidArgument } from '../../shared/errors.ts'
-import { type ApplyRequest, type PluginArgs, parseApplyArgs, rejectUnknownKeys } from '../../shared/plugin-args.ts'
+import {
+  type ApplyRequest,
+  type PluginArgs,
+  parseApplyArgs,
+  parseBoolean,
+  parseConfirmSeconds,
+  rejectUnknownKeys,
+} from '../../shared/plugin-args.ts'
 import { type ApplyManyResult, MAX_APPLY_MANY as MAX_REQUESTS } from '../../shared/results.ts'
 import { withHostLock } from '../engine/lock.ts'
 import { applyBatch } from './apply-batch.ts'
 import { BINDING_FAILURES, clearAlerts } from '../engine/alerts.ts'
+import type { State } from '../engine/state.ts'
 import type { CallContext } from './context.ts'
 import { resolveXapiArgs } from './resolve-args.ts'
 
@@ -56,15 +69,34 @@ export async function parseApplyMany(args: PluginArgs, ctx: CallContext): Promis
   return requests
 }
 
-/** `confirmSeconds`: one confirmation window for every bridge of the call (see apply). */
+export interface ApplyManyOptions {
+  /** One confirmation window for every bridge of the call (see apply). */
+  confirmSeconds?: number
+  /** Leave alone, and answer NEEDS_CONFIRMATION for, each bridge whose binding this would change. */
+  refuseChanges?: boolean
+}
+
+/** `confirm=N` and `refuse-changes=true`, which exclude each other: a window is how a change is confirmed. */
+export function parseApplyManyOptions(args: PluginArgs): ApplyManyOptions {
+  const confirmSeconds = parseConfirmSeconds(args.confirm)
+  const refuseChanges = parseBoolean(args['refuse-changes'], 'refuse-changes', false)
+  if (refuseChanges && confirmSeconds > 0)
+    throw invalidArgument(
+      'apply-many: refuse-changes=true and confirm are exclusive: a change applied with a window needs no refusal',
+      'refuse-changes',
+    )
+  return { confirmSeconds, refuseChanges }
+}
+
 export async function applyMany(
   requests: ApplyRequest[],
   ctx: CallContext,
-  confirmSeconds = 0,
+  options: ApplyManyOptions = {},
 ): Promise<ApplyManyResult> {
-  const outcomes = await withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, () =>
-    applyBatch(requests, ctx, { confirmSeconds }),
-  )
+  const { outcomes, holds } = await withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
+    const outcomes = await applyBatch(requests, ctx, options)
+    return { outcomes, holds: holdsOf(ctx.store.load()) }
+  })
   const results: ApplyManyResult['results'] = outcomes.map((outcome, i) => {
     if (outcome.ok) return { ok: true, ...outcome.result }
     const { error } = outcome
@@ -73,5 +105,9 @@ export async function applyMany(
     return { ok: false, bridge: requests[i]!.bridge, errorDescription }
   })
   for (const result of results) if (result.ok && !result.dryRun) await clearAlerts(ctx, BINDING_FAILURES, result.bridge)
-  return { results }
+  return { results, holds }
 }
+
+/** Every bridge's recorded arguments once the call is done: the caller learns what else the host holds. */
+const holdsOf = (state: State): ApplyManyResult['holds'] =>
+  Object.fromEntries(Object.values(state.bridges).map(record => [record.bridge, record.desired]))
