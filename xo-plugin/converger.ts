@@ -3,7 +3,7 @@
 // (plug, unplug, plug) costs at most the calls the final state needs.
 
 import { DEFAULT_GATEWAY_CHECK_SECONDS } from '../shared/plugin-args.ts'
-import { type ApplyManyResult, type ApplyResult, MAX_APPLY_MANY } from '../shared/results.ts'
+import { type ApplyManyResult, type ApplyResult, type ConfirmResult, MAX_APPLY_MANY } from '../shared/results.ts'
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { QueueClosedError, type CallQueue } from './call-queue.ts'
 import { type DesiredBinding, type HostRef } from './desired.ts'
@@ -50,6 +50,9 @@ interface Entry extends HostRef {
   scheduled: boolean
 }
 
+/** What a confirmation answered that matters here (the host's ConfirmResult). */
+export type ConfirmAnswer = Pick<ConfirmResult, 'deadline' | 'othersUnconfirmed'>
+
 /** Why a host reverted a change Xen Orchestra made: it could not confirm it. */
 export interface RevertNote {
   hostUuid: string
@@ -62,6 +65,8 @@ export interface RevertNote {
 
 // Spawning the plugin, reading the kernel, writing the state file, and the xapi round trip.
 const CALL_OVERHEAD_SECONDS = 30
+// The host's revert process runs at the deadline: a look this much later finds it done.
+const REVERT_GRACE_MS = 3000
 
 export class PoolNotConnectedError extends Error {
   override name = 'PoolNotConnectedError'
@@ -89,7 +94,8 @@ export class Converger {
   /** Is this bridge named by a binding of this pool's configuration (so ours to release)? */
   ownsBridge: (poolId: string, bridge: string) => boolean = () => false
   /** Confirms an applied change through a new connection to its host; throws if it cannot. */
-  confirmChange: (target: DesiredBinding, token: string, deadline: string) => Promise<void> = async () => undefined
+  confirmChange: (target: DesiredBinding, token: string, deadline: string) => Promise<ConfirmAnswer | void> =
+    async () => undefined
   /** Reverts by key (host/bridge), for the Test report. */
   readonly reverts = new Map<string, RevertNote>()
 
@@ -365,8 +371,9 @@ export class Converger {
     const want = targetText(target)!
     const result = await this.client.apply(xapi, target.hostRef, { ...target.args, confirm: String(window) })
     const { token, deadline } = result.confirmation ?? { token: '', deadline: '' }
+    let confirmed: ConfirmAnswer | void = undefined
     try {
-      if (token) await this.confirmChange(target, token, deadline)
+      if (token) confirmed = await this.confirmChange(target, token, deadline)
     } catch (error) {
       entry.confirmFor = undefined
       entry.endRevert = undefined
@@ -384,6 +391,24 @@ export class Converger {
     entry.endRevert = undefined
     this.reverts.delete(entry.key)
     this.applied(entry, target, want, result, started)
+    if (confirmed?.othersUnconfirmed) this.lookAgainAfter(entry, confirmed.deadline)
+  }
+
+  /**
+   * Our change is confirmed but shares its window with changes nobody confirmed yet: if the
+   * host reverts the window at its deadline, ours goes too. Looked at again then (refused as
+   * reverted, it is applied again with a window of its own).
+   */
+  private lookAgainAfter(entry: Entry, deadline: string): void {
+    const timer = setTimeout(
+      () => {
+        this.laterTimers.delete(timer)
+        entry.doubted = true
+        this.kick(entry)
+      },
+      Math.max(0, Date.parse(deadline) - Date.now()) + REVERT_GRACE_MS,
+    )
+    this.laterTimers.add(timer)
   }
 
   /**

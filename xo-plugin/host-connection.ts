@@ -8,6 +8,7 @@
 // connections). A pool member answers the login with HOST_IS_SLAVE and the client follows
 // to the master, as `xen-api` always does: reaching the member at all is the proof.
 
+import type { ConfirmResult } from '../shared/results.ts'
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { describeError, errorCode } from './host-plugin.ts'
 import type { XapiConnection } from './xapi-types.ts'
@@ -66,7 +67,13 @@ function clientClass(pool: XapiConnection): ClientClass {
   return (prototype as { constructor: ClientClass }).constructor
 }
 
-async function confirmOnce(pool: XapiConnection, url: string, hostUuid: string, token: string, ms: number) {
+async function confirmOnce(
+  pool: XapiConnection,
+  url: string,
+  hostUuid: string,
+  token: string,
+  ms: number,
+): Promise<ConfirmResult> {
   const internals = pool as unknown as ClientInternals
   const Client = clientClass(pool)
   const client = new Client({
@@ -78,7 +85,12 @@ async function confirmOnce(pool: XapiConnection, url: string, hostUuid: string, 
   try {
     await withTimeout(client.connect(), ms, 'the login')
     const hostRef = await withTimeout(client.call('host.get_by_uuid', hostUuid), ms, 'host.get_by_uuid')
-    await withTimeout(client.call('host.call_plugin', hostRef, PLUGIN_NAME, 'confirm', { token }), ms, 'confirm')
+    const answer = await withTimeout(
+      client.call('host.call_plugin', hostRef, PLUGIN_NAME, 'confirm', { token }),
+      ms,
+      'confirm',
+    )
+    return JSON.parse(String(answer)) as ConfirmResult
   } finally {
     void client.disconnect().catch(() => undefined)
   }
@@ -105,7 +117,7 @@ export async function confirmThroughHost(
   deadline: string,
   via: Readonly<Record<string, string>> = {},
   onFailure: (reason: string) => void = () => undefined,
-): Promise<void> {
+): Promise<ConfirmResult> {
   const url = hostUrl(pool, host.address, via, host.isMaster)
   const end = Date.parse(deadline) - 1000
   for (;;) {

@@ -3,6 +3,7 @@
 // test (report) and unload (stop listening; never touch dom0 on the way out: XO stopping
 // must not cut a host off).
 
+import type { ConfirmResult } from '../shared/results.ts'
 import { type Binding, POOL_CONFIG_KEY, type PluginConfig, parsePluginConfig } from '../shared/binding.ts'
 import { PLUGIN_NAME } from '../shared/version.ts'
 import { CallQueue, type CallQueueOptions, DEFAULT_CALL_QUEUE_OPTIONS } from './call-queue.ts'
@@ -437,7 +438,7 @@ export class VifIpBinderPlugin {
   }
 
   /** Through a new connection to the host's own address, never the pool connection. */
-  private async confirmChange(target: DesiredBinding, token: string, deadline: string): Promise<void> {
+  private async confirmChange(target: DesiredBinding, token: string, deadline: string): Promise<ConfirmResult> {
     const xapi = this.xapiOfPool(target.poolId)
     const index = xapi && new PoolIndex(xapi)
     const host = index?.uuid<HostRecord>(target.hostUuid, 'host')
@@ -446,17 +447,29 @@ export class VifIpBinderPlugin {
     const isMaster = index.all<PoolRecord>('pool').some(pool => pool.master === host.$ref)
     const note: ConfirmingNote = { deadline }
     this.confirming.set(target.key, note)
+    let confirmed: ConfirmResult
     try {
-      await confirmThroughHost(xapi, { ...host, isMaster }, token, deadline, this.options.hostUrls, reason => {
-        note.lastFailure = reason
-      })
+      confirmed = await confirmThroughHost(
+        xapi,
+        { ...host, isMaster },
+        token,
+        deadline,
+        this.options.hostUrls,
+        reason => {
+          note.lastFailure = reason
+        },
+      )
     } finally {
       this.confirming.delete(target.key)
     }
-    this.log.info(`host ${JSON.stringify(target.hostName)} confirmed the change of bridge ${target.bridge}`, {
-      host: target.hostUuid,
-      bridge: target.bridge,
-    })
+    const data = { host: target.hostUuid, bridge: target.bridge }
+    this.log.info(`host ${JSON.stringify(target.hostName)} confirmed the change of bridge ${target.bridge}`, data)
+    if (confirmed.othersUnconfirmed)
+      this.log.warn(
+        `host ${JSON.stringify(target.hostName)}: ${confirmed.othersUnconfirmed} other change(s) in the same confirmation window (made by hand or by another caller) are not confirmed yet; unless they are by ${confirmed.deadline}, the host reverts the whole window, this change too, and Xen Orchestra applies it again then`,
+        { ...data, deadline: confirmed.deadline },
+      )
+    return confirmed
   }
 
   /** The configuration in effect for a pool (see effective-config.ts), and where it comes from. */

@@ -14,6 +14,8 @@ import { createClient } from 'xen-api'
 import type { Xapi } from '../xo-facade/facade.ts'
 import { failureText } from '../helpers/test-failure.ts'
 import { hostLog, installHostPlugin } from './standalone-hosts.ts'
+import { createBridge, ipJson } from '../helpers/netns.ts'
+import { login, rpc } from '../xapi-sim/test-helpers.ts'
 import { FIREWALL_POOL as F, type Harness, addresses, defaultRoute, pings, startHarness, waitFor } from './helpers.ts'
 
 let h: Harness | undefined
@@ -181,4 +183,56 @@ it('Test during the window names the change waiting for its confirmation when th
     async () => (await onBridge(host1.netns)).includes(`${F.hostAddresses[0]}/24`),
     60_000,
   )
+})
+
+it('a change XO confirmed shares its window with one nobody confirmed: XO says so, and applies it again once the host reverts the window', async () => {
+  const warnings: string[] = []
+  const transport = Symbol.for('@xen-orchestra/log')
+  const global = globalThis as Record<symbol, unknown>
+  const previous = global[transport]
+  global[transport] = (log: { level: number; message: string }) => {
+    if (log.level === 40) warnings.push(log.message)
+  }
+  try {
+    h = await startHarness()
+    const { sim, plugin, binding } = h
+    const { host1 } = await boundOnHost1()
+    await plugin.instance.whenIdle()
+    // By hand, on another bridge of host1: a change in a window nobody will confirm.
+    await createBridge(host1.netns, 'xapi9')
+    const session = await login(sim)
+    const byHand = { bridge: 'xapi9', addresses: '198.18.9.2/24', confirm: '10' }
+    await rpc(sim, 'host.call_plugin', session, host1.ref, 'vif-ip-binder', 'apply', byHand)
+
+    // Xen Orchestra's change keeps host1 reachable: XO confirms it, in the same window.
+    const route = `198.51.100.0/24=${F.firewallPrivateAddress}`
+    await plugin.configure({ bindings: [{ ...binding, routes: [route] }], confirmSeconds: 8 })
+    await plugin.instance.whenIdle()
+    const routed = async () => (await ipJson<unknown[]>(host1.netns, 'route', 'show', '198.51.100.0/24')).length > 0
+    assert.equal(await routed(), true)
+    assert.equal(
+      warnings.filter(w =>
+        /host "host1": 1 other change\(s\) in the same confirmation window .* are not confirmed yet; unless they are by \S+, the host reverts the whole window, this change too, and Xen Orchestra applies it again then/.test(
+          w,
+        ),
+      ).length,
+      1,
+      warnings.join('\n'),
+    )
+
+    const state = () => JSON.parse(readFileSync(join(host1.root, 'var/lib/vif-ip-binder/state.json'), 'utf8'))
+    await waitFor('the window reverted', () => (state().lastRevert?.bridges ?? []).includes('xapi9'), 60_000)
+    assert.deepEqual((await addresses(host1.netns)).xapi9 ?? [], [], 'the change by hand is gone')
+    await waitFor(
+      'XO applied its change again, and confirmed it',
+      async () => {
+        const reverted: string[] = state().lastRevert?.bridges ?? []
+        return !reverted.includes(F.privateBridge) && (await routed())
+      },
+      60_000,
+    )
+    assert.equal(await pings(sim.external('nfs').netns, F.hostAddresses[0]), true)
+  } finally {
+    global[transport] = previous
+  }
 })
