@@ -481,7 +481,7 @@ describe('Xen Orchestra and the vif-hotplug hook at once', () => {
 
       const applies = sim.timeline
         .entries({ kind: 'plugin.finished', host: host1.uuid })
-        .filter(e => e.detail?.fn === 'apply')
+        .filter(e => e.detail?.fn === 'apply' || e.detail?.fn === 'apply-many')
       assert.ok(applies.length >= 1, 'XO applied too')
       const all = await addresses(host1.netns)
       assert.deepEqual(all[F.privateBridge], [`${F.hostAddresses[0]}/24`])
