@@ -107,7 +107,11 @@ export async function reconcile(hosts: number, networksPerHost: number, hostPlug
     for (let h = 0; h < hosts; h++)
       for (let n = 0; n < networksPerHost; n++) await sim.startVm(`fw-${h + 1}-${n}`, `host${h + 1}`)
     const vmsStarted = now()
-    if (sim.timeline.entries({ kind: 'plugin.started' }).some(e => e.detail?.fn === 'apply'))
+    if (
+      sim.timeline
+        .entries({ kind: 'plugin.started' })
+        .some(e => e.detail?.fn === 'apply' || e.detail?.fn === 'apply-many')
+    )
       throw new Error('something applied while XO was away')
 
     const t0 = now()
