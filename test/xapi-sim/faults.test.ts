@@ -1,4 +1,4 @@
-// Faults on demand, observed from the outside: dropped and delayed calls, cut event.from
+// Faults on demand, observed from the outside: dropped, delayed and held calls, cut event.from
 // connections, forced EVENTS_LOST (xen-api refetches everything), hung and failing
 // call_plugin, and a whole-server restart that loses sessions (xen-api logs in again).
 
@@ -47,6 +47,21 @@ describe('faults', () => {
       /socket hang up|ECONNRESET|other side closed/i.test(`${e.message} ${e.code}`),
     )
     assert.equal(await rpc(sim, 'host.get_address', session, sim.host('h1').ref), '192.0.2.1')
+  })
+
+  it('holds a matching call, once, until released; the others go on meanwhile', async () => {
+    sim.addConnectionFault({ match: { method: 'host.get_address' }, action: 'hold', times: 1 })
+    let answered = false
+    const held = rpc(sim, 'host.get_address', session, sim.host('h1').ref).then(address => {
+      answered = true
+      return address
+    })
+    await waitUntil('the call held', () => sim.heldCalls === 1)
+    assert.equal(await rpc(sim, 'host.get_address', session, sim.host('h1').ref), '192.0.2.1', 'not held: times 1')
+    assert.equal(answered, false, 'still held')
+    sim.releaseHeldCalls()
+    assert.equal(await held, '192.0.2.1')
+    assert.equal(sim.heldCalls, 0)
   })
 
   it('delays the calls of one user', async () => {

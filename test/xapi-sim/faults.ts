@@ -1,5 +1,6 @@
 // Faults on demand. Connection faults match calls by method, user or session and either
-// drop the connection without an answer or delay it; plugin faults make call_plugin hang
+// drop the connection without an answer, delay it, or hold it until the test releases it
+// (to stop a client between two of its calls, with no timing); plugin faults make call_plugin hang
 // (until released or the simulator stops) or fail with a chosen ErrorDescription.
 
 import { XapiFailure } from './errors.ts'
@@ -15,7 +16,7 @@ export interface CallMatch {
 
 export interface ConnectionFault {
   match?: CallMatch
-  action: 'drop' | 'delay'
+  action: 'drop' | 'delay' | 'hold'
   delayMs?: number
   /** How many calls it applies to; unlimited when absent. */
   times?: number
@@ -60,6 +61,7 @@ export class FaultController {
   private connection: Armed<ConnectionFault>[] = []
   private plugin: Armed<PluginFault>[] = []
   private hung = new Set<() => void>()
+  private held = new Set<() => void>()
 
   /** Each connection fault that fires is on the timeline, so tests count them, not time them. */
   constructor(private timeline?: Timeline) {}
@@ -85,6 +87,7 @@ export class FaultController {
     this.connection = []
     this.plugin = []
     this.releaseHungPlugins()
+    this.releaseHeldCalls()
   }
 
   /** The connection fault for this call, consuming one use. */
@@ -122,16 +125,21 @@ export class FaultController {
       throw new XapiFailure(code, params)
     }
     // A hung plugin hangs the API call: xapi has no timeout. Released by releaseHungPlugins().
-    await new Promise<void>(resolve => {
-      const release = () => {
-        this.hung.delete(release)
-        signal.removeEventListener('abort', release)
-        resolve()
-      }
-      this.hung.add(release)
-      signal.addEventListener('abort', release)
-    })
+    await park(this.hung, signal)
     if (signal.aborted) throw new XapiFailure('TASK_CANCELLED', [])
+  }
+
+  /** Waits until releaseHeldCalls() (or the call's end): a 'hold' connection fault. */
+  hold(signal: AbortSignal): Promise<void> {
+    return park(this.held, signal)
+  }
+
+  get heldCalls(): number {
+    return this.held.size
+  }
+
+  releaseHeldCalls(): void {
+    for (const release of [...this.held]) release()
   }
 
   get hungPlugins(): number {
@@ -142,4 +150,17 @@ export class FaultController {
   releaseHungPlugins(): void {
     for (const release of [...this.hung]) release()
   }
+}
+
+/** Resolves once released through `parked` or once `signal` aborts. */
+function park(parked: Set<() => void>, signal: AbortSignal): Promise<void> {
+  return new Promise<void>(resolve => {
+    const release = () => {
+      parked.delete(release)
+      signal.removeEventListener('abort', release)
+      resolve()
+    }
+    parked.add(release)
+    signal.addEventListener('abort', release)
+  })
 }

@@ -143,6 +143,7 @@ export class RpcServer {
         return
       }
       if (fault?.action === 'delay') await sleep(fault.delayMs ?? 1000, controller.signal)
+      if (fault?.action === 'hold') await this.deps.faults.hold(controller.signal)
       if (controller.signal.aborted) return
 
       let payload: string

@@ -243,6 +243,7 @@ export class Simulator {
     this.stopped = true
     this.stopController.abort()
     this.faults.releaseHungPlugins()
+    this.faults.releaseHeldCalls()
     await this.server?.close().catch(() => undefined)
     await this.world.destroy()
   }
@@ -473,7 +474,7 @@ export class Simulator {
 
   // ---- faults ---------------------------------------------------------------------------
 
-  /** Drops or delays matching calls from now on; returns an id for removeFault. */
+  /** Drops, delays or holds matching calls from now on; returns an id for removeFault. */
   addConnectionFault(fault: ConnectionFault): number {
     return this.faults.addConnectionFault(fault)
   }
@@ -501,6 +502,16 @@ export class Simulator {
 
   releaseHungPlugins(): void {
     this.faults.releaseHungPlugins()
+  }
+
+  /** Calls waiting on a 'hold' connection fault. */
+  get heldCalls(): number {
+    return this.faults.heldCalls
+  }
+
+  /** Lets every call held by a 'hold' connection fault go on. */
+  releaseHeldCalls(): void {
+    this.faults.releaseHeldCalls()
   }
 }
 
