@@ -43,6 +43,11 @@ export async function writePoolBindings(sim: Simulator, session: string, setting
     ...(settings.autoStart === false ? { autoStart: false } : {}),
     bindings: [toPoolBinding(binding, sim.vm(F.firewallVm).uuid, network)],
   })
+  await replacePoolDocument(sim, session, text)
+}
+
+/** The pool document replaced by `text`, as the XO plugin writes it. */
+export async function replacePoolDocument(sim: Simulator, session: string, text: string): Promise<void> {
   const pool = (await rpc(sim, 'pool.get_all', session))[0] as string
   await rpc(sim, 'pool.remove_from_other_config', session, pool, POOL_CONFIG_KEY)
   await rpc(sim, 'pool.add_to_other_config', session, pool, POOL_CONFIG_KEY, text)
