@@ -302,6 +302,8 @@ export interface RefreshIndexResult {
   vms: string[]
   /** The bridges of this host the hook binds from the index. */
   bridges: string[]
+  /** Not written: a refresh or an explicit call that began after this one settled the index first. */
+  superseded?: true
 }
 
 export interface RescueStep {

@@ -6,8 +6,11 @@
 // refresh-index); missing, unreadable or older than MAX_AGE_MS, it is not used and the hook
 // takes its full path. Every explicit call that changes what this host holds removes it: the
 // caller (Xen Orchestra) may have changed the pool document without this host knowing.
+// Writers and removers take their turns through engine/index-order.ts, so that an index
+// read from an older document never replaces a newer one nor comes back after a removal;
+// this module is what the hook's quick path loads, and stays free of all that.
 
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { PluginArgs } from '../../shared/plugin-args.ts'
 
@@ -51,23 +54,11 @@ export function readHookIndex(stateDir: string, now = Date.now()): HookIndex | u
   }
 }
 
-/** Replaces the index in one rename: the hook reads the old one or the new one. */
+/** Replaces the index in one rename: the hook reads the old one or the new one. In its turn only (index-order.ts). */
 export function writeHookIndex(stateDir: string, index: HookIndex): void {
   const path = hookIndexPath(stateDir)
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
   const partial = `${path}.${process.pid}.partial`
   writeFileSync(partial, JSON.stringify(index) + '\n', { mode: 0o644 })
   renameSync(partial, path)
-}
-
-/**
- * No index until the next one is written from xapi: the next hook takes its full path.
- * Never throws: a call that changed the host must still answer.
- */
-export function forgetHookIndex(stateDir: string): void {
-  try {
-    rmSync(hookIndexPath(stateDir), { force: true })
-  } catch {
-    // Left in place, it still expires after MAX_AGE_MS.
-  }
 }

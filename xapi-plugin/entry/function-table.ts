@@ -22,7 +22,7 @@ import { PLUGIN_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from '../../shared/vers
 import type { CallContext } from '../functions/context.ts'
 import { installedParts } from '../functions/installed-parts.ts'
 import { readPause } from '../runtime/pause-file.ts'
-import { forgetHookIndex } from '../engine/hook-index.ts'
+import { removeIndexInOrder } from '../engine/index-order.ts'
 
 export type PluginFunction = (args: PluginArgs, ctx: CallContext) => Promise<unknown>
 
@@ -42,8 +42,9 @@ function noArgs(fn: string, body: (ctx: CallContext) => Promise<unknown>): Plugi
 /**
  * A call that changes what this host is asked to hold removes the hook's index before it
  * answers: its caller (Xen Orchestra) may have changed the pool document too, which the
- * index would otherwise hide from the hook for up to MAX_AGE_MS. Refused arguments changed
- * nothing and keep it.
+ * index would otherwise hide from the hook for up to MAX_AGE_MS. The removal comes after
+ * every read under way, so no hook worker that read the document before writes it back
+ * (engine/index-order.ts). Refused arguments changed nothing and keep it.
  */
 function forgetsIndex(fn: PluginFunction): PluginFunction {
   return async (args, ctx) => {
@@ -54,7 +55,7 @@ function forgetsIndex(fn: PluginFunction): PluginFunction {
       refused = (error as { code?: unknown }).code === ErrorCode.INVALID_ARGUMENT
       throw error
     } finally {
-      if (!refused) forgetHookIndex(ctx.env.stateDir)
+      if (!refused) await removeIndexInOrder(ctx.env)
     }
   }
 }

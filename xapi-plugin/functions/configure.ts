@@ -21,9 +21,8 @@ import {
 } from '../../shared/pool-document.ts'
 import type { CallContext } from './context.ts'
 import { callToken, unconfirmedTokens } from '../engine/confirmation.ts'
-import { refreshHookIndex } from './refresh-index.ts'
+import { readPoolForIndex, refreshHookIndex } from './refresh-index.ts'
 import { reconcile } from './reconcile.ts'
-import { readPoolBindings } from '../xapi/pool-bindings.ts'
 import { type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { resolveAgainstPool } from '../xapi/resolve-config.ts'
 
@@ -129,7 +128,7 @@ async function writeConfiguration(request: ConfigureRequest, ctx: CallContext) {
     ctx.log.log('info', 'configure: pool configuration written', { bindings: bindings.length, outcome })
     // This host's hook reads the new bindings at once (no index at all if that fails); other
     // hosts refresh theirs at their next reconcile or hook worker, or when it expires.
-    await refreshHookIndex(xapi, host, await readPoolBindings(xapi), ctx)
+    await refreshHookIndex(xapi, host, await readPoolForIndex(xapi, ctx), ctx)
     return { ...result, outcome }
   })
 }

@@ -14,7 +14,7 @@ import type { Environment } from '../runtime/environment.ts'
 import type { Logger } from '../runtime/log.ts'
 import { apply } from './apply.ts'
 import { createContext } from './context.ts'
-import { refreshHookIndex } from './refresh-index.ts'
+import { readPoolForIndex, refreshHookIndex } from './refresh-index.ts'
 import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
 import type { CallContext } from './context.ts'
 import { CHAINED_HOOK } from '../runtime/layout.ts'
@@ -22,7 +22,7 @@ import { type HostIdentity, type LocalXapi, thisHost, withLocalXapi } from '../x
 import { isExecutable } from '../runtime/executables.ts'
 import { startDetached } from '../runtime/detached.ts'
 import { run } from '../runtime/run.ts'
-import { type PoolBindings, boundVif, readPoolBindings } from '../xapi/pool-bindings.ts'
+import { type PoolBindings, boundVif } from '../xapi/pool-bindings.ts'
 import { plugSrsFor } from './plug-srs.ts'
 import { release } from './release.ts'
 import { verifyDefaultRoutes } from './verify-routes.ts'
@@ -156,12 +156,13 @@ export async function handleHotplug(
   // confirm (and re-apply, retry, plug SRs, or release).
   if (indexedBridge) await applyFromIndex(indexedBridge, ctx)
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
-    const pool = await readPoolBindings(xapi)
+    // The index written at the end is from this read: ordered by it (refresh-index.ts).
+    const read = await readPoolForIndex(xapi, ctx)
     const host = await thisHost(ctx.env.root, xapi)
     try {
-      return pool ? await handleBound(event, xapi, pool, host, ctx) : { event, bound: false }
+      return read.pool ? await handleBound(event, xapi, read.pool, host, ctx) : { event, bound: false }
     } finally {
-      await refreshHookIndex(xapi, host, pool, ctx)
+      await refreshHookIndex(xapi, host, read, ctx)
     }
   })
 }

@@ -12,17 +12,11 @@ import { type LocalXapi, inventoryHostUuid, thisHost, withLocalXapi } from '../x
 import { describePause } from '../../shared/pause.ts'
 import { readPause } from '../runtime/pause-file.ts'
 import { plugSrsFor } from './plug-srs.ts'
-import {
-  type BoundVif,
-  type PoolBindings,
-  boundVif,
-  managementBridge,
-  readPoolBindings,
-} from '../xapi/pool-bindings.ts'
+import { type BoundVif, type PoolBindings, boundVif, managementBridge } from '../xapi/pool-bindings.ts'
 import { release } from './release.ts'
 import { releaseHeldBack } from '../engine/held-back.ts'
 import type { ApplyResult, ReconcileResult, ReleaseResult } from '../../shared/results.ts'
-import { refreshHookIndex } from './refresh-index.ts'
+import { readPoolForIndex, refreshHookIndex } from './refresh-index.ts'
 
 interface VifRecord {
   network: string
@@ -121,8 +115,9 @@ export async function reconcile(ctx: CallContext, options: ReconcileOptions = {}
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     const host = await thisHost(ctx.env.root, xapi)
     const result: ReconcileResult = { host: host.uuid, configured: false, applied: [], released: [], srs: [] }
-    const pool = await readPoolBindings(xapi)
-    await refreshHookIndex(xapi, host, pool, ctx)
+    const read = await readPoolForIndex(xapi, ctx)
+    await refreshHookIndex(xapi, host, read, ctx)
+    const { pool } = read
     if (!pool) return result
     result.configured = true
 

@@ -3,14 +3,28 @@
 // bound. Called by what reads the pool document from xapi anyway (the hook's worker,
 // reconcile, so boot too, configure), and by Xen Orchestra through `refresh-index` after it
 // wrote the document. An index that could not be rewritten is removed, never left behind
-// stale: the hook then asks xapi.
+// stale: the hook then asks xapi. Each writer takes its ticket (engine/index-order.ts)
+// before it reads the document, so a slow one (a hook worker that waited for a gateway)
+// cannot put back what a later refresh or an explicit call replaced or removed.
 
 import { applyArgsFor } from '../../shared/binding.ts'
 import type { RefreshIndexResult } from '../../shared/results.ts'
-import { type HookIndex, forgetHookIndex, writeHookIndex } from '../engine/hook-index.ts'
+import type { HookIndex } from '../engine/hook-index.ts'
+import { type IndexTicket, removeIndexInOrder, takeIndexTicket, writeIndexInOrder } from '../engine/index-order.ts'
 import { type HostIdentity, type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { type PoolBindings, managementBridge, readPoolBindings } from '../xapi/pool-bindings.ts'
 import type { CallContext } from './context.ts'
+
+/** The pool document, and the ticket taken before reading it that orders the index written from it. */
+export interface PoolRead {
+  pool: PoolBindings | undefined
+  ticket: IndexTicket
+}
+
+export async function readPoolForIndex(xapi: LocalXapi, ctx: CallContext): Promise<PoolRead> {
+  const ticket = await takeIndexTicket(ctx.env)
+  return { pool: await readPoolBindings(xapi), ticket }
+}
 
 async function indexOf(xapi: LocalXapi, host: HostIdentity, pool: PoolBindings | undefined): Promise<HookIndex> {
   const index: HookIndex = { version: 1, refreshedAt: new Date().toISOString(), vms: {}, requests: {} }
@@ -39,18 +53,18 @@ async function indexOf(xapi: LocalXapi, host: HostIdentity, pool: PoolBindings |
   return index
 }
 
+/** The index from `read`, written unless something that began after it settled the file. */
 async function writeIndex(
   xapi: LocalXapi,
   host: HostIdentity,
-  pool: PoolBindings | undefined,
+  read: PoolRead,
   ctx: CallContext,
-): Promise<HookIndex> {
+): Promise<{ index: HookIndex; written: boolean }> {
   try {
-    const index = await indexOf(xapi, host, pool)
-    writeHookIndex(ctx.env.stateDir, index)
-    return index
+    const index = await indexOf(xapi, host, read.pool)
+    return { index, written: await writeIndexInOrder(ctx.env, read.ticket, index) }
   } catch (error) {
-    forgetHookIndex(ctx.env.stateDir)
+    await removeIndexInOrder(ctx.env, read.ticket)
     throw error
   }
 }
@@ -59,11 +73,12 @@ async function writeIndex(
 export async function refreshHookIndex(
   xapi: LocalXapi,
   host: HostIdentity,
-  pool: PoolBindings | undefined,
+  read: PoolRead,
   ctx: CallContext,
 ): Promise<void> {
   try {
-    await writeIndex(xapi, host, pool, ctx)
+    const { written } = await writeIndex(xapi, host, read, ctx)
+    if (!written) ctx.log.log('info', 'the hook index was settled by a later refresh or call: left as it is')
   } catch (error) {
     ctx.log.log('warning', 'the hook index could not be refreshed', { error: (error as Error).message })
   }
@@ -71,17 +86,19 @@ export async function refreshHookIndex(
 
 /** `refresh-index`: the pool document read again, now; a failure is the caller's to see. */
 export async function refreshIndex(ctx: CallContext): Promise<RefreshIndexResult> {
+  const ticket = await takeIndexTicket(ctx.env)
   try {
     return await withLocalXapi(ctx.env.root, ctx.session, async xapi => {
       const host = await thisHost(ctx.env.root, xapi)
       const pool = await readPoolBindings(xapi)
-      const index = await writeIndex(xapi, host, pool, ctx)
+      const { index, written } = await writeIndex(xapi, host, { pool, ticket }, ctx)
       const [vms, bridges] = [Object.keys(index.vms), Object.keys(index.requests)]
-      return { host: host.uuid, configured: pool !== undefined, refreshedAt: index.refreshedAt, vms, bridges }
+      const result = { host: host.uuid, configured: pool !== undefined, refreshedAt: index.refreshedAt, vms, bridges }
+      return written ? result : { ...result, superseded: true }
     })
   } catch (error) {
     // xapi out of reach or the document unreadable: no index, the hook asks xapi each time.
-    forgetHookIndex(ctx.env.stateDir)
+    await removeIndexInOrder(ctx.env, ticket)
     throw error
   }
 }

@@ -10,6 +10,9 @@ export interface Environment {
   lockPath: string
   /** The alert state's own lock: alerts are raised by callers that may hold the host's lock. */
   alertsLockPath: string
+  /** The hook index's writers take their turns here (engine/index-order.ts). */
+  indexLockPath: string
+  indexTicketsPath: string
   syslogSocket: string
   /** For detached work when dom0 has no syslog: nobody reads its stderr. */
   logFile: string
@@ -30,6 +33,8 @@ export function environmentFrom(env: NodeJS.ProcessEnv): Environment {
     stateDir: env.VIF_IP_BINDER_STATE_DIR || join(root, 'var/lib/vif-ip-binder'),
     lockPath: join(root, 'var/run/vif-ip-binder.lock'),
     alertsLockPath: join(root, 'var/run/vif-ip-binder-alerts.lock'),
+    indexLockPath: join(root, 'var/run/vif-ip-binder-index.lock'),
+    indexTicketsPath: join(root, 'var/run/vif-ip-binder-index.tickets'),
     syslogSocket: join(root, 'dev/log'),
     logFile: join(root, 'var/log/vif-ip-binder.log'),
     lockWaitSeconds: Number.isFinite(lockWait) && lockWait > 0 ? lockWait : 30,
