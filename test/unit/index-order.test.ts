@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { type HookIndex, hookIndexPath, readHookIndex } from '../../xapi-plugin/engine/hook-index.ts'
-import { removeIndexInOrder, takeIndexTicket, writeIndexInOrder } from '../../xapi-plugin/engine/index-order.ts'
+import {
+  NO_TICKET,
+  removeIndexInOrder,
+  takeIndexTicket,
+  writeIndexInOrder,
+} from '../../xapi-plugin/engine/index-order.ts'
 import { environmentFrom } from '../../xapi-plugin/runtime/environment.ts'
 
 /** An index that names one VM, so that two of them can be told apart. */
@@ -44,6 +49,8 @@ describe('the hook index, written and removed in turn', () => {
       assert.equal(await writeIndexInOrder(env, first, naming('first')), true)
       assert.equal(await writeIndexInOrder(env, second, naming('second')), true)
       assert.deepEqual(named(env.stateDir), ['second'])
+
+      assert.equal(await writeIndexInOrder(env, NO_TICKET, naming('unordered')), false, 'no ticket, no write')
     }))
 
   test('an explicit removal beats every read under way; a read after it writes again', () =>

@@ -24,6 +24,9 @@ export interface IndexTicket {
   readonly ticket: number
 }
 
+/** For a writer whose ticket could not be taken (the lock out of reach): its index is never written. */
+export const NO_TICKET: IndexTicket = { ticket: 0 }
+
 type IndexPaths = Pick<Environment, 'stateDir' | 'indexLockPath' | 'indexTicketsPath'>
 
 interface Tickets {

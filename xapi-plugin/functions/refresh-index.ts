@@ -10,7 +10,13 @@
 import { applyArgsFor } from '../../shared/binding.ts'
 import type { RefreshIndexResult } from '../../shared/results.ts'
 import type { HookIndex } from '../engine/hook-index.ts'
-import { type IndexTicket, removeIndexInOrder, takeIndexTicket, writeIndexInOrder } from '../engine/index-order.ts'
+import {
+  type IndexTicket,
+  NO_TICKET,
+  removeIndexInOrder,
+  takeIndexTicket,
+  writeIndexInOrder,
+} from '../engine/index-order.ts'
 import { type HostIdentity, type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { type PoolBindings, managementBridge, readPoolBindings } from '../xapi/pool-bindings.ts'
 import type { CallContext } from './context.ts'
@@ -21,8 +27,9 @@ export interface PoolRead {
   ticket: IndexTicket
 }
 
+/** Never fails for want of a ticket: the hook's worker, boot and configure have their own work to do. */
 export async function readPoolForIndex(xapi: LocalXapi, ctx: CallContext): Promise<PoolRead> {
-  const ticket = await takeIndexTicket(ctx.env)
+  const ticket = await takeIndexTicket(ctx.env).catch(() => NO_TICKET)
   return { pool: await readPoolBindings(xapi), ticket }
 }
 
