@@ -2,8 +2,9 @@
 // to the moment dom0's address, its management mirror and its default route through the
 // firewall are all there, every instant from the kernel's own events (`ip monitor`, not
 // polling), for each path:
-//   - XO: the XO plugin, loaded through the xo-server facade, sees the VIF plug in the
-//     event stream and calls host.call_plugin apply;
+//   - XO: the XO plugin, loaded through the xo-server facade in a process of its own (as
+//     xo-server is never xapi's process: bench/xo-process-client.ts), sees the VIF plug in
+//     the event stream and calls host.call_plugin apply;
 //   - vif-hotplug: no XO at all; the host plugin installed with `install --root`, the
 //     bindings in pool.other_config, xapi's vif-hotplug hook as the only trigger;
 //   - its floor: the minimal shell hook (bench/shell-hook.ts) installed as vif-hotplug
@@ -16,7 +17,8 @@
 
 import { execa } from 'execa'
 import { POOL_CONFIG_KEY, encodePoolConfig, parseBinding, toPoolBinding } from '../shared/binding.ts'
-import { firewallBinding, startHarness } from '../test/e2e/helpers.ts'
+import { firewallBinding, hostEndpoints } from '../test/e2e/helpers.ts'
+import { type XoProcess, startXoProcess } from './xo-process-client.ts'
 import { XAPI_PATH } from '../test/helpers/host-plugin.ts'
 import { FIREWALL_POOL as F, firewallPool } from '../test/xapi-sim/scenarios/firewall-pool.ts'
 import { type Simulator, startSimulator } from '../test/xapi-sim/simulator.ts'
@@ -99,22 +101,29 @@ export interface XoPathResult {
 }
 
 export async function xoPath(runs: number, hostPlugin: string): Promise<XoPathResult> {
-  // The e2e harness: firewall-pool, the built host plugin, no vif-hotplug hook, the XO
-  // plugin through the facade (xen-api client over JSON-RPC).
-  const h = await startHarness({ hostPlugin })
+  // The e2e harness's pool (firewall-pool, the built host plugin, no vif-hotplug hook); its
+  // Xen Orchestra (the facade, the xen-api client, the XO plugin) in a process of its own.
+  const sim = await startSimulator({ scenario: 'firewall-pool', hostPlugin })
+  let xo: XoProcess | undefined
   try {
-    await h.plugin.configure({ bindings: [firewallBinding(h.sim)] })
-    const shell = { content: await shellHookFor(h.sim) }
-    const settle = { xo: () => h.plugin.instance.whenIdle(), shell: afterShellHook }
+    const { url, user, password } = sim.describe()
+    xo = await startXoProcess({
+      server: { url, user, password },
+      hostUrls: await hostEndpoints(sim),
+      bindings: [firewallBinding(sim)],
+    })
+    const plugin = xo
+    const shell = { content: await shellHookFor(sim) }
+    const settle = { xo: () => plugin.whenIdle(), shell: afterShellHook }
     // Either the XO plugin loaded and no hook, or the shell hook and the plugin unloaded.
     const use = async (which: 'xo' | 'shell') => {
       if (which === 'xo') {
-        await h.sim.removeVifHotplug([HOST])
-        await h.plugin.load()
-        await h.plugin.instance.whenIdle()
+        await sim.removeVifHotplug([HOST])
+        await plugin.load()
+        await plugin.whenIdle()
       } else {
-        await h.plugin.unload()
-        await h.sim.installVifHotplug(shell, [HOST])
+        await plugin.unload()
+        await sim.installVifHotplug(shell, [HOST])
       }
     }
     const results: Record<'xo' | 'shell', Run[]> = { xo: [], shell: [] }
@@ -122,12 +131,13 @@ export async function xoPath(runs: number, hostPlugin: string): Promise<XoPathRe
     for (let i = 0; i < 2 * runs; i++) {
       const which = (i >> 1) % 2 === i % 2 ? 'xo' : 'shell' // xo shell, shell xo, …
       if (which !== current) await use((current = which))
-      results[which].push(await oneRun(h.sim, settle[which]))
+      results[which].push(await oneRun(sim, settle[which]))
     }
     const result = { xo: pathResult(results.xo), shell: pathResult(results.shell) }
     return { ...result, ratio: result.xo.summary.p50 / result.shell.summary.p50 }
   } finally {
-    await h.close()
+    await xo?.close()
+    await sim.stop()
   }
 }
 

@@ -8,7 +8,7 @@ import type { BindingConfig } from '../../shared/binding.ts'
 import { ipJson, runIn } from '../helpers/netns.ts'
 import { FIREWALL_POOL } from '../xapi-sim/scenarios/firewall-pool.ts'
 import { type Simulator, type StartOptions, startSimulator } from '../xapi-sim/simulator.ts'
-import { PluginHost, type PluginFactory, XoFacade } from '../xo-facade/facade.ts'
+import { PluginHost, type PluginFactory, XoFacade, withoutEventCutWarning } from '../xo-facade/facade.ts'
 
 export { FIREWALL_POOL }
 
@@ -27,7 +27,7 @@ export interface Harness {
  * that is the host's own endpoint in the simulator, reachable only while the LAN reaches the
  * host (never the address itself, which exists only inside the namespaces).
  */
-async function hostEndpoints(sim: Simulator): Promise<Record<string, string>> {
+export async function hostEndpoints(sim: Simulator): Promise<Record<string, string>> {
   const urls: Record<string, string> = {}
   for (const { name } of sim.describe().hosts) {
     urls[sim.record('host', name).address as string] = await sim.listenAsHost(name, 'nfs')
@@ -55,19 +55,11 @@ export async function startHarness(
   let plugin: PluginHost<VifIpBinderPlugin> | undefined
   const close = async () => {
     await plugin?.unload().catch(() => undefined)
-    // xen-api's event loop reports the cut of its last, pending event.from on the console;
-    // expected here, and noise in test output.
-    const warn = console.warn
-    console.warn = (...args: unknown[]) => {
-      if (typeof args[0] !== 'string' || !args[0].startsWith('_watchEvents')) warn(...args)
-    }
-    try {
+    await withoutEventCutWarning(async () => {
       await xo.disconnectAll().catch(() => undefined)
       await sim.stop()
       await new Promise(resolve => setTimeout(resolve, 100))
-    } finally {
-      console.warn = warn
-    }
+    })
   }
   try {
     const { url, user, password } = sim.describe()

@@ -179,6 +179,22 @@ export class XoFacade extends EventEmitter implements XoApp {
 }
 
 /**
+ * Runs `fn` (a disconnection, a simulator's stop) without the console warning xen-api's
+ * event loop prints for the cut of its last, pending event.from: expected there, and noise.
+ */
+export async function withoutEventCutWarning<T>(fn: () => Promise<T>): Promise<T> {
+  const warn = console.warn
+  console.warn = (...args: unknown[]) => {
+    if (typeof args[0] !== 'string' || !args[0].startsWith('_watchEvents')) warn(...args)
+  }
+  try {
+    return await fn()
+  } finally {
+    console.warn = warn
+  }
+}
+
+/**
  * One registered plugin, driven as xo-server's plugins mixin drives it
  * (packages/xo-server/src/xo-mixins/plugins.mjs): a plugin with a configuration schema
  * loads only once a configuration was accepted, and at start-up with nothing saved it is
