@@ -56,7 +56,9 @@ in the host's namespace), ${o.counts.starts} starts per path. The floor is the m
 hook Xen's \`vif-route\` would be for this one binding (\`bench/shell-hook.ts\`: \`sh\` and three
 \`ip\`, everything baked in), installed as \`vif-hotplug\` and alternated run by run with each
 path in that path's own simulator (with the XO plugin unloaded during its runs beside the XO
-path), so that each ratio compares runs made under the same load:
+path), so that each ratio compares runs made under the same load. Xen Orchestra (the
+xo-server facade and the XO plugin) runs in a process of its own, as xo-server never runs in
+xapi's:
 
 ${table(
   ['path', 'p50', 'p95', 'max', 'p50 / shell hook'],

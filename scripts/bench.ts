@@ -1,6 +1,6 @@
 // npm run bench [-- --quick]: how fast a host recovers, what one plugin call costs, and how
 // the XO side scales, on the XAPI simulator (real namespaces, the built host plugin, the XO
-// plugin through the xo-server facade). Prints one table per measurement and writes
+// plugin through the xo-server facade, in a process of its own for measurement 1). Prints one table per measurement and writes
 // bench/results.json. The machine is shared and noisy: everything is medians, percentiles
 // and ratios of one run. --quick runs every measurement with tiny counts (npm test does,
 // so the benchmark never rots); its figures mean nothing and it writes no results.json.
