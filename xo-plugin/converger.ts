@@ -339,8 +339,11 @@ export class Converger {
     const window = this.needsWindow(entry, want) ? this.confirmSeconds() : 0
     if (window > 0) return this.applyConfirmed(xapi, entry, target, window, started)
     // apply-many even alone: refuse-changes, and its answer says what else the host holds.
+    // The targets as they are now: an entry's may change while the call is under way.
     if (!this.singleApplyHosts.has(entry.hostUuid)) {
-      if (await this.applyMany(xapi, [entry, ...this.companionsOf(entry, target)], started)) return
+      const companions = this.companionsOf(entry, target)
+      const targets = [target, ...companions.map(e => e.target!)]
+      if (await this.applyMany(xapi, [entry, ...companions], targets, started)) return
     }
     const result = await this.client.apply(xapi, target.hostRef, target.args)
     this.applied(entry, target, want, result, started)
@@ -437,8 +440,12 @@ export class Converger {
    * With a confirmation window configured, the host refuses what would change a binding
    * without one: those entries learn what it holds and take their turn with a window.
    */
-  private async applyMany(xapi: XapiConnection, batch: Entry[], started: number): Promise<boolean> {
-    const targets = batch.map(e => e.target!)
+  private async applyMany(
+    xapi: XapiConnection,
+    batch: Entry[],
+    targets: DesiredBinding[],
+    started: number,
+  ): Promise<boolean> {
     let answer: ApplyManyResult
     try {
       answer = await this.client.applyMany(
@@ -455,9 +462,9 @@ export class Converger {
     answer.results.forEach((result, i) => {
       if (result.ok) this.applied(batch[i]!, targets[i]!, targetText(targets[i]!), result, started)
       else if (result.errorDescription[0] === ErrorCode.NEEDS_CONFIRMATION)
-        this.refused(batch[i]!, result.errorDescription)
+        this.refused(batch[i]!, targets[i]!, result.errorDescription)
     })
-    if (answer.holds) this.learnHolds(batch, answer.holds)
+    if (answer.holds) this.learnHolds(batch, targets[0]!, answer.holds)
     const own = answer.results[0]
     if (own && !own.ok && own.errorDescription[0] !== ErrorCode.NEEDS_CONFIRMATION)
       throw pluginError(own.errorDescription)
@@ -465,9 +472,9 @@ export class Converger {
   }
 
   /** [code, message, bridge, 'reverted' | 'changed', the arguments it holds as JSON, or ''] */
-  private refused(entry: Entry, [, , , reason, held]: string[]): void {
+  private refused(entry: Entry, sent: DesiredBinding, [, , , reason, held]: string[]): void {
     entry.settled = held ? canonicalArgs(JSON.parse(held) as Record<string, string>) : null
-    entry.refusedFor = targetText(entry.target) ?? undefined
+    entry.refusedFor = targetText(sent)!
     entry.doubted = undefined
     this.log.info(
       `host ${JSON.stringify(entry.hostName)} holds ${reason === 'reverted' ? 'a reverted change of' : 'another binding on'} bridge ${entry.bridge}: applying it with a confirmation window`,
@@ -480,9 +487,8 @@ export class Converger {
    * told. Known keys take the host's word; a bridge we did not know is learned only if it
    * is ours to manage (a binding the admin applied by hand stays theirs).
    */
-  private learnHolds(batch: Entry[], holds: Record<string, Record<string, string>>): void {
-    const { poolId, hostUuid } = batch[0]!
-    const host = batch[0]!.target!
+  private learnHolds(batch: Entry[], host: HostRef, holds: Record<string, Record<string, string>>): void {
+    const { poolId, hostUuid } = host
     const inBatch = new Set(batch.map(e => e.bridge))
     const learned: Entry[] = []
     for (const entry of this.entries.values()) {
