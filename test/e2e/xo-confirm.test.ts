@@ -44,6 +44,15 @@ async function reachable(url: string, user: string, password: string, hostUuid: 
   }
 }
 
+/**
+ * The new address in place and the old one gone: the change is made before it breaks
+ * anything, so the new address shows a moment before the old one leaves.
+ */
+async function changedTo(ns: string, address: string): Promise<boolean> {
+  const now = await onBridge(ns)
+  return now.includes(`${address}/24`) && !now.includes(`${F.hostAddresses[0]}/24`)
+}
+
 /** The binding applied on host1 by XO, with an 8 s window for changes; host1 reachable from the LAN. */
 async function boundOnHost1() {
   const { sim, plugin, binding, hostUrls } = h!
@@ -93,7 +102,7 @@ it('a change that cuts the host off from XO is reverted by the host; XO reaches 
 
   const change = { ...binding, addresses: [`${CUT_OFF}/24`], managementAddress: CUT_OFF }
   await plugin.configure({ bindings: [change], confirmSeconds: 8 })
-  await waitFor('the change applied on host1', async () => (await onBridge(host1.netns)).includes(`${CUT_OFF}/24`))
+  await waitFor('the change applied on host1', () => changedTo(host1.netns, CUT_OFF))
   assert.equal(await pings(lan, F.hostAddresses[0]), false, 'host1 is cut off from the LAN')
   await testDuringWindow(hostUrl)
 
@@ -175,7 +184,7 @@ it('Test during the window names the change waiting for its confirmation when th
 
   const change = { ...binding, addresses: [`${CUT_OFF}/24`], managementAddress: CUT_OFF }
   await plugin.configure({ bindings: [change], confirmSeconds: 8 })
-  await waitFor('the change applied on host1', async () => (await onBridge(host1.netns)).includes(`${CUT_OFF}/24`))
+  await waitFor('the change applied on host1', () => changedTo(host1.netns, CUT_OFF))
   const during = await testDuringWindow(hostUrl)
   if (during !== undefined) assert.match(during, /PROBLEM: status on host "host1" failed: /)
   await waitFor(
