@@ -5,7 +5,13 @@
 
 import factory from '../xo-plugin/index.ts'
 import type { VifIpBinderPlugin } from '../xo-plugin/plugin.ts'
-import { PluginHost, type PluginFactory, XoFacade, withoutEventCutWarning } from '../test/xo-facade/facade.ts'
+import {
+  PluginHost,
+  type PluginFactory,
+  XO_SERVER_DEBOUNCE_MS,
+  XoFacade,
+  withoutEventCutWarning,
+} from '../test/xo-facade/facade.ts'
 import type { XoAnswer, XoRequest, XoStart } from './xo-process-client.ts'
 
 const xo = new XoFacade()
@@ -17,7 +23,8 @@ function started(): PluginHost<VifIpBinderPlugin> {
 }
 
 async function start({ server, hostUrls, bindings }: XoStart): Promise<void> {
-  await xo.connectServer('firewall-pool', server)
+  // xo-server's event pacing, not the tests' quicker one: what an admin's XO reacts with.
+  await xo.connectServer('firewall-pool', { ...server, debounceMs: XO_SERVER_DEBOUNCE_MS })
   plugin = new PluginHost<VifIpBinderPlugin>(factory as unknown as PluginFactory, xo, 'vif-ip-binder', { hostUrls })
   await plugin.configure({ bindings })
 }

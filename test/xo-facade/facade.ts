@@ -25,7 +25,16 @@ export interface ServerOptions {
   user: string
   password: string
   readOnly?: boolean
+  /**
+   * xen-api's pause before each event.from. xo-server leaves xen-api's default
+   * (XO_SERVER_DEBOUNCE_MS); tests use TEST_DEBOUNCE_MS to run faster, the bench xo-server's.
+   */
+  debounceMs?: number
 }
+
+/** xen-api's default `debounce`, which xo-server's xapiOptions do not change (packages/xen-api/index.mjs). */
+export const XO_SERVER_DEBOUNCE_MS = 200
+const TEST_DEBOUNCE_MS = 50
 
 export interface PluginInstance {
   configure(config: unknown, options: { loaded: boolean }): Promise<void>
@@ -153,7 +162,7 @@ export class XoFacade extends EventEmitter implements XoApp {
       readOnly: options.readOnly ?? false,
       // xo-server's default is a minute; tests should not wait that long after a cut.
       eventPollDelay: 300,
-      debounce: 50,
+      debounce: options.debounceMs ?? TEST_DEBOUNCE_MS,
     }) as Xapi
     await xapi.connect()
     this.xapis[id] = xapi
