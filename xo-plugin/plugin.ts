@@ -23,6 +23,8 @@ import { refreshHookIndexes } from './index-refresh.ts'
 import { type Logger, OnceLogger } from './log.ts'
 import { poolConfigText, writePoolConfig } from './pool-config.ts'
 import { PoolWatch } from './pool-watch.ts'
+import { FreshRecords } from './fresh-records.ts'
+import { PlugWatch, type XapiEvent } from './plug-watch.ts'
 import { DEFAULT_PLUG_SRS_OPTIONS, type PlugSrsOptions, SrPlugger } from './sr-plugger.ts'
 import { type Resolution, resolveBindings } from './resolve.ts'
 import { type ConfirmingNote, type TestReport, buildTestReport } from './test-report.ts'
@@ -71,8 +73,17 @@ interface AttachedPool {
   id: string
   xapi: XapiConnection
   watch: PoolWatch
+  /** The bound VMs' and VIFs' events, ahead of the cache (plug-watch.ts), and what they told. */
+  plugs?: PlugWatch
+  fresh?: FreshRecords
   poolId?: string
   ready: Promise<void>
+}
+
+function stopWatching(pool: AttachedPool): void {
+  pool.watch.stop()
+  pool.plugs?.stop()
+  pool.fresh?.stop()
 }
 
 interface ActiveConfig {
@@ -196,7 +207,7 @@ export class VifIpBinderPlugin {
     this.loaded = false
     this.xo.removeListener('server:connected', this.onConnected)
     this.xo.removeListener('server:disconnected', this.onDisconnected)
-    for (const pool of this.pools.values()) pool.watch.stop()
+    for (const pool of this.pools.values()) stopWatching(pool)
     this.pools.clear()
     this.queue.close()
     this.converger.close()
@@ -309,7 +320,7 @@ export class VifIpBinderPlugin {
     const id = server?.id ?? this.serverIdOf(xapi)
     const pool = this.pools.get(id)
     if (pool?.xapi !== xapi) return
-    pool.watch.stop()
+    stopWatching(pool)
     this.pools.delete(id)
     this.log.info(
       `pool ${JSON.stringify(xapi.pool?.name_label ?? id)} disconnected; it is reconciled when it reconnects`,
@@ -348,7 +359,7 @@ export class VifIpBinderPlugin {
       previous.ready = this.onPoolReady(previous)
       return
     }
-    previous?.watch.stop()
+    if (previous) stopWatching(previous)
     const pool: AttachedPool = {
       id,
       xapi,
@@ -361,6 +372,7 @@ export class VifIpBinderPlugin {
       await xapi.objectsFetched
       if (this.pools.get(id) !== pool || !xapi.pool) return
       pool.poolId = xapi.pool.uuid
+      this.watchPlugs(pool)
       await this.onPoolReady(pool)
     })().catch(error => this.log.error('could not start watching a pool', { error, server: id }))
   }
@@ -490,10 +502,28 @@ export class VifIpBinderPlugin {
     return effectiveConfig(pool.xapi, pool.poolId, xo)
   }
 
+  /** A bound VM's VIF plug, seen before xo-server's event pacing lets the cache see it. */
+  private watchPlugs(pool: AttachedPool): void {
+    const fresh = (pool.fresh = new FreshRecords(pool.xapi))
+    const onEvents = (events: XapiEvent[]) => {
+      const bound = new Set(this.effective(pool)?.resolved.map(r => r.vmUuid))
+      let changed = false
+      for (const { ref, snapshot, operation } of events) {
+        const cached = operation === 'del' || !snapshot ? undefined : pool.xapi.getObjectByRef(ref, undefined)
+        const vm = cached?.$type === 'VIF' ? pool.xapi.getObjectByRef(String(snapshot!.VM), undefined) : cached
+        if (cached && vm?.$type === 'VM' && bound.has(vm.uuid)) changed = fresh.note(cached, snapshot!) || changed
+      }
+      if (changed) this.reconcile(pool)
+    }
+    pool.plugs = new PlugWatch(pool.xapi, onEvents, () => fresh.clear())
+    pool.plugs.start()
+  }
+
   private reconcile(pool: AttachedPool, fromConfiguration = false): void {
     const effective = this.effective(pool)
     if (!this.loaded || !effective || !pool.poolId || this.pools.get(pool.id) !== pool) return
-    const desired = desiredForPool(new PoolIndex(pool.xapi), effective.resolved, effective.gatewayCheckSeconds)
+    const index = new PoolIndex(pool.xapi, pool.fresh?.view)
+    const desired = desiredForPool(index, effective.resolved, effective.gatewayCheckSeconds)
     for (const conflict of desired.conflicts) this.once.warn(conflict, conflict)
     this.converger.setTargets(pool.poolId, desired.bindings, fromConfiguration)
   }

@@ -113,16 +113,21 @@ export interface XoApp {
 export class PoolIndex {
   private byType: Map<string, XapiRecord[]> | undefined
 
-  constructor(readonly xapi: XapiConnection) {}
+  /** `fresher`: records ahead of the cache, by ref (FreshRecords), seen in place of the cached ones. */
+  constructor(
+    readonly xapi: XapiConnection,
+    private readonly fresher: ReadonlyMap<string, XapiRecord> = new Map(),
+  ) {}
 
   ref<T extends XapiRecord>(ref: string | undefined, type: string): T | undefined {
     if (!ref || ref === NULL_REF) return undefined
-    const record = this.xapi.getObjectByRef(ref, undefined)
+    const record = this.fresher.get(ref) ?? this.xapi.getObjectByRef(ref, undefined)
     return record?.$type === type ? (record as T) : undefined
   }
 
   uuid<T extends XapiRecord>(uuid: string, type: string): T | undefined {
-    const record = this.xapi.objects.all[uuid]
+    const cached = this.xapi.objects.all[uuid]
+    const record = cached && (this.fresher.get(cached.$ref) ?? cached)
     return record?.$type === type ? (record as T) : undefined
   }
 
@@ -132,7 +137,7 @@ export class PoolIndex {
       for (const record of Object.values(this.xapi.objects.all)) {
         let list = this.byType.get(record.$type)
         if (!list) this.byType.set(record.$type, (list = []))
-        list.push(record)
+        list.push(this.fresher.get(record.$ref) ?? record)
       }
     }
     return (this.byType.get(type) ?? []) as T[]

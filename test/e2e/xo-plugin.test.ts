@@ -203,6 +203,25 @@ describe('XO plugin end to end', { timeout: 120_000 }, () => {
     await waitFor('the binding on host1 after the reconnection', () => bound(host1))
   })
 
+  it("binds a firewall's VIF plug before xo-server's paced event stream brings it to the cache", async () => {
+    h = await startHarness()
+    const { sim, xo, plugin, binding } = h
+    const host1 = sim.host('host1').netns
+    // xo-server's client pauses before each event.from (200 ms by default); a long pause here
+    // shows that the binding does not wait for it: the plug is seen by the plugin's own watch.
+    await xo.disconnectServer('firewall-pool')
+    const { url, user, password } = sim.describe()
+    const xapi = await xo.connectServer('firewall-pool', { url, user, password, debounceMs: 15_000 })
+    await plugin.configure({ bindings: [binding] })
+    await plugin.load()
+    await plugin.instance.whenIdle()
+    const vifUuid = sim.record('VIF', sim.vifs(F.firewallVm)['0']!).uuid as string
+    await sim.startVm(F.firewallVm, 'host1')
+    await waitFor('the binding on host1', () => bound(host1), 10_000)
+    const cached = xapi.objects.all[vifUuid] as { currently_attached?: boolean } | undefined
+    assert.equal(cached?.currently_attached, false, "the cache has not seen the plug yet: it was not the cache's doing")
+  })
+
   it('keeps a saved binding whose network was renamed: no release, and xo-server still loads the plugin', async () => {
     h = await startHarness()
     const { sim, xo, plugin, binding } = h
