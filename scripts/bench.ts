@@ -124,7 +124,7 @@ try {
           pathRow('shell hook, the floor (sh + 3 ip, everything baked in)', hook.shell, hook.shell),
           pathRow('vif-hotplug hook, no XO (binds in one ip -batch; worker: gateway check)', hook.ours, hook.shell),
           pathRow('shell hook, alternated with the XO path', xo.shell, xo.shell),
-          pathRow('XO plugin (event stream → host.call_plugin apply)', xo.xo, xo.shell),
+          pathRow('XO plugin (VIF event → host.call_plugin apply-many)', xo.xo, xo.shell),
         ],
       ),
     )
