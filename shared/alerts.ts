@@ -11,6 +11,7 @@ export type AlertCause =
   | 'reverted'
   | 'rescued'
   | 'auto-start-failed'
+  | 'held-back'
 
 export interface AlertKind {
   name: string
@@ -34,6 +35,8 @@ export const ALERTS: Record<AlertCause, AlertKind> = {
   rescued: { name: 'VIF_IP_BINDER_RESCUED', priority: 4, cls: 'Host', subject: 'host' },
   /** An auto_poweron VM that storage held back failed to start. */
   'auto-start-failed': { name: 'VIF_IP_BINDER_AUTO_START_FAILED', priority: 3, cls: 'VM', subject: 'VM' },
+  /** The hook, reconcile or boot bound nothing: what the configuration asks was reverted unconfirmed (on any host). */
+  'held-back': { name: 'VIF_IP_BINDER_HELD_BACK', priority: 2, cls: 'Host', subject: 'bridge' },
 }
 
 /** Every message name this product writes starts with it. */

@@ -54,7 +54,7 @@ export type RaiseOutcome = 'created' | 'counted' | 'superseded' | 'failed'
 export const ALERTS_FILE = 'alerts.json'
 
 /** What a bridge that binds now, gateway included, is no longer failing at. */
-export const BINDING_FAILURES: AlertCause[] = ['bind-failed', 'gateway-unreachable']
+export const BINDING_FAILURES: AlertCause[] = ['bind-failed', 'gateway-unreachable', 'held-back']
 
 /** A repeat within the window is counted; after it, the message is replaced. */
 export function decide(open: OpenAlert | undefined, nowMs: number, windowSeconds = ALERT_REPEAT_SECONDS): Decision {

@@ -14,10 +14,13 @@ import type {
   RevertOutcome,
   Step,
 } from '../../shared/results.ts'
+import { canonicalArgs } from '../../shared/plugin-args.ts'
 import { commandLine } from '../runtime/detached.ts'
 import { type AlertContext, raiseAlert } from './alerts.ts'
 import { undoSteps } from './execute.ts'
 import { holdBack } from './held-back.ts'
+import { holdPoolWide } from './pool-holds.ts'
+import type { BridgeChange } from '../xapi/pool-holds.ts'
 import type { State, StateStore } from './state.ts'
 
 /** The window a change asks for, and who asks. */
@@ -147,8 +150,11 @@ export async function revertPending(
   const { store, log } = ctx
   const pending = state.confirmation!
   await undoSteps(pending.steps, log)
+  const reverted: BridgeChange[] = []
   for (const [bridge, record] of Object.entries(pending.before)) {
-    holdBack(state, bridge, state.bridges[bridge]?.desired, record?.desired)
+    const args = state.bridges[bridge]?.desired
+    if (args && canonicalArgs(args) !== canonicalArgs(record?.desired ?? {})) reverted.push({ bridge, args })
+    holdBack(state, bridge, args, record?.desired)
     if (record) state.bridges[bridge] = record
     else delete state.bridges[bridge]
   }
@@ -170,6 +176,7 @@ export async function revertPending(
     const body = `vif-ip-binder reverted a change of ${bridge} that was not confirmed (${by}): ${reason}. The host is back to its state before the change; check the binding before applying it again.`
     await raiseAlert(ctx, { cause: 'reverted', subject: bridge, body })
   }
+  await holdPoolWide(ctx, reverted)
   return outcome
 }
 

@@ -73,3 +73,14 @@ export function settleHoldOnRelease(state: State, bridge: string): void {
       null,
     )
 }
+
+/**
+ * When a pool-wide hold (shared/pool-holds.ts) is on these arguments: what this host's bridge
+ * keeps instead (null: nothing), as for a hold of its own. Undefined when the bridge holds
+ * these very arguments already: applying them changes nothing.
+ */
+export function poolHeldBackFor(state: State, bridge: string, args: PluginArgs): PluginArgs | null | undefined {
+  const record = state.bridges[bridge]
+  if (record && canonicalArgs(record.desired) === canonicalArgs(args)) return undefined
+  return record?.desired ?? null
+}

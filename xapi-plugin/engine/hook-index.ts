@@ -13,6 +13,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { PluginArgs } from '../../shared/plugin-args.ts'
+import type { PoolHold } from '../../shared/pool-holds.ts'
 
 /** The pool document may change without this host knowing: past this age, ask xapi again. */
 export const MAX_AGE_MS = 10 * 60_000
@@ -24,6 +25,8 @@ export interface HookIndex {
   vms: Record<string, { vifs: Record<string, string | null> }>
   /** The apply arguments of each bound bridge on this host. */
   requests: Record<string, PluginArgs>
+  /** The bound bridges whose arguments are held back pool-wide (shared/pool-holds.ts). */
+  holds?: Record<string, PoolHold>
 }
 
 export const hookIndexPath = (stateDir: string) => join(stateDir, 'hook-index.json')

@@ -19,7 +19,8 @@ import { type Footprint, mustWait, readsOf, writesOf } from '../engine/plan/foot
 import { type State, emptyRecord } from '../engine/state.ts'
 import { type KernelRead, readKernel } from '../kernel/ip-batch.ts'
 import { runRound } from './apply-round.ts'
-import { effectiveRequest, heldBackResult } from './apply-steps.ts'
+import { effectiveRequest, heldBackResult, poolHold } from './apply-steps.ts'
+import type { PoolHold } from '../../shared/pool-holds.ts'
 import type { CallContext } from './context.ts'
 
 export interface BatchOptions {
@@ -29,6 +30,8 @@ export interface BatchOptions {
   confirmSeconds?: number
   /** From the pool's configuration (the hook, reconcile, boot), not asked for by a caller: see State.heldBack. */
   fromPool?: boolean
+  /** From the pool's configuration: the pool-wide holds on these requests, by bridge (shared/pool-holds.ts). */
+  poolHolds?: Record<string, PoolHold>
   /** apply-many refuse-changes=true: a bridge whose binding this would change is left alone (engine/change-guard.ts). */
   refuseChanges?: boolean
 }
@@ -114,10 +117,12 @@ export async function applyBatch(
   let pending: { index: number; request: ApplyRequest }[] = []
   requests.forEach((asked, index) => {
     const refused = options.refuseChanges && !asked.dryRun ? refusedChange(state, asked) : undefined
-    const request = refused ? undefined : effectiveRequest(state, asked, ctx, options.fromPool)
+    const request = refused
+      ? undefined
+      : effectiveRequest(state, asked, ctx, options.fromPool, poolHold(options, asked))
     if (refused) outcomes[index] = { ok: false, error: refused }
     else if (request) pending.push({ index, request })
-    else outcomes[index] = { ok: true, result: heldBackResult(asked) }
+    else outcomes[index] = { ok: true, result: heldBackResult(asked, poolHold(options, asked)) }
   })
   let kernel = options.kernel
   while (pending.length) {

@@ -6,7 +6,8 @@ import { type Family, familyName } from '../../shared/addresses.ts'
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { type ApplyRequest, encodeApplyArgs, parseApplyArgs } from '../../shared/plugin-args.ts'
 import type { ApplyResult, BridgeRecord, Step } from '../../shared/results.ts'
-import { heldBackFor, settleHoldOnApply } from '../engine/held-back.ts'
+import { type PoolHold, describePoolHold } from '../../shared/pool-holds.ts'
+import { heldBackFor, poolHeldBackFor, settleHoldOnApply } from '../engine/held-back.ts'
 import { inverseOf } from '../engine/execute.ts'
 import { checkGateway } from '../engine/gateway-check.ts'
 import type { Observed } from '../engine/observe.ts'
@@ -24,30 +25,40 @@ const HELD_BACK =
 
 /**
  * The request to apply: the one asked, or, when it comes from the pool's configuration and
- * is a change that was reverted unconfirmed, the arguments this bridge had before it (null:
- * it had none, nothing to apply). engine/held-back.ts says which applies lift the hold.
+ * is a change that was reverted unconfirmed (here, or on another host of the pool: `poolHold`),
+ * the arguments this bridge had before it (null: it had none, nothing to apply).
+ * engine/held-back.ts says which applies lift the hold.
  */
 export function effectiveRequest(
   state: State,
   asked: ApplyRequest,
   ctx: CallContext,
   fromPool = false,
+  poolHold?: PoolHold,
 ): ApplyRequest | null {
-  const kept = fromPool ? heldBackFor(state, asked.bridge, encodeApplyArgs(asked)) : undefined
-  if (kept !== undefined)
-    ctx.log.log('warning', `apply from the pool's configuration: ${HELD_BACK}`, { bridge: asked.bridge })
+  const args = encodeApplyArgs(asked)
+  const local = fromPool ? heldBackFor(state, asked.bridge, args) : undefined
+  const kept = local === undefined && fromPool && poolHold ? poolHeldBackFor(state, asked.bridge, args) : local
+  if (kept !== undefined) {
+    const why = local === undefined && poolHold ? describePoolHold(poolHold) : HELD_BACK
+    ctx.log.log('warning', `apply from the pool's configuration: ${why}`, { bridge: asked.bridge })
+  }
   if (kept === null) return null
-  if (!asked.dryRun) settleHoldOnApply(state, asked.bridge, encodeApplyArgs(asked), fromPool)
+  if (!asked.dryRun) settleHoldOnApply(state, asked.bridge, args, fromPool)
   return kept ? { ...parseApplyArgs(kept), dryRun: asked.dryRun } : asked
 }
 
-export const heldBackResult = (request: ApplyRequest): ApplyResult => ({
+/** The pool-wide hold a call from the pool's configuration names for this request's bridge. */
+export const poolHold = (options: { fromPool?: boolean; poolHolds?: Record<string, PoolHold> }, asked: ApplyRequest) =>
+  options.fromPool ? options.poolHolds?.[asked.bridge] : undefined
+
+export const heldBackResult = (request: ApplyRequest, poolHold?: PoolHold): ApplyResult => ({
   bridge: request.bridge,
   dryRun: request.dryRun,
   changes: [],
   unchanged: [],
   gatewayChecks: [],
-  heldBack: HELD_BACK,
+  heldBack: poolHold ? describePoolHold(poolHold) : HELD_BACK,
 })
 
 /**

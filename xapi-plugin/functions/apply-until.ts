@@ -10,7 +10,14 @@ import { clearAlerts, raiseAlert } from '../engine/alerts.ts'
 import { type ApplyOptions, apply } from './apply.ts'
 import type { CallContext } from './context.ts'
 import type { LocalXapi } from '../xapi/local-xapi.ts'
+import type { BoundVif } from '../xapi/pool-bindings.ts'
 import type { ApplyResult } from '../../shared/results.ts'
+
+/** How the hook's worker, reconcile and boot apply a bound VIF: from the pool, with its pool-wide hold. */
+export const poolOptions = (bound: BoundVif): ApplyOptions => ({
+  fromPool: true,
+  ...(bound.hold ? { poolHolds: { [bound.bridge]: bound.hold } } : {}),
+})
 
 /** Seconds between tries: soon at first, then every 30 s. */
 const RETRY_DELAYS_S = [2, 5, 10, 20, 30]
@@ -24,7 +31,9 @@ export async function applyUntilGatewayAnswers(
   options: ApplyOptions = { fromPool: true },
 ): Promise<ApplyResult> {
   try {
-    return await keepApplying(request, ctx, stillWanted, budgetSeconds, options)
+    const result = await keepApplying(request, ctx, stillWanted, budgetSeconds, options)
+    if (result.heldBack) await raiseHeldBack(request.bridge, result.heldBack, ctx)
+    return result
   } catch (error) {
     // Nobody called us to read the error: it goes where admins look, unless the VIF left.
     if (await stillWanted().catch(() => true)) await raiseBindFailure(request.bridge, error, ctx)
@@ -73,6 +82,12 @@ async function raiseBindFailure(bridge: string, error: unknown, ctx: CallContext
       ? `bridge ${bridge}: the gateway never answered, so dom0 kept its previous default route: ${what}`
       : `bridge ${bridge} could not be bound, and dom0 may be out of reach on it: ${what}`,
   })
+}
+
+/** Nothing bound: the admin learns why where admins look, not only in this host's log. */
+async function raiseHeldBack(bridge: string, why: string, ctx: CallContext): Promise<void> {
+  const body = `bridge ${bridge} was left unbound, and dom0 may be out of reach on it: ${why}`
+  await raiseAlert(ctx, { cause: 'held-back', subject: bridge, body })
 }
 
 /** Is this VIF plugged on this host right now (not as some earlier event said)? */

@@ -10,7 +10,15 @@ import type { KernelRead } from '../kernel/ip-batch.ts'
 import { settleOverdue } from '../engine/confirmation.ts'
 import type { State } from '../engine/state.ts'
 import { type Job, applyBatch, planJob } from './apply-batch.ts'
-import { effectiveRequest, heldBackResult, switchesAtOnce, withoutLaterSwitches, writeIntents } from './apply-steps.ts'
+import type { PoolHold } from '../../shared/pool-holds.ts'
+import {
+  effectiveRequest,
+  heldBackResult,
+  poolHold,
+  switchesAtOnce,
+  withoutLaterSwitches,
+  writeIntents,
+} from './apply-steps.ts'
 import type { CallContext } from './context.ts'
 
 export interface ApplyOptions {
@@ -28,11 +36,15 @@ export interface ApplyOptions {
   confirmSeconds?: number
   /** From the pool's configuration (the hook, reconcile, boot), not asked for by a caller: see State.heldBack. */
   fromPool?: boolean
+  /** From the pool's configuration: the pool-wide holds on these requests, by bridge (shared/pool-holds.ts). */
+  poolHolds?: Record<string, PoolHold>
 }
 
 export async function apply(request: ApplyRequest, ctx: CallContext, options: ApplyOptions = {}): Promise<ApplyResult> {
   const result = await withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, () => applyHeld(request, ctx, options))
-  if (!request.dryRun && !options.prepareOnly) await clearAlerts(ctx, BINDING_FAILURES, request.bridge)
+  // A bridge held back (nothing bound) keeps its alert: applyUntilGatewayAnswers raised it.
+  if (!request.dryRun && !options.prepareOnly && !result.heldBack)
+    await clearAlerts(ctx, BINDING_FAILURES, request.bridge)
   return result
 }
 
@@ -52,8 +64,8 @@ export async function applyHeld(
 async function prepareOnly(asked: ApplyRequest, ctx: CallContext, options: ApplyOptions): Promise<ApplyResult> {
   const state = ctx.store.load()
   const reverted = asked.dryRun ? undefined : await settleOverdue(state, ctx)
-  const request = effectiveRequest(state, asked, ctx, options.fromPool)
-  if (!request) return { ...heldBackResult(asked), ...(reverted ? { reverted } : {}) }
+  const request = effectiveRequest(state, asked, ctx, options.fromPool, poolHold(options, asked))
+  if (!request) return { ...heldBackResult(asked, poolHold(options, asked)), ...(reverted ? { reverted } : {}) }
   const job = await planJob(0, request, state, options.kernel)
   const result: ApplyResult = { ...job.result, ...(reverted ? { reverted } : {}) }
   if (request.dryRun) return result

@@ -17,6 +17,7 @@ import type {
   Step,
 } from '../../shared/results.ts'
 import { clearAlerts } from '../engine/alerts.ts'
+import { liftPoolWide } from '../engine/pool-holds.ts'
 import {
   REVERT_WORKER,
   armedBeforeBoot,
@@ -78,6 +79,10 @@ async function keepWindow(state: State, confirmed: ConfirmResult, ctx: CallConte
   ctx.store.save(state)
   // A confirmed change of a bridge ends the condition its last revert reported.
   for (const bridge of bridges) await clearAlerts(ctx, ['reverted'], bridge)
+  const kept = bridges.flatMap(bridge =>
+    state.bridges[bridge] ? [{ bridge, args: state.bridges[bridge].desired }] : [],
+  )
+  await liftPoolWide(ctx, kept)
   ctx.log.log('info', 'change confirmed, revert cancelled', { token, bridges })
 }
 

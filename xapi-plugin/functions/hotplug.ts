@@ -15,7 +15,7 @@ import type { Logger } from '../runtime/log.ts'
 import { apply } from './apply.ts'
 import { createContext } from './context.ts'
 import { readPoolForIndex, refreshHookIndex } from './refresh-index.ts'
-import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
+import { applyUntilGatewayAnswers, poolOptions, vifAttachedHere } from './apply-until.ts'
 import type { CallContext } from './context.ts'
 import { CHAINED_HOOK } from '../runtime/layout.ts'
 import { type HostIdentity, type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
@@ -97,7 +97,7 @@ export async function runHook(argv: string[], env: Environment, log: Logger): Pr
   if (request && event.action === 'online') {
     // udev waits for the hook: a lock held elsewhere (a call, a worker asking a gateway)
     // is not waited for long; the worker then binds everything, as with no index.
-    await bindFromIndex(request, createContext({ ...env, lockWaitSeconds: HOOK_LOCK_WAIT_S }, log))
+    await bindFromIndex(request, index?.holds, createContext({ ...env, lockWaitSeconds: HOOK_LOCK_WAIT_S }, log))
     startWorker(env.root, event, bridge)
     return 0
   }
@@ -119,9 +119,9 @@ function startWorker(root: string, event: HotplugEvent, bridge?: string): number
 }
 
 /** What the hook does itself for a bound VIF; its worker does the rest and retries. */
-async function bindFromIndex(args: PluginArgs, ctx: CallContext): Promise<void> {
+async function bindFromIndex(args: PluginArgs, poolHolds: HookIndex['holds'], ctx: CallContext): Promise<void> {
   try {
-    await apply(parseApplyArgs(args), ctx, { prepareOnly: true, fromPool: true })
+    await apply(parseApplyArgs(args), ctx, { prepareOnly: true, fromPool: true, poolHolds })
   } catch (error) {
     ctx.log.log('warning', 'vif-hotplug: binding from the index failed, the worker takes over', {
       bridge: args.bridge,
@@ -168,13 +168,14 @@ export async function handleHotplug(
 }
 
 async function applyFromIndex(bridge: string, ctx: CallContext): Promise<void> {
-  const args = readHookIndex(ctx.env.stateDir)?.requests[bridge]
+  const index = readHookIndex(ctx.env.stateDir)
+  const args = index?.requests[bridge]
   if (!args) return
   try {
     const request = parseApplyArgs(args)
     // A silent gateway: the retries with xapi's word on the VIF take over at once.
     if ((await verifyDefaultRoutes(request, ctx)).some(c => !c.reachable)) return
-    await apply(request, ctx, { fromPool: true })
+    await apply(request, ctx, { fromPool: true, poolHolds: index.holds })
   } catch (error) {
     ctx.log.log('info', 'vif-hotplug: first apply from the index failed, asking xapi', {
       bridge,
@@ -215,7 +216,8 @@ async function handleBound(
   let changes = 0
   let failure: unknown
   try {
-    changes = (await applyUntilGatewayAnswers(bound.request, ctx, attached)).changes.length
+    changes = (await applyUntilGatewayAnswers(bound.request, ctx, attached, undefined, poolOptions(bound))).changes
+      .length
     ctx.log.log('info', 'vif-hotplug online: applied', { ...fields, changes })
   } catch (error) {
     failure = error

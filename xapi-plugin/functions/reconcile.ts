@@ -5,7 +5,7 @@
 // left alone: hand-made bindings are not ours to undo, and doubt never releases.
 
 import { BinderError } from '../../shared/errors.ts'
-import { applyUntilGatewayAnswers, vifAttachedHere } from './apply-until.ts'
+import { applyUntilGatewayAnswers, poolOptions, vifAttachedHere } from './apply-until.ts'
 import type { ApplyOptions } from './apply.ts'
 import type { CallContext } from './context.ts'
 import { type LocalXapi, inventoryHostUuid, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
@@ -130,7 +130,7 @@ export async function reconcile(ctx: CallContext, options: ReconcileOptions = {}
           ctx,
           stillAttached,
           options.gatewayBudgetSeconds,
-          options.apply,
+          options.apply ?? poolOptions(bound),
         )
         result.applied.push({ vm: bound.binding.vm, bridge: bound.bridge, changes: applied.changes.length })
       } catch (error) {

@@ -20,6 +20,8 @@ import {
 import { type HostIdentity, type LocalXapi, thisHost, withLocalXapi } from '../xapi/local-xapi.ts'
 import { type PoolBindings, managementBridge, readPoolBindings } from '../xapi/pool-bindings.ts'
 import type { CallContext } from './context.ts'
+import { holdOn } from '../../shared/pool-holds.ts'
+import { liftStaleHolds } from '../xapi/pool-holds.ts'
 
 /** The pool document, and the ticket taken before reading it that orders the index written from it. */
 export interface PoolRead {
@@ -55,6 +57,8 @@ async function indexOf(xapi: LocalXapi, host: HostIdentity, pool: PoolBindings |
       const bridge = await xapi.call<string>('network.get_bridge', record.network)
       vifs[record.uuid] = bridge
       index.requests[bridge] = applyArgsFor(binding, bridge, mgmt, pool.config.gatewayCheckSeconds)
+      const hold = pool.holds && holdOn(pool.holds, network, binding, pool.config.gatewayCheckSeconds)
+      if (hold) (index.holds ??= {})[bridge] = hold
     }
   }
   return index
@@ -68,11 +72,22 @@ async function writeIndex(
   ctx: CallContext,
 ): Promise<{ index: HookIndex; written: boolean }> {
   try {
+    if (read.pool) await liftHolds(xapi, read.pool, ctx)
     const index = await indexOf(xapi, host, read.pool)
     return { index, written: await writeIndexInOrder(ctx.env, read.ticket, index) }
   } catch (error) {
     await removeIndexInOrder(ctx.env, read.ticket)
     throw error
+  }
+}
+
+/** A configuration that no longer asks for held arguments lifts their hold; best effort. */
+async function liftHolds(xapi: LocalXapi, pool: PoolBindings, ctx: CallContext): Promise<void> {
+  try {
+    const lifted = await liftStaleHolds(xapi, pool)
+    if (lifted.length) ctx.log.log('info', "pool-wide holds lifted: the pool's configuration changed", { lifted })
+  } catch (error) {
+    ctx.log.log('warning', 'stale pool-wide holds could not be lifted', { error: (error as Error).message })
   }
 }
 

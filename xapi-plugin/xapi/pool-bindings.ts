@@ -7,29 +7,38 @@ import { type Binding, type PoolConfig, applyArgsFor } from '../../shared/bindin
 import { BinderError, ErrorCode } from '../../shared/errors.ts'
 import { type ApplyRequest, parseApplyArgs } from '../../shared/plugin-args.ts'
 import { type PoolDocument, readPoolDocument } from '../../shared/pool-document.ts'
+import { type PoolHold, type PoolHolds, holdOn, readPoolHolds } from '../../shared/pool-holds.ts'
 import type { LocalXapi } from './local-xapi.ts'
 import { NULL_REF } from '../../shared/xapi-ids.ts'
 
 export interface PoolBindings {
   config: PoolConfig
   bindings: Binding[]
+  /** The pool-wide holds read with it (shared/pool-holds.ts); none when not read. */
+  holds?: PoolHolds
+}
+
+/** The pool's ref and a snapshot of its other_config. */
+export async function poolOtherConfig(xapi: LocalXapi): Promise<{ ref: string; otherConfig: Record<string, string> }> {
+  const [ref] = await xapi.call<string[]>('pool.get_all')
+  if (!ref) throw new BinderError(ErrorCode.XAPI_UNREACHABLE, 'xapi knows no pool', [])
+  return { ref, otherConfig: await xapi.call<Record<string, string>>('pool.get_other_config', ref) }
 }
 
 /** The pool document as it is now: ok, missing or unreadable (read from one snapshot of the map). */
 export async function readPoolDocumentHere(xapi: LocalXapi): Promise<PoolDocument> {
-  const [poolRef] = await xapi.call<string[]>('pool.get_all')
-  if (!poolRef) throw new BinderError(ErrorCode.XAPI_UNREACHABLE, 'xapi knows no pool', [])
-  return readPoolDocument(await xapi.call<Record<string, string>>('pool.get_other_config', poolRef))
+  return readPoolDocument((await poolOtherConfig(xapi)).otherConfig)
 }
 
 /**
- * The pool's bindings, or undefined when nobody configured the pool. An unreadable
- * document throws: callers then change nothing, and release nothing.
+ * The pool's bindings and pool-wide holds, or undefined when nobody configured the pool. An
+ * unreadable document throws: callers then change nothing, and release nothing.
  */
 export async function readPoolBindings(xapi: LocalXapi): Promise<PoolBindings | undefined> {
-  const document = await readPoolDocumentHere(xapi)
+  const { otherConfig } = await poolOtherConfig(xapi)
+  const document = readPoolDocument(otherConfig)
   if (document.state === 'unreadable') throw document.error
-  return document.state === 'ok' ? document : undefined
+  return document.state === 'ok' ? { ...document, holds: readPoolHolds(otherConfig) } : undefined
 }
 
 /** The bridge of the host's management PIF, if it has one. */
@@ -50,6 +59,8 @@ export interface BoundVif {
   vmRef: string
   /** The apply request for this host. */
   request: ApplyRequest
+  /** A pool-wide hold on what it asks (shared/pool-holds.ts). */
+  hold?: PoolHold
 }
 
 /** What a caller looking at many VIFs of one host already knows, so as not to ask again. */
@@ -75,5 +86,6 @@ export async function boundVif(
   const mgmt = await (known.management ?? managementBridge(xapi, hostRef))
   const request = parseApplyArgs(applyArgsFor(binding, bridge, mgmt, pool.config.gatewayCheckSeconds))
   const vmRef = known.vmRef ?? (await xapi.call<string>('VM.get_by_uuid', vmUuid))
-  return { binding, bridge, vmRef, request }
+  const hold = pool.holds && holdOn(pool.holds, networkUuid, binding, pool.config.gatewayCheckSeconds)
+  return { binding, bridge, vmRef, request, ...(hold ? { hold } : {}) }
 }
