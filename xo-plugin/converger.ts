@@ -8,6 +8,7 @@ import { PLUGIN_NAME } from '../shared/version.ts'
 import { QueueClosedError, type CallQueue } from './call-queue.ts'
 import { type DesiredBinding, type HostRef } from './desired.ts'
 import { canonicalArgs } from '../shared/plugin-args.ts'
+import { hostIndependentText } from '../shared/pool-holds.ts'
 import { ErrorCode } from '../shared/errors.ts'
 import {
   type HostPluginCheck,
@@ -76,6 +77,10 @@ function targetText(target: DesiredBinding | null): string | null {
   return target ? canonicalArgs(target.args) : null
 }
 
+const poolBridge = (at: { poolId: string; bridge: string }) => `${at.poolId}/${at.bridge}`
+/** A target's arguments as every host of its pool gets them (no management bridge). */
+const samePoolWide = (target: DesiredBinding) => hostIndependentText(target.args)
+
 export class Converger {
   private readonly entries = new Map<string, Entry>()
   private readonly hostChecks = new Map<string, Promise<HostPluginCheck>>()
@@ -98,6 +103,11 @@ export class Converger {
     async () => undefined
   /** Reverts by key (host/bridge), for the Test report. */
   readonly reverts = new Map<string, RevertNote>()
+  /**
+   * Per pool and bridge, a target a host reverted (its arguments as every host gets them):
+   * the firewall VM may start next on another host, which must not get it without a window.
+   */
+  private readonly poolReverts = new Map<string, string>()
 
   constructor(
     private readonly queue: CallQueue,
@@ -129,6 +139,7 @@ export class Converger {
       const want = targetText(target)!
       if (fromConfiguration && want !== targetText(entry.target) && want !== entry.settled) entry.confirmFor = want
       if (entry.revertedFor !== undefined && entry.revertedFor !== want) entry.revertedFor = undefined
+      if (this.poolReverts.get(poolBridge(target)) !== samePoolWide(target)) this.poolReverts.delete(poolBridge(target))
       entry.target = target
       // SRs added to a binding its host already holds: no apply comes to start their plug-srs.
       const added = before && target.srs.some(({ sr }) => !before.srs.some(b => b.sr === sr))
@@ -356,6 +367,7 @@ export class Converger {
    */
   private needsWindow(entry: Entry, want: string | null): boolean {
     if (entry.confirmFor === want || entry.refusedFor === want || entry.endRevert === true) return true
+    if (entry.target && this.poolReverts.get(poolBridge(entry)) === samePoolWide(entry.target)) return true
     return !entry.doubted && entry.settled !== null && entry.settled !== want
   }
 
@@ -381,6 +393,7 @@ export class Converger {
       entry.confirmFor = undefined
       entry.endRevert = undefined
       entry.revertedFor = want
+      this.poolReverts.set(poolBridge(target), samePoolWide(target))
       const reason = describeError(error)
       const note = { hostUuid: target.hostUuid, hostName: target.hostName, bridge: target.bridge, deadline, reason }
       this.reverts.set(entry.key, { ...note, at: new Date().toISOString() })
@@ -393,6 +406,7 @@ export class Converger {
     entry.confirmFor = undefined
     entry.endRevert = undefined
     this.reverts.delete(entry.key)
+    if (this.poolReverts.get(poolBridge(target)) === samePoolWide(target)) this.poolReverts.delete(poolBridge(target))
     this.applied(entry, target, want, result, started)
     if (confirmed?.othersUnconfirmed) this.lookAgainAfter(entry, confirmed.deadline)
   }

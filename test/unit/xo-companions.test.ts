@@ -162,3 +162,31 @@ test('after a reconnection, a target the host holds already is sent once, and a 
   ])
   assert.deepEqual([...client.holds.keys()], ['xapi2', 'xapi9'], 'what is not ours stays')
 })
+
+test('a target a host reverted is applied with a window on any other host of the pool, until it changes', async () => {
+  const client = new RecordingClient()
+  const { converger, converged, queue } = startConverger(client)
+  converger.confirmChange = async () => {
+    throw new Error('host1 unreachable on a new connection')
+  }
+  const first = target('xapi1', '192.0.2.3/24')
+  converger.setTargets('pool', targets([first]), true)
+  await queue.idle()
+  // The firewall VM starts on host2: the same binding, another host of the pool.
+  const HOST2 = { ...HOST, hostRef: 'OpaqueRef:host2', hostUuid: 'host2-uuid', hostName: 'host2' }
+  const moved = { ...first, ...HOST2, key: `${HOST2.hostUuid}/xapi1` }
+  converger.setTargets('pool', targets([moved]))
+  await queue.idle()
+  const changed = { ...moved, args: { bridge: 'xapi1', addresses: '192.0.2.4/24' } }
+  converger.setTargets('pool', targets([changed]))
+  const { calls } = await converged()
+  assert.deepEqual(
+    calls.map(c => [c.fn, c.args.confirm ?? c.args['refuse-changes']]),
+    [
+      ['apply', '45'],
+      ['apply', '45'],
+      ['apply-many', 'true'],
+    ],
+    'host1 with a window (reverted), host2 with a window too, then a new target as usual',
+  )
+})
