@@ -8,7 +8,7 @@ import { PLUGIN_NAME } from '../shared/version.ts'
 import { QueueClosedError, type CallQueue } from './call-queue.ts'
 import { type DesiredBinding, type HostRef } from './desired.ts'
 import { canonicalArgs } from '../shared/plugin-args.ts'
-import { hostIndependentText } from '../shared/pool-holds.ts'
+import { hostIndependentText, readPoolHolds } from '../shared/pool-holds.ts'
 import { ErrorCode } from '../shared/errors.ts'
 import {
   type HostPluginCheck,
@@ -367,8 +367,20 @@ export class Converger {
    */
   private needsWindow(entry: Entry, want: string | null): boolean {
     if (entry.confirmFor === want || entry.refusedFor === want || entry.endRevert === true) return true
-    if (entry.target && this.poolReverts.get(poolBridge(entry)) === samePoolWide(entry.target)) return true
+    if (entry.target && this.revertedInPool(entry.target)) return true
     return !entry.doubted && entry.settled !== null && entry.settled !== want
+  }
+
+  /**
+   * A host of the pool reverted this target: as we saw it (our confirmation failed), or as the
+   * pool's holds say (shared/pool-holds.ts: any host's revert, whoever made the change, even
+   * before xo-server last started).
+   */
+  private revertedInPool(target: DesiredBinding): boolean {
+    const text = samePoolWide(target)
+    if (this.poolReverts.get(poolBridge(target)) === text) return true
+    const holds = readPoolHolds({ ...(this.getXapi(target.poolId)?.pool?.other_config ?? {}) })
+    return Object.values(holds.networks).some(hold => hold.arguments === text)
   }
 
   /**

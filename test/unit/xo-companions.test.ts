@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ErrorCode } from '../../shared/errors.ts'
 import { type PluginArgs, canonicalArgs } from '../../shared/plugin-args.ts'
+import { POOL_HOLDS_KEY, encodePoolHolds, hostIndependentText, noPoolHolds, withHold } from '../../shared/pool-holds.ts'
 import { PROTOCOL_VERSION } from '../../shared/version.ts'
 import { CallQueue } from '../../xo-plugin/call-queue.ts'
 import { Converger } from '../../xo-plugin/converger.ts'
@@ -60,7 +61,7 @@ const target = (bridge: string, address: string): DesiredBinding => ({
   srs: [],
 })
 
-function startConverger(client: RecordingClient) {
+function startConverger(client: RecordingClient, xapi: object = {}) {
   const queue = new CallQueue({
     concurrency: 1,
     timeoutMs: 2000,
@@ -69,7 +70,7 @@ function startConverger(client: RecordingClient) {
     maxBackoffMs: 1,
     isTransient: () => false,
   })
-  const converger = new Converger(queue, client, () => ({}) as XapiConnection, new RecordingLogger())
+  const converger = new Converger(queue, client, () => xapi as XapiConnection, new RecordingLogger())
   converger.confirmSeconds = () => 45
   const confirmed: string[] = []
   converger.confirmChange = async (_target, token) => void confirmed.push(token)
@@ -189,4 +190,30 @@ test('a target a host reverted is applied with a window on any other host of the
     ],
     'host1 with a window (reverted), host2 with a window too, then a new target as usual',
   )
+})
+
+test("a target the pool's holds name (a host reverted it, whoever applied it) is applied with a window", async () => {
+  const client = new RecordingClient()
+  const held = target('xapi1', '192.0.2.3/24')
+  const hold = { arguments: hostIndependentText(held.args), host: 'host1-uuid', at: '2026-12-02T07:00:00.000Z' }
+  const holds = encodePoolHolds(withHold(noPoolHolds(), 'network-uuid', hold))
+  const { converger, converged } = startConverger(client, { pool: { other_config: { [POOL_HOLDS_KEY]: holds } } })
+  converger.doubt('pool')
+  converger.setTargets('pool', targets([held, wanted[0]!]))
+  const { calls, confirmed } = await converged()
+  assert.deepEqual(
+    calls.map(c => [
+      c.fn,
+      c.args.bridge ??
+        JSON.parse(c.args.requests!)
+          .map((r: PluginArgs) => r.bridge)
+          .join(),
+    ]),
+    [
+      ['apply', 'xapi1'],
+      ['apply-many', 'xapi2'],
+    ],
+  )
+  assert.equal(calls[0]!.args.confirm, '45')
+  assert.deepEqual(confirmed, ['token-xapi1'])
 })
