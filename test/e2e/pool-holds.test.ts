@@ -85,3 +85,19 @@ test('a configuration that no longer asks for the reverted arguments lifts the h
   assert.ok(await pings(sim.host('host2').netns, F.firewallPrivateAddress), 'host2 reaches the firewall')
   assert.deepEqual(await heldAlerts('host2'), [], 'the alert is gone')
 })
+
+test('a confirmed change to the held arguments lifts the hold pool-wide', async () => {
+  await call('configure', { bindings: firewallDocument(REVERTED), confirm: '3' }, 'host2')
+  const hold = await waitFor('the hold, pool-wide', async () => (await poolHolds()).networks[privateNetwork()], 60_000)
+  assert.equal(hold.host, sim.host('host2').uuid, 'host2 reverted it this time')
+  assert.deepEqual(await onPrivateBridge(sim, 'host2'), [`${F.hostAddresses[1]}/24`], 'host2 back as before')
+
+  // The reverted arguments themselves, as host2 recorded them.
+  const state = JSON.parse(readFileSync(join(sim.host('host2').root, 'var/lib/vif-ip-binder/state.json'), 'utf8'))
+  const args = Object.fromEntries(JSON.parse(state.heldBack[F.privateBridge].reverted) as [string, string][])
+  assert.equal(args.addresses, `${REVERTED}/24`)
+  const { confirmation } = await call('apply', { ...args, confirm: '60' }, 'host2')
+  await call('confirm', { token: confirmation.token }, 'host2')
+  assert.deepEqual((await poolHolds()).networks, {}, 'lifted on every host')
+  assert.deepEqual(await onPrivateBridge(sim, 'host2'), [`${REVERTED}/24`])
+})
