@@ -13,6 +13,8 @@ import { type Binding, applyArgsFor } from './binding.ts'
 import { type PluginArgs, canonicalArgs } from './plugin-args.ts'
 
 export const POOL_HOLDS_KEY = 'vif-ip-binder-holds'
+/** Holds the new text while the main key is replaced (removed, then added): never a moment with none. */
+export const POOL_HOLDS_STAGING_KEY = `${POOL_HOLDS_KEY}:staging`
 export const POOL_HOLDS_VERSION = 1
 
 export interface PoolHold {
@@ -44,12 +46,13 @@ const isHold = (value: unknown): value is PoolHold => {
 }
 
 /**
- * The holds in a snapshot of pool.other_config. A missing key holds nothing; so does an
+ * The holds in a snapshot of pool.other_config (the staging copy while the main key is being
+ * replaced). A missing key holds nothing; so does an
  * unreadable one (another version, bad JSON), entry by entry where entries are readable:
  * what this version cannot read it cannot match against a request either.
  */
 export function readPoolHolds(otherConfig: Record<string, string>): PoolHolds {
-  const text = otherConfig[POOL_HOLDS_KEY]
+  const text = otherConfig[POOL_HOLDS_KEY] ?? otherConfig[POOL_HOLDS_STAGING_KEY]
   if (text === undefined) return noPoolHolds()
   try {
     const value = JSON.parse(text) as Partial<PoolHolds> | null

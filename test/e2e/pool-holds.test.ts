@@ -101,3 +101,31 @@ test('a confirmed change to the held arguments lifts the hold pool-wide', async 
   assert.deepEqual((await poolHolds()).networks, {}, 'lifted on every host')
   assert.deepEqual(await onPrivateBridge(sim, 'host2'), [`${REVERTED}/24`])
 })
+
+test('a revert whose hold xapi could not take then is held pool-wide by the next reconcile', async () => {
+  await call('configure', { bindings: firewallDocument('10.77.0.12'), confirm: '600' }, 'host2')
+  assert.deepEqual(await onPrivateBridge(sim, 'host2'), ['10.77.0.12/24'], 'in its window')
+  const fault = sim.addConnectionFault({ match: { method: 'pool.add_to_other_config', via: 'unix' }, action: 'drop' })
+  try {
+    // A release in the window reverts it at once (as the VIF's unplug would).
+    await call('release', { bridge: F.privateBridge }, 'host2')
+  } finally {
+    sim.removeFault(fault)
+  }
+  const state = () =>
+    JSON.parse(readFileSync(join(sim.host('host2').root, 'var/lib/vif-ip-binder/state.json'), 'utf8')) as {
+      lastRevert?: { by: string }
+      poolHoldsPending?: { args: { addresses: string } }[]
+    }
+  assert.equal(state().lastRevert?.by, 'release')
+  assert.deepEqual(
+    state().poolHoldsPending?.map(p => p.args.addresses),
+    ['10.77.0.12/24'],
+    'kept to record',
+  )
+  assert.deepEqual((await poolHolds()).networks, {}, 'not recorded yet')
+  await call('reconcile', {}, 'host2')
+  assert.equal((await poolHolds()).networks[privateNetwork()]?.host, sim.host('host2').uuid, 'recorded')
+  assert.equal(state().poolHoldsPending, undefined)
+  assert.ok(!(await onPrivateBridge(sim, 'host2')).includes('10.77.0.12/24'), 'nor applied again')
+})

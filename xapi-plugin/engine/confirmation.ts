@@ -176,7 +176,10 @@ export async function revertPending(
     const body = `vif-ip-binder reverted a change of ${bridge} that was not confirmed (${by}): ${reason}. The host is back to its state before the change; check the binding before applying it again.`
     await raiseAlert(ctx, { cause: 'reverted', subject: bridge, body })
   }
-  await holdPoolWide(ctx, reverted)
+  if (!(await holdPoolWide(ctx, reverted))) {
+    state.poolHoldsPending = [...(state.poolHoldsPending ?? []), ...reverted]
+    store.save(state)
+  }
   return outcome
 }
 

@@ -5,9 +5,12 @@
 import { withLocalXapi, thisHost } from '../xapi/local-xapi.ts'
 import { type BridgeChange, liftConfirmedHolds, recordPoolHolds, refreshOtherHosts } from '../xapi/pool-holds.ts'
 import type { AlertContext } from './alerts.ts'
+import type { RevertContext } from './confirmation.ts'
+import { withHostLock } from './lock.ts'
 
-export async function holdPoolWide(ctx: AlertContext, reverted: BridgeChange[]): Promise<void> {
-  if (reverted.length === 0) return
+/** Records the holds; false when xapi could not be asked (the caller keeps them to try again). */
+export async function holdPoolWide(ctx: AlertContext, reverted: BridgeChange[]): Promise<boolean> {
+  if (reverted.length === 0) return true
   const bridges = reverted.map(r => r.bridge)
   try {
     await withLocalXapi(ctx.env.root, ctx.session, async xapi => {
@@ -28,11 +31,13 @@ export async function holdPoolWide(ctx: AlertContext, reverted: BridgeChange[]):
           failed,
         })
     })
+    return true
   } catch (error) {
-    ctx.log.log('warning', 'the reverted change could not be held back on the other hosts of the pool', {
+    ctx.log.log('warning', 'the reverted change could not be held back on the other hosts of the pool yet', {
       bridges,
       error: (error as Error).message,
     })
+    return false
   }
 }
 
@@ -49,5 +54,23 @@ export async function liftPoolWide(ctx: AlertContext, kept: BridgeChange[]): Pro
       bridges: kept.map(k => k.bridge),
       error: (error as Error).message,
     })
+  }
+}
+
+/**
+ * Reverts whose hold could not be recorded pool-wide then (a revert at boot runs before xapi
+ * is up): recorded now, by reconcile (boot's too, once xapi answers). Best effort.
+ */
+export async function recordPendingHolds(ctx: RevertContext): Promise<void> {
+  if (!ctx.store.load().poolHoldsPending?.length) return
+  try {
+    await withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
+      const state = ctx.store.load()
+      if (!state.poolHoldsPending?.length || !(await holdPoolWide(ctx, state.poolHoldsPending))) return
+      delete state.poolHoldsPending
+      ctx.store.save(state)
+    })
+  } catch (error) {
+    ctx.log.log('warning', 'pending pool-wide holds not recorded yet', { error: (error as Error).message })
   }
 }

@@ -24,6 +24,11 @@ export interface State {
    * held (engine/held-back.ts says what lifts them).
    */
   heldBack?: Record<string, { reverted: string; instead: PluginArgs | null; also?: string[] }>
+  /**
+   * Reverted changes whose hold could not be recorded pool-wide when they were reverted (xapi
+   * not up yet at boot, or out of reach): recorded by the next reconcile (engine/pool-holds.ts).
+   */
+  poolHoldsPending?: { bridge: string; args: PluginArgs }[]
 }
 
 export const emptyState = (): State => ({ version: 1, bridges: {} })

@@ -15,6 +15,7 @@ import { plugSrsFor } from './plug-srs.ts'
 import { type BoundVif, type PoolBindings, boundVif, managementBridge } from '../xapi/pool-bindings.ts'
 import { release } from './release.ts'
 import { releaseHeldBack } from '../engine/held-back.ts'
+import { recordPendingHolds } from '../engine/pool-holds.ts'
 import type { ApplyResult, ReconcileResult, ReleaseResult } from '../../shared/results.ts'
 import { readPoolForIndex, refreshHookIndex } from './refresh-index.ts'
 
@@ -112,6 +113,7 @@ export async function reconcile(ctx: CallContext, options: ReconcileOptions = {}
     ctx.log.log('info', `reconcile: ${describePause(paused)}: nothing done`)
     return { host: inventoryHostUuid(ctx.env.root), configured: false, paused, applied: [], released: [], srs: [] }
   }
+  await recordPendingHolds(ctx)
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     const host = await thisHost(ctx.env.root, xapi)
     const result: ReconcileResult = { host: host.uuid, configured: false, applied: [], released: [], srs: [] }

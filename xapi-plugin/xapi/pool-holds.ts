@@ -1,14 +1,14 @@
 // The pool-wide holds in xapi (shared/pool-holds.ts): recorded by the host that reverted a
 // change the pool's configuration asks for, lifted when the configuration no longer asks for
-// it. Written like the pool document's other keys: xapi cannot replace a key of a map in one
-// call, so a write removes the key and adds it again; a writer that loses a race with
-// another (MAP_DUPLICATE_KEY) reads again and retries once.
+// it. Written like the pool document: xapi cannot replace a key of a map in one call, so a
+// staging copy holds the new text while the main key is removed and added again.
 
 import { applyArgsFor } from '../../shared/binding.ts'
 import { XapiError } from '../../shared/errors.ts'
 import { type PluginArgs, canonicalArgs } from '../../shared/plugin-args.ts'
 import {
   POOL_HOLDS_KEY,
+  POOL_HOLDS_STAGING_KEY,
   type PoolHold,
   type PoolHolds,
   bindingHoldText,
@@ -24,15 +24,25 @@ import { type PoolBindings, managementBridge, poolOtherConfig, readPoolBindings 
 
 const isDuplicateKey = (error: unknown) => error instanceof XapiError && error.code === 'MAP_DUPLICATE_KEY'
 
-/** Applies `change` to the pool's holds; writes only when it changes them. */
+/**
+ * Applies `change` to the pool's holds; writes only when it changes them. The new text goes
+ * under the staging key first, so that a reader (or a writer that fails half-way) between the
+ * main key's removal and its addition still finds every hold.
+ */
 export async function updatePoolHolds(xapi: LocalXapi, change: (holds: PoolHolds) => PoolHolds, retry = true) {
   const { ref, otherConfig } = await poolOtherConfig(xapi)
   const text = encodePoolHolds(change(readPoolHolds(otherConfig)))
-  if (otherConfig[POOL_HOLDS_KEY] === text) return
-  if (otherConfig[POOL_HOLDS_KEY] !== undefined) await xapi.call('pool.remove_from_other_config', ref, POOL_HOLDS_KEY)
+  if (otherConfig[POOL_HOLDS_KEY] === text && otherConfig[POOL_HOLDS_STAGING_KEY] === undefined) return
   try {
+    // Left by a writer that died: what it held is in `text` already (read above).
+    if (otherConfig[POOL_HOLDS_STAGING_KEY] !== undefined)
+      await xapi.call('pool.remove_from_other_config', ref, POOL_HOLDS_STAGING_KEY)
+    await xapi.call('pool.add_to_other_config', ref, POOL_HOLDS_STAGING_KEY, text)
+    await xapi.call('pool.remove_from_other_config', ref, POOL_HOLDS_KEY)
     await xapi.call('pool.add_to_other_config', ref, POOL_HOLDS_KEY, text)
+    await xapi.call('pool.remove_from_other_config', ref, POOL_HOLDS_STAGING_KEY)
   } catch (error) {
+    // Another host writes at the same moment: read again, once, and write after it.
     if (!retry || !isDuplicateKey(error)) throw error
     await updatePoolHolds(xapi, change, false)
   }
