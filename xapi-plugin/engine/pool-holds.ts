@@ -17,14 +17,7 @@ export async function holdPoolWide(ctx: AlertContext, reverted: BridgeChange[]):
       const host = await thisHost(ctx.env.root, xapi)
       const networks = await recordPoolHolds(xapi, host, reverted)
       if (networks.length === 0) return
-      ctx.log.log(
-        'warning',
-        "reverted change held back on every host of the pool while the pool's configuration asks for it",
-        {
-          bridges,
-          networks,
-        },
-      )
+      ctx.log.log('warning', 'reverted change held back on every host of the pool', { bridges, networks })
       const failed = await refreshOtherHosts(xapi, host)
       if (failed.length)
         ctx.log.log('warning', 'hosts not asked to refresh their hook index: theirs expires within 10 minutes', {
