@@ -134,6 +134,11 @@ export function isOverdue(state: State, root: string, now = Date.now()): boolean
 /** What a revert needs: where the state is, where to log, and xapi for its alert. */
 export interface RevertContext extends AlertContext {
   store: StateStore
+  /**
+   * The vif-hotplug hook's own part, which udev waits for: a revert it runs leaves the
+   * pool-wide hold (calls to every other host) to its worker, through poolHoldsPending.
+   */
+  deferPoolHolds?: boolean
 }
 
 /**
@@ -176,7 +181,7 @@ export async function revertPending(
     const body = `vif-ip-binder reverted a change of ${bridge} that was not confirmed (${by}): ${reason}. The host is back to its state before the change; check the binding before applying it again.`
     await raiseAlert(ctx, { cause: 'reverted', subject: bridge, body })
   }
-  if (!(await holdPoolWide(ctx, reverted))) {
+  if (ctx.deferPoolHolds ? reverted.length > 0 : !(await holdPoolWide(ctx, reverted))) {
     state.poolHoldsPending = [...(state.poolHoldsPending ?? []), ...reverted]
     store.save(state)
   }

@@ -63,7 +63,7 @@ export async function applyHeld(
 /** The hook's part of an apply: see ApplyOptions.prepareOnly. */
 async function prepareOnly(asked: ApplyRequest, ctx: CallContext, options: ApplyOptions): Promise<ApplyResult> {
   const state = ctx.store.load()
-  const reverted = asked.dryRun ? undefined : await settleOverdue(state, ctx)
+  const reverted = asked.dryRun ? undefined : await settleOverdue(state, { ...ctx, deferPoolHolds: true })
   const request = effectiveRequest(state, asked, ctx, options.fromPool, poolHold(options, asked))
   if (!request) return { ...heldBackResult(asked, poolHold(options, asked)), ...(reverted ? { reverted } : {}) }
   const job = await planJob(0, request, state, options.kernel)

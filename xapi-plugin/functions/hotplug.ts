@@ -4,6 +4,7 @@
 // Xen Orchestra out of reach. So the hook returns at once and the work (apply and SR
 // re-plug, or release) continues in a detached worker that talks to the local xapi.
 
+import { recordPendingHolds } from '../engine/pool-holds.ts'
 import { join } from 'node:path'
 import { invalidArgument } from '../../shared/errors.ts'
 import { type Pause, describePause } from '../../shared/pause.ts'
@@ -155,6 +156,8 @@ export async function handleHotplug(
   // undone if silent), then the rest of the binding from the index; xapi only then, to
   // confirm (and re-apply, retry, plug SRs, or release).
   if (indexedBridge) await applyFromIndex(indexedBridge, ctx)
+  // A revert the hook itself ran left its pool-wide hold to this worker.
+  await recordPendingHolds(ctx)
   return withLocalXapi(ctx.env.root, ctx.session, async xapi => {
     // The index written at the end is from this read: ordered by it (refresh-index.ts).
     const read = await readPoolForIndex(xapi, ctx)
