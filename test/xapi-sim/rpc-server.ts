@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { rm } from 'node:fs/promises'
+import { setMaxListeners } from 'node:events'
 import type { Api } from './api.ts'
 import { toFailure } from './errors.ts'
 import type { CallInfo, FaultController } from './faults.ts'
@@ -38,7 +39,11 @@ export class RpcServer {
   private inFlight = new Set<InFlight>()
   private stopping = new AbortController()
 
-  constructor(private deps: RpcServerDeps) {}
+  constructor(private deps: RpcServerDeps) {
+    // One listener per call in flight, removed when it ends: a busy pool has more than
+    // Node's default of 10 at once (event.from long polls, host plugin calls).
+    setMaxListeners(0, this.stopping.signal)
+  }
 
   /**
    * `gate`: asked before each request; when it says no, the connection is cut without an
