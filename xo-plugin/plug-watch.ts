@@ -15,7 +15,9 @@ export interface XapiEvent {
 }
 
 // xapi answers an event.from at the latest after this; a float, as XML-RPC wants a double.
-const EVENT_TIMEOUT_SECONDS = 60.1
+// Well under a minute: xo-server's xapiOptions may give every call a timeout (none, 1 h, by
+// default), and a poll cut by it would leave the plugin on the paced cache alone.
+const EVENT_TIMEOUT_SECONDS = 30.1
 const RETRY_MS = 5_000
 
 export class PlugWatch {
@@ -24,8 +26,13 @@ export class PlugWatch {
   constructor(
     private readonly xapi: XapiConnection,
     private readonly onEvents: (events: XapiEvent[]) => void,
-    /** The stream broke: what it told may be outrun by the cache from now on. */
-    private readonly onLost: () => void,
+    /**
+     * The stream broke: what it told may be outrun by the cache from now on. `failures`: in
+     * a row (a disconnection or a toolstack restart costs one or two; a poll that can never
+     * work, more).
+     */
+    private readonly onLost: (error: unknown, failures: number) => void,
+    private readonly retryMs = RETRY_MS,
   ) {}
 
   start(): void {
@@ -40,6 +47,7 @@ export class PlugWatch {
 
   private async run(): Promise<void> {
     let token: string | undefined
+    let failures = 0
     while (!this.stopped) {
       try {
         // The pool's own record, with the token of now: the cheapest start (tokens are global).
@@ -49,12 +57,13 @@ export class PlugWatch {
           token: string
         }
         token = answer.token
+        failures = 0
         if (!this.stopped) this.onEvents(answer.events)
-      } catch {
+      } catch (error) {
         token = undefined
         if (this.stopped) return
-        this.onLost()
-        await new Promise(resolve => setTimeout(resolve, RETRY_MS).unref())
+        this.onLost(error, ++failures)
+        await new Promise(resolve => setTimeout(resolve, this.retryMs).unref())
       }
     }
   }

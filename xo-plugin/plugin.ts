@@ -80,6 +80,9 @@ interface AttachedPool {
   ready: Promise<void>
 }
 
+// A poll that fails this many times in a row is not a reconnection: the admin is told.
+const PLUG_WATCH_FAILURES_TOLD = 3
+
 function stopWatching(pool: AttachedPool): void {
   pool.watch.stop()
   pool.plugs?.stop()
@@ -515,7 +518,16 @@ export class VifIpBinderPlugin {
       }
       if (changed) this.reconcile(pool)
     }
-    pool.plugs = new PlugWatch(pool.xapi, onEvents, () => fresh.clear())
+    const onLost = (error: unknown, failures: number) => {
+      fresh.clear()
+      if (failures < PLUG_WATCH_FAILURES_TOLD) return
+      this.once.warn(
+        `${pool.id}:plug-watch`,
+        `pool ${JSON.stringify(pool.xapi.pool?.name_label)}: the plugin's own VM/VIF event poll failed (${describeError(error)}); until it works again, VIF plugs are seen through xo-server's event stream, up to its debounce later`,
+        { error },
+      )
+    }
+    pool.plugs = new PlugWatch(pool.xapi, onEvents, onLost)
     pool.plugs.start()
   }
 
