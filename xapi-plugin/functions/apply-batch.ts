@@ -106,12 +106,16 @@ async function openRound(
 }
 
 /** Each request's outcome, in order. The caller holds the host lock. */
-export async function applyBatch(
+export const applyBatch = (requests: ApplyRequest[], ctx: CallContext, options: BatchOptions = {}) =>
+  applyBatchTo(ctx.store.load(), requests, ctx, options)
+
+/** applyBatch on the state the caller loaded, which it then finds as the call left it (and saved). */
+export async function applyBatchTo(
+  state: State,
   requests: ApplyRequest[],
   ctx: CallContext,
   options: BatchOptions = {},
 ): Promise<Outcome[]> {
-  const state = ctx.store.load()
   const reverted = requests.some(r => !r.dryRun) ? await settleOverdue(state, ctx) : undefined
   const outcomes: Outcome[] = []
   let pending: { index: number; request: ApplyRequest }[] = []

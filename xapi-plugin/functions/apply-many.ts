@@ -22,7 +22,7 @@ import {
 } from '../../shared/plugin-args.ts'
 import { type ApplyManyResult, MAX_APPLY_MANY as MAX_REQUESTS } from '../../shared/results.ts'
 import { withHostLock } from '../engine/lock.ts'
-import { applyBatch } from './apply-batch.ts'
+import { applyBatchTo } from './apply-batch.ts'
 import { BINDING_FAILURES, clearAlerts } from '../engine/alerts.ts'
 import type { State } from '../engine/state.ts'
 import type { CallContext } from './context.ts'
@@ -94,8 +94,9 @@ export async function applyMany(
   options: ApplyManyOptions = {},
 ): Promise<ApplyManyResult> {
   const { outcomes, holds } = await withHostLock(ctx.env.lockPath, ctx.env.lockWaitSeconds, async () => {
-    const outcomes = await applyBatch(requests, ctx, options)
-    return { outcomes, holds: holdsOf(ctx.store.load()) }
+    const state = ctx.store.load()
+    const outcomes = await applyBatchTo(state, requests, ctx, options)
+    return { outcomes, holds: holdsOf(state) }
   })
   const results: ApplyManyResult['results'] = outcomes.map((outcome, i) => {
     if (outcome.ok) return { ok: true, ...outcome.result }
